@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Fidelity check: clusterbench's CPU figures against minimal C references,
+# measured side by side (interleaved) in one run on this machine.
+#
+#   scripts/fidelity.sh
+#
+# Builds scripts/fidelity/{stream_triad,allreduce_loop}.c into a temp dir, runs
+#   1. clusterbench membw (STREAM triad) and stream_triad, alternating,
+#      TRIAD_REPS times each, same array length and thread count;
+#   2. clusterbench allreduce (2 ranks, 8 B .. 16 MiB, float/sum) and
+#      allreduce_loop under the same mpirun options, alternating, AR_REPS times each;
+# then prints ratio tables via scripts/fidelity/compare.py. Goals (triad >= 0.97x,
+# all-reduce time <= 1.03x) are reported, not enforced.
+#
+# Environment overrides:
+#   CLUSTERBENCH     clusterbench binary       (default target/release/clusterbench)
+#   TRIAD_ITERS      membw iterations          (default 20)
+#   TRIAD_WARMUP     clusterbench membw warm-up (default 3)
+#   TRIAD_REPS       runs per side, triad      (default 3)
+#   AR_ITERS         all-reduce iterations     (default 200)
+#   AR_WARMUP        all-reduce warm-up        (default 20)
+#   AR_REPS          runs per side, all-reduce (default 2)
+#   AR_MAX           largest all-reduce size   (default 16M; clusterbench -e syntax,
+#                    K/M/G suffixes are powers of 1024)
+#   NP               MPI ranks                 (default 2)
+#   MPIRUN_ARGS      extra mpirun arguments    (default: --allow-run-as-root when run as root)
+#   SKIP_TRIAD=1 / SKIP_ALLREDUCE=1   leave a section out
+#   KEEP_TMP=1       keep the temp dir (raw outputs) and print its path
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+CLUSTERBENCH=${CLUSTERBENCH:-target/release/clusterbench}
+TRIAD_ITERS=${TRIAD_ITERS:-20}
+TRIAD_WARMUP=${TRIAD_WARMUP:-3}
+TRIAD_REPS=${TRIAD_REPS:-3}
+AR_ITERS=${AR_ITERS:-200}
+AR_WARMUP=${AR_WARMUP:-20}
+AR_REPS=${AR_REPS:-2}
+AR_MAX=${AR_MAX:-16M}
+NP=${NP:-2}
+SKIP_TRIAD=${SKIP_TRIAD:-0}
+SKIP_ALLREDUCE=${SKIP_ALLREDUCE:-0}
+if [[ -z ${MPIRUN_ARGS+x} ]]; then
+    MPIRUN_ARGS=""
+    [[ $(id -u) -eq 0 ]] && MPIRUN_ARGS="--allow-run-as-root"
+fi
+
+die() { echo "fidelity.sh: $*" >&2; exit 1; }
+log() { echo "[fidelity] $*" >&2; }
+
+[[ -x $CLUSTERBENCH ]] || die "clusterbench binary '$CLUSTERBENCH' not found or not executable;
+  run 'cargo build --release' first (or set CLUSTERBENCH=/path/to/clusterbench)"
+CLUSTERBENCH=$(cd "$(dirname "$CLUSTERBENCH")" && pwd)/$(basename "$CLUSTERBENCH")
+
+for tool in gcc python3; do
+    command -v "$tool" >/dev/null || die "'$tool' not found"
+done
+if [[ $SKIP_ALLREDUCE != 1 ]]; then
+    for tool in mpicc mpirun; do
+        command -v "$tool" >/dev/null || die "'$tool' not found (install openmpi-bin libopenmpi-dev)"
+    done
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fidelity.XXXXXX")
+cleanup() {
+    if [[ ${KEEP_TMP:-0} == 1 ]]; then
+        echo "fidelity.sh: raw outputs kept in $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+
+# Size suffix (K/M/G, powers of 1024) -> bytes, for allreduce_loop.
+to_bytes() {
+    local v=$1 n mult=1
+    case $v in
+        *[kK]) mult=1024; n=${v%?} ;;
+        *[mM]) mult=1048576; n=${v%?} ;;
+        *[gG]) mult=1073741824; n=${v%?} ;;
+        *) n=$v ;;
+    esac
+    [[ $n =~ ^[0-9]+$ ]] || die "bad size '$v'"
+    echo $((n * mult))
+}
+
+# The single results JSON in a clusterbench --output dir.
+one_json() {
+    local dir=$1 files
+    shopt -s nullglob
+    files=("$dir"/*.json)
+    shopt -u nullglob
+    [[ ${#files[@]} -eq 1 ]] || die "expected one *.json in $dir, found ${#files[@]}"
+    echo "${files[0]}"
+}
+
+log "building C references in $TMP"
+gcc -O3 -march=native -fopenmp -o "$TMP/stream_triad" "$here/fidelity/stream_triad.c"
+if [[ $SKIP_ALLREDUCE != 1 ]]; then
+    mpicc -O3 -march=native -o "$TMP/allreduce_loop" "$here/fidelity/allreduce_loop.c"
+fi
+
+compare_args=()
+
+# ------------------------------------------------------------ STREAM triad
+if [[ $SKIP_TRIAD != 1 ]]; then
+    n_elems="" threads=""
+    for rep in $(seq 1 "$TRIAD_REPS"); do
+        out="$TMP/membw.$rep"
+        log "triad $rep/$TRIAD_REPS: clusterbench run --bench membw"
+        "$CLUSTERBENCH" run --bench membw -n "$TRIAD_ITERS" -w "$TRIAD_WARMUP" --output "$out" \
+            >"$TMP/membw.$rep.log" 2>&1 || { cat "$TMP/membw.$rep.log" >&2; die "clusterbench membw failed"; }
+        json=$(one_json "$out") || { cat "$TMP/membw.$rep.log" >&2; exit 1; }
+        compare_args+=(--cb-membw "$json")
+
+        if [[ -z $n_elems ]]; then
+            read -r n_elems threads < <(python3 - "$json" <<'PY'
+import json, sys
+recs = [r for r in json.load(open(sys.argv[1]))["records"]
+        if r.get("benchmark") == "membw" and r.get("params", {}).get("kernel") == "triad"]
+if not recs:
+    sys.exit("no membw triad record in " + sys.argv[1])
+r = max(recs, key=lambda r: r["params"]["elements"])
+print(r["params"]["elements"], r["params"].get("threads") or "")
+PY
+            ) || die "cannot read the triad record from $json"
+            [[ -n $n_elems ]] || die "no triad array length in $json"
+            if [[ -z $threads ]]; then
+                threads=$(nproc)
+                log "triad record has no thread count; using nproc = $threads"
+            fi
+            log "triad: N = $n_elems elements, $threads threads"
+        fi
+
+        log "triad $rep/$TRIAD_REPS: stream_triad"
+        OMP_PROC_BIND=close OMP_PLACES=cores OMP_NUM_THREADS=$threads \
+            "$TMP/stream_triad" "$n_elems" "$TRIAD_ITERS" >"$TMP/triad.$rep.txt" \
+            || die "stream_triad failed (exit $?)"
+        compare_args+=(--c-triad "$TMP/triad.$rep.txt")
+    done
+fi
+
+# ------------------------------------------------------------ all-reduce
+if [[ $SKIP_ALLREDUCE != 1 ]]; then
+    ar_max_bytes=$(to_bytes "$AR_MAX")
+    # shellcheck disable=SC2086  # MPIRUN_ARGS is a word list on purpose
+    mpi=(mpirun $MPIRUN_ARGS -np "$NP" --bind-to core)
+    for rep in $(seq 1 "$AR_REPS"); do
+        out="$TMP/ar.$rep"
+        log "all-reduce $rep/$AR_REPS: clusterbench run --bench allreduce ($NP ranks)"
+        "${mpi[@]}" "$CLUSTERBENCH" run --bench allreduce -b 8 -e "$AR_MAX" -f 2 -d float -o sum \
+            -n "$AR_ITERS" -w "$AR_WARMUP" --output "$out" >"$TMP/ar.$rep.log" 2>&1 \
+            || { cat "$TMP/ar.$rep.log" >&2; die "clusterbench allreduce failed"; }
+        json=$(one_json "$out") || { cat "$TMP/ar.$rep.log" >&2; exit 1; }
+        compare_args+=(--cb-allreduce "$json")
+
+        log "all-reduce $rep/$AR_REPS: allreduce_loop ($NP ranks)"
+        "${mpi[@]}" "$TMP/allreduce_loop" "$AR_ITERS" "$AR_WARMUP" 8 "$ar_max_bytes" \
+            >"$TMP/arloop.$rep.txt" 2>"$TMP/arloop.$rep.log" \
+            || { cat "$TMP/arloop.$rep.log" >&2; die "allreduce_loop failed"; }
+        compare_args+=(--c-allreduce "$TMP/arloop.$rep.txt")
+    done
+fi
+
+[[ ${#compare_args[@]} -gt 0 ]] || die "nothing to compare (both sections skipped)"
+echo
+echo "clusterbench fidelity on $(hostname) ($(nproc) cores), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo
+python3 "$here/fidelity/compare.py" "${compare_args[@]}"

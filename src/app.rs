@@ -1,0 +1,83 @@
+//! The program's entry point: parse, run, map errors to exit codes.
+
+use crate::cli::{Cli, Command};
+use crate::comm::{self, Communicator};
+use crate::error::exit_code;
+use crate::options::{RunOptions, BUILTIN_SUITES};
+use anyhow::Result;
+use clap::Parser;
+
+/// Runs the program and returns its exit code.
+pub fn main() -> i32 {
+    let quiet_rank = comm::launcher_rank() != 0;
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            if !quiet_rank {
+                let _ = e.print();
+            }
+            return code;
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            if !quiet_rank || exit_code(&e) != 2 {
+                eprintln!("clusterbench: error: {e:#}");
+            }
+            exit_code(&e)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run(args) => {
+            // Validate everything before MPI starts, so bad input fails identically on every rank.
+            let options = RunOptions::from_args(&args)?;
+            let comm = comm::open()?;
+            with_abort_on_error(comm.as_ref(), |c| crate::runner::run(&options, c).map(|_| ()))
+        }
+        Command::Env => {
+            let comm = comm::open()?;
+            with_abort_on_error(comm.as_ref(), |c| {
+                let topology = crate::topology::Topology::load()?;
+                let env = crate::runner::gather_environment(c, &topology)?;
+                if c.rank() == 0 {
+                    println!("{}", serde_json::to_string_pretty(&env)?);
+                }
+                Ok(())
+            })
+        }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&crate::results::json_schema())?);
+            Ok(())
+        }
+        Command::List => {
+            println!("Benchmarks:");
+            for b in crate::bench::registry() {
+                println!("  {:<10} {}", b.name(), b.description());
+            }
+            println!("\nSuites (clusterbench run --suite NAME):");
+            for (name, _) in BUILTIN_SUITES {
+                let (_, s) = crate::options::load_suite(name)?;
+                println!("  {:<10} {}", name, s.description);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// In a job of several ranks, an error on one rank must end all of them (the others
+/// would wait forever in the next collective). A failed check is agreed by all ranks
+/// and is returned normally.
+fn with_abort_on_error(comm: &dyn Communicator, f: impl FnOnce(&dyn Communicator) -> Result<()>) -> Result<()> {
+    match f(comm) {
+        Err(e) if comm.size() > 1 && e.downcast_ref::<crate::error::CheckFailed>().is_none() => {
+            eprintln!("clusterbench: error on rank {}: {e:#}", comm.rank());
+            comm.abort(exit_code(&e));
+        }
+        other => other,
+    }
+}

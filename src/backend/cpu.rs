@@ -1,0 +1,466 @@
+//! The CPU backend: host memory, one pinned worker thread per core, host MPI.
+
+use super::{Backend, StreamKernel, StreamWorkload};
+use crate::comm::Communicator;
+use crate::options::{DType, MatmulShape};
+use crate::runner::buffer::HostBuffer;
+use crate::runner::collective::{Collective, CollectiveCase};
+use crate::runner::{LocalCheck, Workload};
+use crate::topology::Topology;
+use anyhow::{anyhow, Result};
+use rand::{Rng, SeedableRng};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct CpuBackend {
+    pool: Arc<rayon::ThreadPool>,
+    threads: usize,
+}
+
+impl CpuBackend {
+    pub fn new() -> Result<Self> {
+        let topology = Topology::load()?;
+        let threads = topology.bound_core_count();
+        let pin = topology.clone();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("clusterbench-worker-{i}"))
+            .start_handler(move |i| {
+                // Unpinned workers still measure correctly, only less steadily.
+                if let Err(e) = pin.pin_current_thread(i) {
+                    eprintln!("clusterbench: warning: {e:#}");
+                }
+            })
+            .build()
+            .map_err(|e| anyhow!("cannot start {threads} worker threads: {e}"))?;
+        Ok(CpuBackend { pool: Arc::new(pool), threads })
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>> {
+        Ok(Box::new(CpuStream::new(self.pool.clone(), self.threads, elements)))
+    }
+
+    fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>> {
+        let pool = self.pool.clone();
+        let threads = self.threads;
+        Ok(match dtype {
+            DType::Float => Box::new(CpuGemm::<f32>::new(pool, threads, shape, seed)),
+            DType::Double => Box::new(CpuGemm::<f64>::new(pool, threads, shape, seed)),
+            other => return Err(anyhow!("matmul has no {other} kernel on the CPU")),
+        })
+    }
+
+    fn collective<'a>(
+        &'a self,
+        coll: &'static dyn Collective,
+        comm: &'a dyn Communicator,
+        case: CollectiveCase,
+    ) -> Result<Box<dyn Workload + 'a>> {
+        Ok(Box::new(HostCollective::new(coll, comm, case)))
+    }
+}
+
+// ---------------------------------------------------------------- collectives
+
+/// A collective on host buffers through the communicator (MPI or local).
+struct HostCollective<'a> {
+    coll: &'static dyn Collective,
+    comm: &'a dyn Communicator,
+    case: CollectiveCase,
+    send: HostBuffer,
+    recv: HostBuffer,
+}
+
+impl<'a> HostCollective<'a> {
+    fn new(coll: &'static dyn Collective, comm: &'a dyn Communicator, case: CollectiveCase) -> Self {
+        let (send_count, recv_count) = coll.counts(case.count, comm.size());
+        let size = case.dtype.size();
+        let mut me = HostCollective {
+            coll,
+            comm,
+            case,
+            send: HostBuffer::new(if case.in_place { 0 } else { send_count * size }),
+            recv: HostBuffer::new(recv_count * size),
+        };
+        me.fill_inputs(false);
+        me
+    }
+
+    fn fill_inputs(&mut self, for_check: bool) {
+        let (rank, ranks) = (self.comm.rank(), self.comm.size());
+        let CollectiveCase { dtype, op, .. } = self.case;
+        let coll = self.coll;
+        let corrupt = for_check && self.case.corrupt;
+        let value = move |i: usize| {
+            let v = coll.input(op, rank, ranks, i);
+            if corrupt && i == 0 {
+                v + 1
+            } else {
+                v
+            }
+        };
+        if self.case.in_place {
+            self.recv.fill(dtype, value);
+        } else {
+            self.send.fill(dtype, value);
+            // A value no reduction of the inputs produces, so unwritten output is caught.
+            self.recv.fill(dtype, |_| -7);
+        }
+    }
+
+    fn call(&mut self) -> Result<()> {
+        let send = (!self.case.in_place).then(|| self.send.bytes());
+        self.coll.call(self.comm, send, self.recv.bytes_mut(), self.case.dtype, self.case.op)
+    }
+}
+
+impl Workload for HostCollective<'_> {
+    fn iterate(&mut self) -> Result<f64> {
+        let start = Instant::now();
+        self.call()?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+
+    fn verify(&mut self) -> Result<LocalCheck> {
+        self.fill_inputs(true);
+        self.call()?;
+        let (period, table) = self.coll.expected_table(self.case.op, self.comm.size());
+        let wrong = self.recv.count_wrong(self.case.dtype, |i| table[i % period]);
+        Ok(LocalCheck {
+            checked: (self.recv.bytes().len() / self.case.dtype.size()) as u64,
+            wrong,
+            max_error_ratio: None,
+            method: "exact: every element against its computed reduction",
+        })
+    }
+}
+
+// ---------------------------------------------------------------- STREAM
+
+/// Raw pointers to the arrays, so that each pinned worker writes its own chunk.
+#[derive(Clone, Copy)]
+struct Arrays {
+    a: *mut f64,
+    b: *mut f64,
+    c: *mut f64,
+    len: usize,
+    chunks: usize,
+}
+
+// SAFETY: workers touch disjoint chunks (by their pool index) while the owning
+// CpuStream is blocked in `broadcast`, and never after it returns.
+unsafe impl Send for Arrays {}
+unsafe impl Sync for Arrays {}
+
+impl Arrays {
+    fn range(&self, chunk: usize) -> std::ops::Range<usize> {
+        let per = self.len.div_ceil(self.chunks);
+        let start = (chunk * per).min(self.len);
+        start..((chunk + 1) * per).min(self.len)
+    }
+
+    /// # Safety
+    /// Only one thread may use a given chunk at a time.
+    unsafe fn chunk(&self, p: *mut f64, chunk: usize) -> &mut [f64] {
+        let r = self.range(chunk);
+        std::slice::from_raw_parts_mut(p.add(r.start), r.len())
+    }
+}
+
+const STREAM_SCALAR: f64 = 3.0;
+
+/// STREAM arrays of f64, first touched by the worker that owns each chunk.
+pub struct CpuStream {
+    pool: Arc<rayon::ThreadPool>,
+    threads: usize,
+    a: Vec<f64>,
+    b: Vec<f64>,
+    c: Vec<f64>,
+    kernel: StreamKernel,
+    /// The value every element of a, b, c holds after the last selected kernel.
+    expect: (f64, f64, f64),
+}
+
+impl CpuStream {
+    fn new(pool: Arc<rayon::ThreadPool>, threads: usize, elements: usize) -> Self {
+        // Zeroed allocations of this size are fresh pages: nothing is touched until
+        // the workers write their own chunks below.
+        let mut s = CpuStream {
+            pool,
+            threads,
+            a: vec![0.0; elements],
+            b: vec![0.0; elements],
+            c: vec![0.0; elements],
+            kernel: StreamKernel::Copy,
+            expect: (1.0, 2.0, 0.0),
+        };
+        let arrays = s.arrays();
+        s.pool.broadcast(|ctx| {
+            // SAFETY: see `Arrays`.
+            unsafe {
+                arrays.chunk(arrays.a, ctx.index()).fill(1.0);
+                arrays.chunk(arrays.b, ctx.index()).fill(2.0);
+                arrays.chunk(arrays.c, ctx.index()).fill(0.0);
+            }
+        });
+        s
+    }
+
+    fn arrays(&mut self) -> Arrays {
+        Arrays {
+            a: self.a.as_mut_ptr(),
+            b: self.b.as_mut_ptr(),
+            c: self.c.as_mut_ptr(),
+            len: self.a.len(),
+            chunks: self.threads,
+        }
+    }
+}
+
+/// One STREAM kernel over one chunk; returns the dot product for `Dot`.
+fn stream_chunk(kernel: StreamKernel, arrays: &Arrays, chunk: usize) -> f64 {
+    let q = STREAM_SCALAR;
+    // SAFETY: see `Arrays`; a, b, c are distinct allocations.
+    unsafe {
+        let (a, b, c) = (arrays.chunk(arrays.a, chunk), arrays.chunk(arrays.b, chunk), arrays.chunk(arrays.c, chunk));
+        match kernel {
+            StreamKernel::Copy => c.copy_from_slice(a),
+            StreamKernel::Scale => b.iter_mut().zip(c.iter()).for_each(|(b, c)| *b = q * c),
+            StreamKernel::Add => c.iter_mut().zip(a.iter().zip(b.iter())).for_each(|(c, (a, b))| *c = a + b),
+            StreamKernel::Triad => a.iter_mut().zip(b.iter().zip(c.iter())).for_each(|(a, (b, c))| *a = b + q * c),
+            StreamKernel::Dot => {
+                // Eight partial sums let the compiler vectorise the reduction.
+                let mut acc = [0.0f64; 8];
+                let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+                let (ra, rb) = (ca.remainder(), cb.remainder());
+                for (x, y) in ca.zip(cb) {
+                    for l in 0..8 {
+                        acc[l] += x[l] * y[l];
+                    }
+                }
+                let tail: f64 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+                return acc.iter().sum::<f64>() + tail;
+            }
+        }
+    }
+    0.0
+}
+
+impl StreamWorkload for CpuStream {
+    fn select(&mut self, kernel: StreamKernel) {
+        self.kernel = kernel;
+        let (a, b, c) = self.expect;
+        let q = STREAM_SCALAR;
+        self.expect = match kernel {
+            StreamKernel::Copy => (a, b, a),
+            StreamKernel::Scale => (a, q * c, c),
+            StreamKernel::Add => (a, b, a + b),
+            StreamKernel::Triad => (b + q * c, b, c),
+            StreamKernel::Dot => (a, b, c),
+        };
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+impl Workload for CpuStream {
+    fn iterate(&mut self) -> Result<f64> {
+        let arrays = self.arrays();
+        let kernel = self.kernel;
+        let start = Instant::now();
+        let partial = self.pool.broadcast(|ctx| stream_chunk(kernel, &arrays, ctx.index()));
+        let elapsed = start.elapsed().as_secs_f64();
+        black_box(partial);
+        Ok(elapsed)
+    }
+
+    fn verify(&mut self) -> Result<LocalCheck> {
+        let (ea, eb, ec) = self.expect;
+        let n = self.a.len() as u64;
+        if self.kernel == StreamKernel::Dot {
+            let arrays = self.arrays();
+            let sum: f64 = self.pool.broadcast(|ctx| stream_chunk(StreamKernel::Dot, &arrays, ctx.index())).iter().sum();
+            // Integer-valued terms: the sum is exact below 2^53.
+            let expected = ea * eb * n as f64;
+            return Ok(LocalCheck {
+                checked: n,
+                wrong: u64::from(sum != expected),
+                max_error_ratio: None,
+                method: "exact: the dot product against n a b",
+            });
+        }
+        let count = |v: &[f64], e: f64| v.iter().filter(|x| **x != e).count() as u64;
+        let wrong = count(&self.a, ea) + count(&self.b, eb) + count(&self.c, ec);
+        Ok(LocalCheck {
+            checked: 3 * n,
+            wrong,
+            max_error_ratio: None,
+            method: "exact: every element of a, b and c against its expected value",
+        })
+    }
+}
+
+// ---------------------------------------------------------------- GEMM
+
+/// Element types the CPU GEMM runs.
+pub trait GemmElement: Copy + Send + Sync + 'static + Default {
+    const UNIT_ROUNDOFF: f64;
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl GemmElement for f32 {
+    const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl GemmElement for f64 {
+    const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// Number of output entries checked against the reference.
+const GEMM_SAMPLES: usize = 64;
+
+/// C = A B with row-major A (m x k), B (k x n), C (m x n) through the `gemm` crate.
+struct CpuGemm<T: GemmElement> {
+    pool: Arc<rayon::ThreadPool>,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Vec<T>,
+    b: Vec<T>,
+    c: Vec<T>,
+    seed: u64,
+}
+
+impl<T: GemmElement> CpuGemm<T> {
+    fn new(pool: Arc<rayon::ThreadPool>, threads: usize, shape: &MatmulShape, seed: u64) -> Self {
+        let (m, n, k) = (shape.m, shape.n, shape.k);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        // Uniform in [-1, 1) without zeros, so no product is trivially skipped.
+        let mut random = |len: usize| -> Vec<T> {
+            (0..len)
+                .map(|_| {
+                    let v: f64 = rng.random_range(-1.0..1.0);
+                    T::from_f64(if v == 0.0 { 0.5 } else { v })
+                })
+                .collect()
+        };
+        let a = random(m * k);
+        let b = random(k * n);
+        CpuGemm { pool, threads, m, n, k, a, b, c: vec![T::default(); m * n], seed }
+    }
+
+    fn multiply(&mut self) {
+        let (m, n, k) = (self.m, self.n, self.k);
+        let (a, b, c) = (&self.a[..], &self.b[..], &mut self.c[..]);
+        let threads = self.threads;
+        let zero = T::from_f64(0.0);
+        let one = T::from_f64(1.0);
+        self.pool.install(|| {
+            // SAFETY: a, b and c hold m*k, k*n and m*n elements with the row-major
+            // strides given (column stride 1, row stride = columns).
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    c.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    a.as_ptr(),
+                    1,
+                    k as isize,
+                    b.as_ptr(),
+                    1,
+                    n as isize,
+                    zero,
+                    one,
+                    false,
+                    false,
+                    false,
+                    if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
+                )
+            }
+        });
+    }
+}
+
+/// `x * y` as an exact sum `p + e` (fused multiply-add trick).
+fn two_product(x: f64, y: f64) -> (f64, f64) {
+    let p = x * y;
+    (p, x.mul_add(y, -p))
+}
+
+impl<T: GemmElement> Workload for CpuGemm<T> {
+    fn iterate(&mut self) -> Result<f64> {
+        let start = Instant::now();
+        self.multiply();
+        let t = start.elapsed().as_secs_f64();
+        black_box(&self.c);
+        Ok(t)
+    }
+
+    fn verify(&mut self) -> Result<LocalCheck> {
+        self.c.iter_mut().for_each(|x| *x = T::from_f64(f64::NAN));
+        self.multiply();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(self.seed ^ 0x9e37_79b9_7f4a_7c15);
+        let mut worst: f64 = 0.0;
+        let mut wrong = 0u64;
+        for _ in 0..GEMM_SAMPLES {
+            let (i, j) = (rng.random_range(0..self.m), rng.random_range(0..self.n));
+            // Reference in doubled f64 precision (compensated dot product), and the
+            // forward error bound of any summation order: (k + 2) u sum |a||b|.
+            let (mut sum, mut comp, mut abs) = (0.0f64, 0.0f64, 0.0f64);
+            for p in 0..self.k {
+                let (x, y) = (self.a[i * self.k + p].to_f64(), self.b[p * self.n + j].to_f64());
+                let (prod, perr) = two_product(x, y);
+                let t = sum + prod;
+                let serr = if sum.abs() >= prod.abs() { (sum - t) + prod } else { (prod - t) + sum };
+                sum = t;
+                comp += serr + perr;
+                abs += (x * y).abs();
+            }
+            let reference = sum + comp;
+            let got = self.c[i * self.n + j].to_f64();
+            let bound = (self.k as f64 + 2.0) * T::UNIT_ROUNDOFF * abs.max(f64::MIN_POSITIVE);
+            let ratio = (got - reference).abs() / bound;
+            if !(ratio <= 1.0) {
+                wrong += 1;
+            }
+            worst = if ratio.is_nan() { f64::INFINITY } else { worst.max(ratio) };
+        }
+        Ok(LocalCheck {
+            checked: GEMM_SAMPLES as u64,
+            wrong,
+            max_error_ratio: Some(worst),
+            method: "sampled entries against a compensated f64 reference, bound (k+2) u sum|a||b|",
+        })
+    }
+}

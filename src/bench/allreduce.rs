@@ -1,0 +1,157 @@
+//! All-reduce: every rank contributes `count` elements and receives the reduction.
+
+use super::{base_config, Benchmark, Supports};
+use crate::comm::Communicator;
+use crate::options::{BenchConfig, DType, ReduceOp};
+use crate::results::Params;
+use crate::runner::collective::{run_sweep, Collective};
+use crate::runner::RunContext;
+use anyhow::Result;
+
+/// The all-reduce collective (nccl-tests' `all_reduce_perf`).
+pub struct AllReduce;
+
+/// Input pattern period: element `i` of rank `r` is a function of `(i + 7 r) mod 61`,
+/// so the expected reduction of element `i` depends only on `i mod 61` and is computed
+/// once per residue, whatever the number of ranks.
+const PERIOD: usize = 61;
+
+fn input_value(op: ReduceOp, i: usize, rank: usize) -> i64 {
+    let k = ((i + 7 * rank) % PERIOD) as i64;
+    match op {
+        // Products stay exact at any scale: factors of +1 and -1.
+        ReduceOp::Prod => {
+            if k % 3 == 0 {
+                -1
+            } else {
+                1
+            }
+        }
+        // Small positive integers: sums stay exact in float up to ~275,000 ranks.
+        _ => k + 1,
+    }
+}
+
+fn combine(op: ReduceOp, a: i64, b: i64) -> i64 {
+    match op {
+        ReduceOp::Sum => a + b,
+        ReduceOp::Prod => a * b,
+        ReduceOp::Min => a.min(b),
+        ReduceOp::Max => a.max(b),
+        ReduceOp::Band => a & b,
+        ReduceOp::Bor => a | b,
+        ReduceOp::Bxor => a ^ b,
+    }
+}
+
+impl Collective for AllReduce {
+    fn name(&self) -> &'static str {
+        "allreduce"
+    }
+
+    fn busbw_factor(&self, ranks: usize) -> f64 {
+        if ranks <= 1 {
+            // nccl-tests reports busbw = algbw on one rank.
+            1.0
+        } else {
+            2.0 * (ranks as f64 - 1.0) / ranks as f64
+        }
+    }
+
+    fn counts(&self, count: usize, _ranks: usize) -> (usize, usize) {
+        (count, count)
+    }
+
+    fn input(&self, op: ReduceOp, rank: usize, _ranks: usize, i: usize) -> i64 {
+        input_value(op, i, rank)
+    }
+
+    fn expected_table(&self, op: ReduceOp, ranks: usize) -> (usize, Vec<i64>) {
+        let table = (0..PERIOD)
+            .map(|s| {
+                (1..ranks).fold(input_value(op, s, 0), |acc, r| combine(op, acc, input_value(op, s, r)))
+            })
+            .collect();
+        (PERIOD, table)
+    }
+
+    fn call(
+        &self,
+        comm: &dyn Communicator,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        dtype: DType,
+        op: ReduceOp,
+    ) -> Result<()> {
+        comm.all_reduce(send, recv, dtype, op)
+    }
+}
+
+pub struct AllReduceBench;
+
+impl Benchmark for AllReduceBench {
+    fn name(&self) -> &'static str {
+        "allreduce"
+    }
+
+    fn description(&self) -> &'static str {
+        "all-reduce over all ranks (MPI on host buffers; NCCL on GPUs), out-of-place and in-place"
+    }
+
+    fn supports(&self) -> Supports {
+        Supports { sizes: true, ops: true, shapes: false, array: false, dtypes: &DType::ALL }
+    }
+
+    fn default_config(&self) -> BenchConfig {
+        BenchConfig { ops: vec![ReduceOp::Sum], ..base_config(self.name()) }
+    }
+
+    fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
+        run_sweep(&AllReduce, cfg, ctx)
+    }
+}
+
+/// The parameters recorded for one all-reduce point.
+pub fn params(dtype: DType, op: ReduceOp, in_place: bool, count: usize) -> Params {
+    Params::Collective {
+        dtype,
+        op: Some(op),
+        in_place,
+        count: count as u64,
+        bytes: (count * dtype.size()) as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busbw_factor_matches_nccl_tests() {
+        assert_eq!(AllReduce.busbw_factor(1), 1.0);
+        assert_eq!(AllReduce.busbw_factor(2), 1.0);
+        assert_eq!(AllReduce.busbw_factor(4), 1.5);
+        assert_eq!(AllReduce.busbw_factor(8), 1.75);
+    }
+
+    #[test]
+    fn expected_table_is_the_reduction_of_inputs() {
+        for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Min, ReduceOp::Max, ReduceOp::Bxor] {
+            for ranks in [1, 2, 3, 64] {
+                let (period, table) = AllReduce.expected_table(op, ranks);
+                for i in [0usize, 1, 60, 61, 1000, 12345] {
+                    let direct = (1..ranks)
+                        .fold(input_value(op, i, 0), |acc, r| combine(op, acc, input_value(op, i, r)));
+                    assert_eq!(table[i % period], direct, "{op} ranks={ranks} i={i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sums_of_two_ranks() {
+        let (_, table) = AllReduce.expected_table(ReduceOp::Sum, 2);
+        // i = 0: rank 0 gives 1, rank 1 gives (0 + 7) % 61 + 1 = 8.
+        assert_eq!(table[0], 9);
+    }
+}

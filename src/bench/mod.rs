@@ -1,0 +1,59 @@
+//! Benchmarks: one small file each, plus one line in [`registry`].
+//!
+//! A benchmark turns its [`BenchConfig`] into cases, asks the backend for a
+//! [`Workload`](crate::runner::Workload) per case, and hands it to
+//! [`RunContext::measure`](crate::runner::RunContext::measure), which does the
+//! warm-up, timing, cross-rank reduction, checking and reporting.
+
+pub mod allreduce;
+pub mod matmul;
+pub mod membw;
+
+use crate::options::{BenchConfig, DType};
+use crate::runner::RunContext;
+use anyhow::Result;
+
+/// Which options a benchmark understands (the rest are rejected or ignored).
+#[derive(Debug, Clone)]
+pub struct Supports {
+    /// Message-size sweep (-b/-e/-f).
+    pub sizes: bool,
+    /// Reduction ops (-o).
+    pub ops: bool,
+    /// Matmul sizes and shapes.
+    pub shapes: bool,
+    /// membw array size.
+    pub array: bool,
+    pub dtypes: &'static [DType],
+}
+
+pub trait Benchmark: Sync {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    fn supports(&self) -> Supports;
+    fn default_config(&self) -> BenchConfig;
+    /// Runs every case of `cfg`, reporting each record through `ctx`.
+    fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()>;
+}
+
+/// Every benchmark, in the order a suite usually runs them.
+pub fn registry() -> &'static [&'static dyn Benchmark] {
+    &[&allreduce::AllReduceBench, &membw::MemBw, &matmul::Matmul]
+}
+
+/// Defaults shared by every benchmark; each overrides what it needs.
+pub fn base_config(name: &str) -> BenchConfig {
+    BenchConfig {
+        name: name.to_string(),
+        minbytes: 8,
+        maxbytes: 16 << 20,
+        stepfactor: 2,
+        iters: 20,
+        warmup_iters: 5,
+        check: true,
+        datatypes: vec![DType::Float],
+        ops: vec![],
+        shapes: vec![],
+        array_bytes: None,
+    }
+}

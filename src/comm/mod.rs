@@ -1,0 +1,90 @@
+//! Communicators: how ranks talk to each other.
+//!
+//! [`local::LocalComm`] is a single process; [`mpi`] runs over MPI (feature `mpi`).
+//! The NCCL communicator of the CUDA backend will sit beside them.
+
+pub mod local;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+
+use crate::options::{DType, ReduceOp};
+use anyhow::Result;
+
+/// Collective operations between the ranks of a job.
+///
+/// Buffers are passed as bytes with their datatype, so one object-safe trait serves
+/// every element type; implementations reinterpret them.
+pub trait Communicator {
+    fn rank(&self) -> usize;
+    fn size(&self) -> usize;
+    fn barrier(&self);
+
+    /// All-reduce `count = recv.len() / dtype.size()` elements. `send == None` means in
+    /// place: `recv` holds this rank's input and receives the result.
+    fn all_reduce(&self, send: Option<&[u8]>, recv: &mut [u8], dtype: DType, op: ReduceOp) -> Result<()>;
+
+    /// Gathers every rank's bytes on rank 0 (in rank order); other ranks get an empty list.
+    fn gather_bytes(&self, data: &[u8]) -> Result<Vec<Vec<u8>>>;
+
+    /// Rank 0's bytes, on every rank.
+    fn broadcast_bytes(&self, data: &[u8]) -> Result<Vec<u8>>;
+
+    /// The MPI library's version string, when there is one.
+    fn library_version(&self) -> Option<String>;
+
+    /// Ends the whole job (all ranks) with `code`.
+    fn abort(&self, code: i32) -> !;
+
+    /// Element-wise maximum over ranks, in place.
+    fn max_f64(&self, values: &mut [f64]) -> Result<()> {
+        self.all_reduce(None, bytemuck::cast_slice_mut(values), DType::Double, ReduceOp::Max)
+    }
+
+    /// Sum over ranks.
+    fn sum_u64(&self, value: u64) -> Result<u64> {
+        let mut v = [value as i64];
+        self.all_reduce(None, bytemuck::cast_slice_mut(&mut v), DType::Int64, ReduceOp::Sum)?;
+        Ok(v[0] as u64)
+    }
+}
+
+/// Whether this process was started by an MPI launcher (mpirun, mpiexec, srun).
+pub fn launched_by_mpi() -> bool {
+    const VARS: [&str; 5] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK", "MPI_LOCALNRANKS"];
+    VARS.iter().any(|v| std::env::var_os(v).is_some())
+        || std::env::var_os("SLURM_STEP_ID").is_some() && std::env::var_os("SLURM_PROCID").is_some()
+}
+
+/// This process's rank as the launcher announced it, before any communicator exists
+/// (used to print start-up errors once, from rank 0).
+pub fn launcher_rank() -> usize {
+    ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens the communicator for this process: MPI when started by a launcher and built
+/// with MPI, otherwise a single local rank.
+pub fn open() -> Result<Box<dyn Communicator>> {
+    if launched_by_mpi() {
+        #[cfg(feature = "mpi")]
+        {
+            return Ok(Box::new(mpi::MpiComm::init()?));
+        }
+        #[cfg(not(feature = "mpi"))]
+        {
+            let size: usize = std::env::var("OMPI_COMM_WORLD_SIZE")
+                .or_else(|_| std::env::var("PMI_SIZE"))
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1);
+            if size > 1 {
+                anyhow::bail!(crate::error::UsageError::new(
+                    "started by an MPI launcher with several ranks, but this clusterbench was built without the `mpi` feature"
+                ));
+            }
+        }
+    }
+    Ok(Box::new(local::LocalComm))
+}

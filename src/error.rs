@@ -1,0 +1,46 @@
+//! Error kinds whose exit codes are part of the interface.
+//!
+//! Exit codes: 0 success, 1 a measurement failed its correctness check (results
+//! are still written), 2 bad input (command line, suite file, datatype/op mismatch)
+//! or a backend that was asked for and is not present.
+
+use thiserror::Error;
+
+/// Bad input from the user: printed as one line, exit code 2.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl UsageError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        UsageError(msg.into())
+    }
+}
+
+/// At least one measurement failed its check; the results were written.
+#[derive(Debug, Error)]
+#[error("{failed} of {total} measurements failed their correctness check (results written to {path})")]
+pub struct CheckFailed {
+    pub failed: usize,
+    pub total: usize,
+    pub path: String,
+}
+
+/// Process exit code for an error chain.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.downcast_ref::<UsageError>().is_some() {
+        2
+    } else if err.downcast_ref::<clap::Error>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// Shorthand to build a usage error inside an `anyhow` chain.
+#[macro_export]
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        anyhow::Error::new($crate::error::UsageError(format!($($arg)*)))
+    };
+}

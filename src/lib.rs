@@ -1,0 +1,18 @@
+//! clusterbench: what GPU clusters really do, measured and checked.
+//!
+//! The binary is a thin shell over [`app::main`]; everything else lives here so the
+//! integration tests and benches can reach it. The result schema is in [`results`].
+
+pub mod app;
+pub mod backend;
+pub mod bench;
+pub mod cli;
+pub mod comm;
+pub mod error;
+pub mod options;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod stats;
+pub mod topology;
+pub mod units;

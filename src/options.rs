@@ -1,0 +1,601 @@
+//! Validated options built from the command line and suite files.
+//!
+//! Precedence: a benchmark's built-in defaults, then the suite file, then flags given
+//! on the command line. Everything is validated here, before any process starts
+//! measuring, so bad input fails fast with one clear line (exit code 2).
+
+use crate::cli::{BackendChoice, RunArgs};
+use crate::error::UsageError;
+use crate::units::parse_size;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+type Result<T> = std::result::Result<T, UsageError>;
+
+/// Element types. Names follow nccl-tests (`float`, `double`, `int32`, `int64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    Float,
+    Double,
+    Int32,
+    Int64,
+}
+
+impl DType {
+    pub const ALL: [DType; 4] = [DType::Float, DType::Double, DType::Int32, DType::Int64];
+
+    pub fn size(self) -> usize {
+        match self {
+            DType::Float | DType::Int32 => 4,
+            DType::Double | DType::Int64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Float => "float",
+            DType::Double => "double",
+            DType::Int32 => "int32",
+            DType::Int64 => "int64",
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::Float | DType::Double)
+    }
+
+    pub fn parse(text: &str) -> Result<DType> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "float" | "f32" | "float32" | "fp32" => Ok(DType::Float),
+            "double" | "f64" | "float64" | "fp64" => Ok(DType::Double),
+            "int32" | "i32" | "int" => Ok(DType::Int32),
+            "int64" | "i64" => Ok(DType::Int64),
+            _ => Err(UsageError::new(format!(
+                "unknown datatype '{text}': expected one of float, double, int32, int64 (or f32, f64, i32, i64, all)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Reduction operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReduceOp {
+    Sum,
+    Prod,
+    Min,
+    Max,
+    /// Bitwise and (integer types only).
+    Band,
+    /// Bitwise or (integer types only).
+    Bor,
+    /// Bitwise exclusive or (integer types only).
+    Bxor,
+}
+
+impl ReduceOp {
+    /// What `-o all` means, as in nccl-tests.
+    pub const ALL: [ReduceOp; 4] = [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Min, ReduceOp::Max];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Prod => "prod",
+            ReduceOp::Min => "min",
+            ReduceOp::Max => "max",
+            ReduceOp::Band => "band",
+            ReduceOp::Bor => "bor",
+            ReduceOp::Bxor => "bxor",
+        }
+    }
+
+    pub fn supports(self, dtype: DType) -> bool {
+        match self {
+            ReduceOp::Band | ReduceOp::Bor | ReduceOp::Bxor => !dtype.is_float(),
+            _ => true,
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<ReduceOp> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "sum" => Ok(ReduceOp::Sum),
+            "prod" => Ok(ReduceOp::Prod),
+            "min" => Ok(ReduceOp::Min),
+            "max" => Ok(ReduceOp::Max),
+            "band" => Ok(ReduceOp::Band),
+            "bor" => Ok(ReduceOp::Bor),
+            "bxor" => Ok(ReduceOp::Bxor),
+            _ => Err(UsageError::new(format!(
+                "unknown op '{text}': expected one of sum, prod, min, max, band, bor, bxor, all"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for ReduceOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A matmul problem C[m x n] = A[m x k] * B[k x n].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MatmulShape {
+    /// `square` for the size sweep, or a name such as `mlp_up`.
+    pub label: String,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+}
+
+impl MatmulShape {
+    pub fn square(size: usize) -> Self {
+        MatmulShape { label: "square".into(), m: size, n: size, k: size }
+    }
+
+    /// Parses `MxNxK` or `label:MxNxK`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || {
+            UsageError::new(format!(
+                "invalid matmul shape '{text}': expected MxNxK or label:MxNxK, e.g. mlp_up:1024x4096x1024"
+            ))
+        };
+        let (label, dims) = match text.split_once(':') {
+            Some((l, d)) if !l.trim().is_empty() => (l.trim().to_string(), d),
+            Some(_) => return Err(bad()),
+            None => ("custom".to_string(), text),
+        };
+        let parts: Vec<usize> = dims
+            .split(['x', 'X'])
+            .map(|p| p.trim().parse::<usize>().map_err(|_| bad()))
+            .collect::<Result<_>>()?;
+        match parts[..] {
+            [m, n, k] if m > 0 && n > 0 && k > 0 => Ok(MatmulShape { label, m, n, k }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Fully resolved settings of one benchmark in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BenchConfig {
+    pub name: String,
+    pub minbytes: u64,
+    pub maxbytes: u64,
+    pub stepfactor: u64,
+    pub iters: u32,
+    pub warmup_iters: u32,
+    pub check: bool,
+    pub datatypes: Vec<DType>,
+    pub ops: Vec<ReduceOp>,
+    /// Matmul problems (square sweep and named shapes).
+    pub shapes: Vec<MatmulShape>,
+    /// Bytes per membw array; `None` = sized from the last-level cache.
+    pub array_bytes: Option<u64>,
+}
+
+impl BenchConfig {
+    /// The message sizes of the sweep: minbytes, minbytes*f, ... up to maxbytes.
+    pub fn sizes(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut s = self.minbytes;
+        while s <= self.maxbytes {
+            out.push(s);
+            match s.checked_mul(self.stepfactor) {
+                Some(next) if next > s => s = next,
+                _ => break,
+            }
+        }
+        out
+    }
+}
+
+/// One `[[bench]]` table of a suite file. Every field is optional and overrides the
+/// benchmark's default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchOverrides {
+    pub name: String,
+    pub minbytes: Option<String>,
+    pub maxbytes: Option<String>,
+    pub stepfactor: Option<u64>,
+    pub iters: Option<u32>,
+    pub warmup_iters: Option<u32>,
+    pub check: Option<bool>,
+    pub datatypes: Option<Vec<String>>,
+    pub ops: Option<Vec<String>>,
+    /// Square matmul sizes.
+    pub sizes: Option<Vec<String>>,
+    /// Named matmul shapes, `label:MxNxK`.
+    pub shapes: Option<Vec<String>>,
+    pub array_size: Option<String>,
+}
+
+/// A suite file (harness/suites/*.toml).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteFile {
+    pub description: String,
+    #[serde(rename = "bench")]
+    pub benches: Vec<BenchOverrides>,
+}
+
+/// Suites compiled into the binary, so it runs from any directory.
+pub const BUILTIN_SUITES: [(&str, &str); 2] = [
+    ("quick", include_str!("../harness/suites/quick.toml")),
+    ("standard", include_str!("../harness/suites/standard.toml")),
+];
+
+/// The suite that runs when neither --suite nor --bench is given.
+pub const DEFAULT_SUITE: &str = "standard";
+
+/// Loads a built-in suite by name or a suite file by path.
+pub fn load_suite(name_or_path: &str) -> Result<(String, SuiteFile)> {
+    let (name, text) = if let Some((name, text)) =
+        BUILTIN_SUITES.iter().find(|(n, _)| *n == name_or_path)
+    {
+        (name.to_string(), text.to_string())
+    } else if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+        let path = Path::new(name_or_path);
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UsageError::new(format!("cannot read suite file '{}': {e}", path.display()))
+        })?;
+        (name_or_path.to_string(), text)
+    } else {
+        let known: Vec<&str> = BUILTIN_SUITES.iter().map(|(n, _)| *n).collect();
+        return Err(UsageError::new(format!(
+            "unknown suite '{name_or_path}': built-in suites are {}; a suite file is given by its path (ending in .toml)",
+            known.join(", ")
+        )));
+    };
+    let suite: SuiteFile = toml::from_str(&text).map_err(|e| {
+        let msg = e.message().replace('\n', " ");
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].lines().count().max(1);
+                format!(" at line {line}")
+            })
+            .unwrap_or_default();
+        UsageError::new(format!("invalid suite '{name}'{at}: {msg}"))
+    })?;
+    if suite.benches.is_empty() {
+        return Err(UsageError::new(format!("invalid suite '{name}': it has no [[bench]] entries")));
+    }
+    Ok((name, suite))
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RunOptions {
+    pub suite: Option<String>,
+    pub backend: BackendChoice,
+    pub benches: Vec<BenchConfig>,
+    #[schemars(with = "String")]
+    pub output_dir: PathBuf,
+    #[serde(skip)]
+    pub quiet: bool,
+    #[serde(skip)]
+    pub corrupt_rank: Option<usize>,
+}
+
+fn parse_list<T>(items: &[String], all: &[T], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>>
+where
+    T: Copy + PartialEq,
+{
+    let mut out = Vec::new();
+    for item in items {
+        let parsed: Vec<T> = if item.trim().eq_ignore_ascii_case("all") {
+            all.to_vec()
+        } else {
+            vec![parse(item)?]
+        };
+        for p in parsed {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_square_sizes(items: &[String]) -> Result<Vec<MatmulShape>> {
+    items
+        .iter()
+        .map(|s| match s.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(MatmulShape::square(n)),
+            _ => Err(UsageError::new(format!(
+                "invalid matmul size '{s}': expected a positive integer such as 1024"
+            ))),
+        })
+        .collect()
+}
+
+/// Applies suite or command-line overrides to a benchmark's settings.
+fn apply(cfg: &mut BenchConfig, o: &BenchOverrides) -> Result<()> {
+    if let Some(b) = &o.minbytes {
+        cfg.minbytes = parse_size(b)?;
+    }
+    if let Some(e) = &o.maxbytes {
+        cfg.maxbytes = parse_size(e)?;
+    }
+    if let Some(f) = o.stepfactor {
+        cfg.stepfactor = f;
+    }
+    if let Some(n) = o.iters {
+        cfg.iters = n;
+    }
+    if let Some(w) = o.warmup_iters {
+        cfg.warmup_iters = w;
+    }
+    if let Some(c) = o.check {
+        cfg.check = c;
+    }
+    if let Some(d) = &o.datatypes {
+        cfg.datatypes = parse_list(d, &DType::ALL, DType::parse)?;
+    }
+    if let Some(ops) = &o.ops {
+        cfg.ops = parse_list(ops, &ReduceOp::ALL, ReduceOp::parse)?;
+    }
+    match (&o.sizes, &o.shapes) {
+        (None, None) => {}
+        (sizes, shapes) => {
+            let mut all = parse_square_sizes(sizes.as_deref().unwrap_or(&[]))?;
+            for s in shapes.as_deref().unwrap_or(&[]) {
+                all.push(MatmulShape::parse(s)?);
+            }
+            cfg.shapes = all;
+        }
+    }
+    if let Some(a) = &o.array_size {
+        cfg.array_bytes = Some(parse_size(a)?);
+    }
+    Ok(())
+}
+
+fn validate(cfg: &BenchConfig, supported: &crate::bench::Supports) -> Result<()> {
+    let name = &cfg.name;
+    if cfg.iters == 0 {
+        return Err(UsageError::new(format!("{name}: iterations (-n) must be at least 1")));
+    }
+    if supported.sizes {
+        if cfg.minbytes == 0 {
+            return Err(UsageError::new(format!("{name}: minbytes (-b) must be at least 1 byte")));
+        }
+        if cfg.minbytes > cfg.maxbytes {
+            return Err(UsageError::new(format!(
+                "{name}: minbytes ({}) is larger than maxbytes ({}); -b must not exceed -e",
+                cfg.minbytes, cfg.maxbytes
+            )));
+        }
+        if cfg.stepfactor < 2 {
+            return Err(UsageError::new(format!(
+                "{name}: stepfactor (-f) must be an integer of at least 2, got {}",
+                cfg.stepfactor
+            )));
+        }
+    }
+    if cfg.datatypes.is_empty() {
+        return Err(UsageError::new(format!("{name}: no datatype given")));
+    }
+    for d in &cfg.datatypes {
+        if !supported.dtypes.contains(d) {
+            let names: Vec<&str> = supported.dtypes.iter().map(|d| d.name()).collect();
+            return Err(UsageError::new(format!(
+                "{name} does not support datatype {d}: it supports {}",
+                names.join(", ")
+            )));
+        }
+    }
+    if supported.ops {
+        if cfg.ops.is_empty() {
+            return Err(UsageError::new(format!("{name}: no op given")));
+        }
+        for op in &cfg.ops {
+            for d in &cfg.datatypes {
+                if !op.supports(*d) {
+                    return Err(UsageError::new(format!(
+                        "op {op} is not defined for datatype {d} (bitwise ops need int32 or int64)"
+                    )));
+                }
+            }
+        }
+    }
+    if supported.shapes && cfg.shapes.is_empty() {
+        return Err(UsageError::new(format!("{name}: no matmul sizes or shapes given")));
+    }
+    if let Some(a) = cfg.array_bytes {
+        if a < 1024 {
+            return Err(UsageError::new(format!("{name}: array size must be at least 1K, got {a} bytes")));
+        }
+    }
+    Ok(())
+}
+
+impl RunOptions {
+    pub fn from_args(args: &RunArgs) -> Result<RunOptions> {
+        let registry = crate::bench::registry();
+        let find = |name: &str| {
+            registry.iter().find(|b| b.name() == name).ok_or_else(|| {
+                let known: Vec<&str> = registry.iter().map(|b| b.name()).collect();
+                UsageError::new(format!(
+                    "unknown benchmark '{name}': known benchmarks are {}",
+                    known.join(", ")
+                ))
+            })
+        };
+        let wanted: Vec<String> = args
+            .bench
+            .iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for w in &wanted {
+            find(w)?;
+        }
+
+        let suite = match (&args.suite, wanted.is_empty()) {
+            (Some(s), _) => Some(load_suite(s)?),
+            (None, true) => Some(load_suite(DEFAULT_SUITE)?),
+            (None, false) => None,
+        };
+        let mut plan: Vec<BenchOverrides> = match &suite {
+            Some((suite_name, file)) => {
+                for b in &file.benches {
+                    find(&b.name).map_err(|e| UsageError::new(format!("invalid suite '{suite_name}': {}", e.0)))?;
+                }
+                file.benches
+                    .iter()
+                    .filter(|b| wanted.is_empty() || wanted.contains(&b.name))
+                    .cloned()
+                    .collect()
+            }
+            None => wanted
+                .iter()
+                .map(|w| BenchOverrides { name: w.clone(), ..Default::default() })
+                .collect(),
+        };
+        if plan.is_empty() {
+            return Err(UsageError::new(format!(
+                "suite '{}' has none of the benchmarks asked for ({})",
+                suite.as_ref().map(|s| s.0.as_str()).unwrap_or(""),
+                wanted.join(", ")
+            )));
+        }
+
+        let check = match args.check {
+            None => None,
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            Some(other) => {
+                return Err(UsageError::new(format!("-c/--check takes 0 or 1, got {other}")));
+            }
+        };
+        let cli = BenchOverrides {
+            name: String::new(),
+            minbytes: args.minbytes.clone(),
+            maxbytes: args.maxbytes.clone(),
+            stepfactor: args.stepfactor,
+            iters: args.iters,
+            warmup_iters: args.warmup_iters,
+            check,
+            datatypes: (!args.datatype.is_empty()).then(|| args.datatype.clone()),
+            ops: (!args.op.is_empty()).then(|| args.op.clone()),
+            sizes: (!args.sizes.is_empty()).then(|| args.sizes.clone()),
+            shapes: (!args.shapes.is_empty()).then(|| args.shapes.clone()),
+            array_size: args.array_size.clone(),
+        };
+
+        let mut benches = Vec::new();
+        for o in plan.iter_mut() {
+            let bench = find(&o.name)?;
+            let mut cfg = bench.default_config();
+            apply(&mut cfg, o)?;
+            let supports = bench.supports();
+            // A flag applies to the benchmarks it makes sense for; -d applies to all of them.
+            let mut from_cli = cli.clone();
+            if !supports.ops {
+                from_cli.ops = None;
+            }
+            if !supports.sizes {
+                from_cli.minbytes = None;
+                from_cli.maxbytes = None;
+                from_cli.stepfactor = None;
+            }
+            if !supports.shapes {
+                from_cli.sizes = None;
+                from_cli.shapes = None;
+            }
+            if !supports.array {
+                from_cli.array_size = None;
+            }
+            apply(&mut cfg, &from_cli)?;
+            validate(&cfg, &supports)?;
+            benches.push(cfg);
+        }
+
+        Ok(RunOptions {
+            suite: suite.map(|s| s.0),
+            backend: args.backend,
+            benches,
+            output_dir: args.output.clone(),
+            quiet: args.quiet,
+            corrupt_rank: args.debug_corrupt_rank,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dtype_aliases() {
+        assert_eq!(DType::parse("f32").unwrap(), DType::Float);
+        assert_eq!(DType::parse("DOUBLE").unwrap(), DType::Double);
+        assert_eq!(DType::parse("i64").unwrap(), DType::Int64);
+        assert!(DType::parse("half").is_err());
+    }
+
+    #[test]
+    fn bitwise_ops_only_for_integers() {
+        assert!(!ReduceOp::Band.supports(DType::Float));
+        assert!(ReduceOp::Bxor.supports(DType::Int32));
+        assert!(ReduceOp::Sum.supports(DType::Double));
+    }
+
+    #[test]
+    fn shapes_parse_with_and_without_labels() {
+        assert_eq!(
+            MatmulShape::parse("mlp_up:1024x4096x512").unwrap(),
+            MatmulShape { label: "mlp_up".into(), m: 1024, n: 4096, k: 512 }
+        );
+        assert_eq!(MatmulShape::parse("8x16x32").unwrap().k, 32);
+        for bad in ["8x16", "0x1x1", ":1x1x1", "axbxc", "1x2x3x4"] {
+            assert!(MatmulShape::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn size_sweep_is_geometric_and_inclusive() {
+        let cfg = BenchConfig {
+            name: "x".into(),
+            minbytes: 8,
+            maxbytes: 128,
+            stepfactor: 2,
+            iters: 1,
+            warmup_iters: 0,
+            check: true,
+            datatypes: vec![DType::Float],
+            ops: vec![ReduceOp::Sum],
+            shapes: vec![],
+            array_bytes: None,
+        };
+        assert_eq!(cfg.sizes(), vec![8, 16, 32, 64, 128]);
+        let cfg = BenchConfig { minbytes: 8, maxbytes: 100, stepfactor: 4, ..cfg };
+        assert_eq!(cfg.sizes(), vec![8, 32]);
+    }
+
+    #[test]
+    fn builtin_suites_parse() {
+        for (name, _) in BUILTIN_SUITES {
+            let (_, suite) = load_suite(name).unwrap();
+            assert!(!suite.benches.is_empty());
+        }
+    }
+
+    #[test]
+    fn unknown_suite_and_bad_file_are_usage_errors() {
+        assert!(load_suite("nope").unwrap_err().0.contains("unknown suite"));
+        assert!(load_suite("/nonexistent/x.toml").unwrap_err().0.contains("cannot read"));
+    }
+}

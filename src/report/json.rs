@@ -1,0 +1,103 @@
+//! The results files: `<run_id>.jsonl` streamed while running, `<run_id>.json` at the end.
+
+use super::Reporter;
+use crate::error::UsageError;
+use crate::results::{Record, RunDocument, StreamLine};
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub struct JsonReporter {
+    dir: PathBuf,
+    stream: Option<BufWriter<File>>,
+    stream_path: PathBuf,
+}
+
+impl JsonReporter {
+    pub fn new(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            UsageError::new(format!("cannot create output directory '{}': {e}", dir.display()))
+        })?;
+        Ok(JsonReporter { dir: dir.to_path_buf(), stream: None, stream_path: PathBuf::new() })
+    }
+
+    fn write_line(&mut self, line: &StreamLine) -> Result<()> {
+        if let Some(w) = self.stream.as_mut() {
+            serde_json::to_writer(&mut *w, line)?;
+            w.write_all(b"\n")?;
+            // Flushed per line: a run that dies keeps every record measured so far.
+            w.flush().with_context(|| format!("writing {}", self.stream_path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `doc` to `path` atomically: a temporary file in the same directory, then a rename.
+pub fn write_document(doc: &RunDocument, path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    {
+        let mut w = BufWriter::new(tmp.as_file_mut());
+        serde_json::to_writer_pretty(&mut w, doc)?;
+        w.write_all(b"\n")?;
+        w.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).with_context(|| format!("renaming the results into {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads a results document, with a clear error for a schema this version cannot read.
+pub fn read_document(path: &Path) -> Result<RunDocument> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError::new(format!("cannot read '{}': {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| UsageError::new(format!("'{}' is not valid JSON: {e}", path.display())))?;
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == crate::results::SCHEMA_VERSION as u64 => {}
+        Some(v) => {
+            return Err(UsageError::new(format!(
+                "'{}' has schema version {v}; this clusterbench reads version {}",
+                path.display(),
+                crate::results::SCHEMA_VERSION
+            ))
+            .into())
+        }
+        None => {
+            return Err(UsageError::new(format!("'{}' is not a clusterbench results file (no schema_version)", path.display())).into())
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| UsageError::new(format!("'{}' does not match the results schema: {e}", path.display())).into())
+}
+
+impl Reporter for JsonReporter {
+    fn begin(&mut self, doc: &RunDocument) -> Result<()> {
+        self.stream_path = self.dir.join(format!("{}.jsonl", doc.run.run_id));
+        let file = File::create(&self.stream_path)
+            .map_err(|e| UsageError::new(format!("cannot write '{}': {e}", self.stream_path.display())))?;
+        self.stream = Some(BufWriter::new(file));
+        self.write_line(&StreamLine::Header {
+            schema_version: doc.schema_version,
+            tool: doc.tool.clone(),
+            run: doc.run.clone(),
+            environment: doc.environment.clone(),
+        })
+    }
+
+    fn record(&mut self, record: &Record) -> Result<()> {
+        self.write_line(&StreamLine::Record(record.clone()))
+    }
+
+    fn finish(&mut self, doc: &RunDocument) -> Result<Option<PathBuf>> {
+        self.write_line(&StreamLine::Footer {
+            finished_at: doc.run.finished_at.clone().unwrap_or_default(),
+            status: doc.run.status,
+        })?;
+        let path = self.dir.join(format!("{}.json", doc.run.run_id));
+        write_document(doc, &path)?;
+        Ok(Some(path))
+    }
+}

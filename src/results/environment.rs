@@ -1,0 +1,141 @@
+//! The environment fingerprint: every host, rank, library and binding of a run.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where and on what a run happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// One entry per distinct host, in order of first rank.
+    pub hosts: Vec<HostInfo>,
+    /// One entry per rank.
+    pub ranks: Vec<RankInfo>,
+    /// The MPI library, when the run went through MPI.
+    pub mpi: Option<MpiInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub cpu_model: Option<String>,
+    pub sockets: u32,
+    pub cores: u32,
+    /// Hardware threads (hwloc PUs).
+    pub threads: u32,
+    pub numa_nodes: Vec<NumaNodeInfo>,
+    pub caches: Vec<CacheInfo>,
+    pub memory_bytes: u64,
+    pub os: Option<String>,
+    pub kernel: Option<String>,
+    pub arch: String,
+    /// Cloud instance type or machine model as the firmware reports it
+    /// (/sys/devices/virtual/dmi/id/product_name), e.g. `p5.48xlarge`.
+    pub instance_type: Option<String>,
+    /// System vendor from the firmware (e.g. `Amazon EC2`).
+    pub system_vendor: Option<String>,
+    /// How the topology was read (`hwloc ...` or `procfs`).
+    pub topology_source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumaNodeInfo {
+    pub os_index: u32,
+    pub memory_bytes: u64,
+    /// CPUs of the node as a list (`0-15,32-47`).
+    pub cpus: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheInfo {
+    pub level: u32,
+    /// `data`, `instruction` or `unified`.
+    pub kind: String,
+    /// Size of one cache of this level.
+    pub size_bytes: u64,
+    /// How many there are on the host.
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RankInfo {
+    pub rank: u32,
+    pub host: String,
+    /// CPUs the rank is bound to (`0-3`), when known.
+    pub cpu_binding: Option<String>,
+    /// Cores the rank's worker threads use.
+    pub cores: u32,
+    pub pid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MpiInfo {
+    pub library_version: String,
+    pub world_size: u32,
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    read_trimmed("/proc/sys/kernel/hostname")
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn os_pretty_name() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+}
+
+/// Values that firmware reports when it says nothing.
+fn meaningful(value: Option<String>) -> Option<String> {
+    value.filter(|v| {
+        let l = v.to_ascii_lowercase();
+        !(l.is_empty() || l.contains("to be filled") || l == "default string" || l == "none" || l == "not specified")
+    })
+}
+
+/// Fingerprint of the host this process runs on.
+pub fn local_host(topology: &crate::topology::Topology) -> HostInfo {
+    let t = topology.host();
+    HostInfo {
+        hostname: hostname(),
+        cpu_model: t.cpu_model,
+        sockets: t.sockets,
+        cores: t.cores,
+        threads: t.threads,
+        numa_nodes: t.numa_nodes,
+        caches: t.caches,
+        memory_bytes: t.memory_bytes,
+        os: os_pretty_name(),
+        kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+        arch: std::env::consts::ARCH.to_string(),
+        instance_type: meaningful(read_trimmed("/sys/devices/virtual/dmi/id/product_name")),
+        system_vendor: meaningful(read_trimmed("/sys/devices/virtual/dmi/id/sys_vendor")),
+        topology_source: t.source,
+    }
+}
+
+/// This rank's entry.
+pub fn local_rank(rank: usize, topology: &crate::topology::Topology) -> RankInfo {
+    RankInfo {
+        rank: rank as u32,
+        host: hostname(),
+        cpu_binding: topology.binding(),
+        cores: topology.bound_core_count() as u32,
+        pid: std::process::id(),
+    }
+}

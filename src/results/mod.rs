@@ -1,0 +1,225 @@
+//! The result schema: one versioned JSON document per run.
+//!
+//! While a run is in progress its records are streamed to `<run_id>.jsonl`, one JSON
+//! value per line (a [`StreamLine`]): first the header, then each record as soon as it
+//! is measured, then a footer. At the end the whole [`RunDocument`] is written to
+//! `<run_id>.json` atomically (write to a temporary file, then rename), so a run that
+//! dies keeps everything it measured in the `.jsonl` file.
+//!
+//! The JSON Schema published in `harness/schema/results.schema.json` is generated
+//! from these types (`clusterbench schema`).
+
+pub mod environment;
+
+use crate::options::{DType, ReduceOp, RunOptions};
+use crate::stats::Summary;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use environment::Environment;
+
+/// Version of this schema. Bumped on any change that an old reader could misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A complete run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunDocument {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub run: RunInfo,
+    pub environment: Environment,
+    pub records: Vec<Record>,
+}
+
+/// The program that produced the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+    /// Git commit the binary was built from, when known.
+    pub git_commit: Option<String>,
+}
+
+impl ToolInfo {
+    pub fn current() -> Self {
+        ToolInfo {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: option_env!("CLUSTERBENCH_GIT_COMMIT")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
+        }
+    }
+}
+
+/// How the run was invoked and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub command_line: Vec<String>,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC; absent while running.
+    pub finished_at: Option<String>,
+    pub status: RunStatus,
+    /// The backend that ran the benchmarks (`cpu` or `cuda`).
+    pub backend: String,
+    /// Why that backend was chosen (e.g. a fall-back from CUDA).
+    pub backend_note: Option<String>,
+    pub suite: Option<String>,
+    /// The resolved options of every benchmark.
+    pub options: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still running (seen in the stream header).
+    Running,
+    /// Every measurement passed its check.
+    Completed,
+    /// Finished, but at least one measurement failed its check.
+    CheckFailed,
+    /// Stopped by an error before the end.
+    Aborted,
+}
+
+/// One measured point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Benchmark name: `allreduce`, `membw`, `matmul`.
+    pub benchmark: String,
+    /// `cpu` or `cuda`.
+    pub backend: String,
+    /// Number of ranks that took part.
+    pub ranks: u32,
+    /// Number of distinct hosts among them.
+    pub nodes: u32,
+    pub params: Params,
+    /// Per-iteration time in seconds: for each iteration the slowest rank's time.
+    pub time_s: Summary,
+    /// The raw per-iteration times (seconds), in order.
+    pub samples_s: Vec<f64>,
+    /// Derived figures; `value` at the median time, `best` at the minimum time.
+    pub metrics: Vec<Metric>,
+    pub check: Check,
+}
+
+impl Record {
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+/// What was measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Params {
+    /// A collective over all ranks (nccl-tests conventions).
+    Collective {
+        dtype: DType,
+        op: Option<ReduceOp>,
+        in_place: bool,
+        /// Elements per rank.
+        count: u64,
+        /// Bytes per rank (count x element size).
+        bytes: u64,
+    },
+    /// A STREAM kernel on host memory; every rank runs it at once on its own cores.
+    Stream {
+        /// `copy`, `scale`, `add`, `triad` or `dot`.
+        kernel: String,
+        /// Bytes of one array per rank.
+        array_bytes: u64,
+        /// Elements (f64) of one array per rank.
+        elements: u64,
+        /// Threads per rank, one per core, pinned.
+        threads: u32,
+        /// Bytes counted per iteration over all ranks, as STREAM counts them.
+        bytes_moved: u64,
+    },
+    /// C[m x n] = A[m x k] B[k x n]; every rank runs it at once.
+    Matmul {
+        dtype: DType,
+        label: String,
+        m: u64,
+        n: u64,
+        k: u64,
+        /// Threads per rank.
+        threads: u32,
+    },
+}
+
+/// A figure derived from the times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    /// e.g. `algbw`, `busbw`, `bandwidth`, `tflops`.
+    pub name: String,
+    /// e.g. `GB/s` (1e9 bytes), `TFLOP/s`.
+    pub unit: String,
+    /// At the median time.
+    pub value: f64,
+    /// At the minimum time.
+    pub best: f64,
+}
+
+/// The correctness check of one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// False when checks were turned off (`-c 0`).
+    pub performed: bool,
+    pub passed: bool,
+    /// Elements checked, over all ranks.
+    pub checked: u64,
+    /// Elements that differed from the expected value, over all ranks.
+    pub wrong: u64,
+    /// Largest error relative to its bound (matmul); <= 1 passes.
+    pub max_error_ratio: Option<f64>,
+    /// How the check was made.
+    pub method: String,
+}
+
+impl Check {
+    pub fn skipped() -> Self {
+        Check {
+            performed: false,
+            passed: true,
+            checked: 0,
+            wrong: 0,
+            max_error_ratio: None,
+            method: "not checked (-c 0)".into(),
+        }
+    }
+}
+
+/// One line of the `.jsonl` stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
+pub enum StreamLine {
+    Header {
+        schema_version: u32,
+        tool: ToolInfo,
+        run: RunInfo,
+        environment: Environment,
+    },
+    Record(Record),
+    Footer { finished_at: String, status: RunStatus },
+}
+
+/// The JSON Schema of [`RunDocument`], as published in harness/schema/.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(RunDocument);
+    serde_json::to_value(schema).expect("a generated schema is valid JSON")
+}
+
+/// Serialisable view of the options for the results document.
+pub fn options_value(options: &RunOptions) -> serde_json::Value {
+    serde_json::to_value(options).unwrap_or(serde_json::Value::Null)
+}

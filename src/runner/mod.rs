@@ -1,0 +1,330 @@
+//! Runs benchmarks: warm-up, timing, the slowest rank per iteration, checks, reporting.
+
+pub mod buffer;
+pub mod collective;
+
+use crate::backend::Backend;
+use crate::comm::Communicator;
+use crate::error::CheckFailed;
+use crate::options::RunOptions;
+use crate::report::Reporter;
+use crate::results::{self, Check, Environment, Metric, Params, Record, RunDocument, RunInfo, RunStatus, ToolInfo};
+use crate::stats::Summary;
+use crate::topology::Topology;
+use anyhow::{anyhow, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A prepared case: buffers allocated and initialised, ready to iterate.
+pub trait Workload {
+    /// Runs one iteration; returns its duration in seconds as this rank saw it.
+    fn iterate(&mut self) -> Result<f64>;
+    /// Re-initialises the inputs, runs once and compares with the exact expected
+    /// result (this rank's part).
+    fn verify(&mut self) -> Result<LocalCheck>;
+}
+
+/// Outcome of one rank's check.
+#[derive(Debug, Clone, Default)]
+pub struct LocalCheck {
+    pub checked: u64,
+    pub wrong: u64,
+    /// Largest error relative to its allowed bound, where errors are allowed.
+    pub max_error_ratio: Option<f64>,
+    pub method: &'static str,
+}
+
+/// A figure derived from the time: `value = quantity / seconds / scale`.
+pub struct MetricSpec {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub quantity: f64,
+    pub scale: f64,
+}
+
+impl MetricSpec {
+    pub fn gbps(name: &'static str, bytes: f64) -> Self {
+        MetricSpec { name, unit: "GB/s", quantity: bytes, scale: 1e9 }
+    }
+
+    pub fn tflops(flops: f64) -> Self {
+        MetricSpec { name: "tflops", unit: "TFLOP/s", quantity: flops, scale: 1e12 }
+    }
+
+    fn at(&self, seconds: f64) -> f64 {
+        if seconds > 0.0 {
+            self.quantity / seconds / self.scale
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Iteration counts of one measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct Iterations {
+    pub warmup: u32,
+    pub timed: u32,
+    pub check: bool,
+}
+
+/// Everything a benchmark needs while it runs.
+pub struct RunContext<'a> {
+    pub comm: &'a dyn Communicator,
+    pub backend: &'a dyn Backend,
+    pub topology: &'a Topology,
+    pub nodes: u32,
+    /// Test-only: the rank whose input is corrupted before each check.
+    pub corrupt_rank: Option<usize>,
+    reporters: &'a mut [Box<dyn Reporter>],
+    progress: &'a ProgressBar,
+    pub records: Vec<Record>,
+}
+
+impl RunContext<'_> {
+    pub fn rank(&self) -> usize {
+        self.comm.rank()
+    }
+
+    /// Whether this rank's inputs are to be corrupted (test-only switch).
+    pub fn corrupt_here(&self) -> bool {
+        self.corrupt_rank == Some(self.comm.rank())
+    }
+
+    /// Shows what is being measured (terminal only).
+    pub fn progress(&self, message: String) {
+        self.progress.set_message(message);
+        self.progress.inc(1);
+    }
+
+    /// Tells the reporters that a benchmark starts.
+    pub fn begin_bench(&mut self, benchmark: &str) -> Result<()> {
+        let ranks = self.comm.size();
+        let nodes = self.nodes;
+        let backend = self.backend.name();
+        let progress = self.progress;
+        for r in self.reporters.iter_mut() {
+            progress.suspend(|| r.begin_bench(benchmark, backend, ranks, nodes))?;
+        }
+        Ok(())
+    }
+
+    /// Measures `workload`: warm-up, timed iterations (each the slowest rank's time),
+    /// the check, then builds the record and reports it.
+    pub fn measure(
+        &mut self,
+        benchmark: &str,
+        params: Params,
+        iters: Iterations,
+        workload: &mut dyn Workload,
+        metrics: &[MetricSpec],
+    ) -> Result<Record> {
+        for _ in 0..iters.warmup {
+            workload.iterate()?;
+        }
+        self.comm.barrier();
+        let mut samples = Vec::with_capacity(iters.timed as usize);
+        for _ in 0..iters.timed {
+            samples.push(workload.iterate()?);
+        }
+        self.comm.max_f64(&mut samples)?;
+
+        let check = if iters.check {
+            let local = workload.verify()?;
+            let wrong = self.comm.sum_u64(local.wrong)?;
+            let checked = self.comm.sum_u64(local.checked)?;
+            let max_error_ratio = match local.max_error_ratio {
+                Some(r) => {
+                    let mut v = [r];
+                    self.comm.max_f64(&mut v)?;
+                    Some(v[0])
+                }
+                None => None,
+            };
+            Check {
+                performed: true,
+                passed: wrong == 0 && max_error_ratio.is_none_or(|r| r <= 1.0),
+                checked,
+                wrong,
+                max_error_ratio,
+                method: local.method.to_string(),
+            }
+        } else {
+            Check::skipped()
+        };
+
+        let time_s = Summary::of(&samples)
+            .ok_or_else(|| anyhow!("{benchmark}: timing produced no valid samples"))?;
+        let metrics = metrics
+            .iter()
+            .map(|m| Metric {
+                name: m.name.to_string(),
+                unit: m.unit.to_string(),
+                value: m.at(time_s.median),
+                best: m.at(time_s.min),
+            })
+            .collect();
+        let record = Record {
+            benchmark: benchmark.to_string(),
+            backend: self.backend.name().to_string(),
+            ranks: self.comm.size() as u32,
+            nodes: self.nodes,
+            params,
+            time_s,
+            samples_s: samples,
+            metrics,
+            check,
+        };
+        let progress = self.progress;
+        for r in self.reporters.iter_mut() {
+            progress.suspend(|| r.record(&record))?;
+        }
+        self.records.push(record.clone());
+        Ok(record)
+    }
+}
+
+/// Collects the environment fingerprint from every rank (complete on rank 0).
+pub fn gather_environment(comm: &dyn Communicator, topology: &Topology) -> Result<Environment> {
+    use crate::results::environment::{local_host, local_rank, HostInfo, MpiInfo, RankInfo};
+    let mine = serde_json::to_vec(&(local_host(topology), local_rank(comm.rank(), topology)))?;
+    let all = comm.gather_bytes(&mine)?;
+    let mut hosts: Vec<HostInfo> = Vec::new();
+    let mut ranks: Vec<RankInfo> = Vec::new();
+    for bytes in all {
+        let (host, rank): (HostInfo, RankInfo) =
+            serde_json::from_slice(&bytes).context("decoding another rank's fingerprint")?;
+        if !hosts.iter().any(|h| h.hostname == host.hostname) {
+            hosts.push(host);
+        }
+        ranks.push(rank);
+    }
+    let mpi = comm
+        .library_version()
+        .map(|v| MpiInfo { library_version: v, world_size: comm.size() as u32 });
+    Ok(Environment { hosts, ranks, mpi })
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Runs a whole suite. On rank 0 returns the results document (written to disk).
+pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
+    let topology = Topology::load()?;
+    let (backend, backend_note) = crate::backend::select(options.backend)?;
+    let environment = gather_environment(comm, &topology)?;
+
+    // Rank 0 names the run and counts the nodes; every rank needs both.
+    let (run_id, started_at, nodes) = {
+        let started_at = now_rfc3339();
+        let host = environment.hosts.first().map(|h| h.hostname.as_str()).unwrap_or("host");
+        let safe_host: String =
+            host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), safe_host);
+        let shared = serde_json::to_vec(&(id, started_at, environment.hosts.len() as u32))?;
+        let agreed = comm.broadcast_bytes(&shared)?;
+        serde_json::from_slice::<(String, String, u32)>(&agreed)?
+    };
+
+    let mut document = RunDocument {
+        schema_version: results::SCHEMA_VERSION,
+        tool: ToolInfo::current(),
+        run: RunInfo {
+            run_id,
+            command_line: std::env::args().collect(),
+            started_at,
+            finished_at: None,
+            status: RunStatus::Running,
+            backend: backend.name().to_string(),
+            backend_note: backend_note.clone(),
+            suite: options.suite.clone(),
+            options: results::options_value(options),
+        },
+        environment,
+        records: Vec::new(),
+    };
+
+    let is_root = comm.rank() == 0;
+    let mut reporters: Vec<Box<dyn Reporter>> = if is_root {
+        crate::report::reporters(options)?
+    } else {
+        Vec::new()
+    };
+    if is_root {
+        if let Some(note) = &backend_note {
+            eprintln!("clusterbench: {note}");
+        }
+    }
+    for r in reporters.iter_mut() {
+        r.begin(&document)?;
+    }
+
+    let progress = if is_root && !options.quiet {
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed}] {pos} measured · {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let registry = crate::bench::registry();
+    let outcome = {
+        let mut ctx = RunContext {
+            comm,
+            backend: backend.as_ref(),
+            topology: &topology,
+            nodes,
+            corrupt_rank: options.corrupt_rank,
+            reporters: &mut reporters,
+            progress: &progress,
+            records: Vec::new(),
+        };
+        let mut result = Ok(());
+        for cfg in &options.benches {
+            let Some(bench) = registry.iter().find(|b| b.name() == cfg.name) else {
+                result = Err(anyhow!("benchmark {} is not registered", cfg.name));
+                break;
+            };
+            if let Err(e) = ctx.begin_bench(bench.name()).and_then(|_| bench.run(cfg, &mut ctx)) {
+                result = Err(e.context(format!("benchmark {}", cfg.name)));
+                break;
+            }
+        }
+        document.records = std::mem::take(&mut ctx.records);
+        result
+    };
+    progress.finish_and_clear();
+
+    let failed = document.records.iter().filter(|r| !r.check.passed).count();
+    document.run.finished_at = Some(now_rfc3339());
+    document.run.status = match (&outcome, failed) {
+        (Err(_), _) => RunStatus::Aborted,
+        (Ok(()), 0) => RunStatus::Completed,
+        (Ok(()), _) => RunStatus::CheckFailed,
+    };
+    let mut paths = Vec::new();
+    for r in reporters.iter_mut() {
+        if let Some(p) = r.finish(&document)? {
+            paths.push(p);
+        }
+    }
+    outcome?;
+    if failed > 0 {
+        return Err(CheckFailed {
+            failed,
+            total: document.records.len(),
+            path: paths.first().map(|p| p.display().to_string()).unwrap_or_default(),
+        }
+        .into());
+    }
+    if is_root && !options.quiet {
+        for p in &paths {
+            eprintln!("clusterbench: results written to {}", p.display());
+        }
+    }
+    Ok(document)
+}
