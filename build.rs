@@ -16,7 +16,10 @@ fn main() {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     });
-    println!("cargo:rustc-env=CLUSTERBENCH_GIT_COMMIT={}", commit.unwrap_or_default());
+    println!(
+        "cargo:rustc-env=CLUSTERBENCH_GIT_COMMIT={}",
+        commit.unwrap_or_default()
+    );
     if std::path::Path::new(".git/HEAD").exists() {
         println!("cargo:rerun-if-changed=.git/HEAD");
     }

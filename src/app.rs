@@ -23,7 +23,10 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
-            if !quiet_rank || exit_code(&e) != 2 {
+            // Usage errors and failed checks are the same on every rank: print them once.
+            let same_everywhere =
+                exit_code(&e) == 2 || e.downcast_ref::<crate::error::CheckFailed>().is_some();
+            if !quiet_rank || !same_everywhere {
                 eprintln!("clusterbench: error: {e:#}");
             }
             exit_code(&e)
@@ -37,7 +40,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             // Validate everything before MPI starts, so bad input fails identically on every rank.
             let options = RunOptions::from_args(&args)?;
             let comm = comm::open()?;
-            with_abort_on_error(comm.as_ref(), |c| crate::runner::run(&options, c).map(|_| ()))
+            with_abort_on_error(comm.as_ref(), |c| {
+                crate::runner::run(&options, c).map(|_| ())
+            })
         }
         Command::Env => {
             let comm = comm::open()?;
@@ -51,7 +56,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             })
         }
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&crate::results::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::results::json_schema())?
+            );
             Ok(())
         }
         Command::List => {
@@ -72,7 +80,10 @@ fn dispatch(cli: Cli) -> Result<()> {
 /// In a job of several ranks, an error on one rank must end all of them (the others
 /// would wait forever in the next collective). A failed check is agreed by all ranks
 /// and is returned normally.
-fn with_abort_on_error(comm: &dyn Communicator, f: impl FnOnce(&dyn Communicator) -> Result<()>) -> Result<()> {
+fn with_abort_on_error(
+    comm: &dyn Communicator,
+    f: impl FnOnce(&dyn Communicator) -> Result<()>,
+) -> Result<()> {
     match f(comm) {
         Err(e) if comm.size() > 1 && e.downcast_ref::<crate::error::CheckFailed>().is_none() => {
             eprintln!("clusterbench: error on rank {}: {e:#}", comm.rank());

@@ -73,7 +73,12 @@ pub struct RunArgs {
     pub iters: Option<u32>,
 
     /// Warm-up iterations before timing.
-    #[arg(short = 'w', long = "warmup_iters", alias = "warmup-iters", value_name = "N")]
+    #[arg(
+        short = 'w',
+        long = "warmup_iters",
+        alias = "warmup-iters",
+        value_name = "N"
+    )]
     pub warmup_iters: Option<u32>,
 
     /// Check results for correctness: 1 (default) or 0.
@@ -81,7 +86,12 @@ pub struct RunArgs {
     pub check: Option<u8>,
 
     /// Comma-separated datatypes: float, double, int32, int64 (or f32, f64, i32, i64), or all.
-    #[arg(short = 'd', long = "datatype", value_name = "LIST", value_delimiter = ',')]
+    #[arg(
+        short = 'd',
+        long = "datatype",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
     pub datatype: Vec<String>,
 
     /// Comma-separated reduction ops: sum, prod, min, max, band, bor, bxor, or all.

@@ -19,7 +19,9 @@ impl UsageError {
 
 /// At least one measurement failed its check; the results were written.
 #[derive(Debug, Error)]
-#[error("{failed} of {total} measurements failed their correctness check (results written to {path})")]
+#[error(
+    "{failed} of {total} measurements failed their correctness check (results written to {path})"
+)]
 pub struct CheckFailed {
     pub failed: usize,
     pub total: usize,

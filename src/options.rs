@@ -139,7 +139,12 @@ pub struct MatmulShape {
 
 impl MatmulShape {
     pub fn square(size: usize) -> Self {
-        MatmulShape { label: "square".into(), m: size, n: size, k: size }
+        MatmulShape {
+            label: "square".into(),
+            m: size,
+            n: size,
+            k: size,
+        }
     }
 
     /// Parses `MxNxK` or `label:MxNxK`.
@@ -269,7 +274,9 @@ pub fn load_suite(name_or_path: &str) -> Result<(String, SuiteFile)> {
         UsageError::new(format!("invalid suite '{name}'{at}: {msg}"))
     })?;
     if suite.benches.is_empty() {
-        return Err(UsageError::new(format!("invalid suite '{name}': it has no [[bench]] entries")));
+        return Err(UsageError::new(format!(
+            "invalid suite '{name}': it has no [[bench]] entries"
+        )));
     }
     Ok((name, suite))
 }
@@ -365,11 +372,15 @@ fn apply(cfg: &mut BenchConfig, o: &BenchOverrides) -> Result<()> {
 fn validate(cfg: &BenchConfig, supported: &crate::bench::Supports) -> Result<()> {
     let name = &cfg.name;
     if cfg.iters == 0 {
-        return Err(UsageError::new(format!("{name}: iterations (-n) must be at least 1")));
+        return Err(UsageError::new(format!(
+            "{name}: iterations (-n) must be at least 1"
+        )));
     }
     if supported.sizes {
         if cfg.minbytes == 0 {
-            return Err(UsageError::new(format!("{name}: minbytes (-b) must be at least 1 byte")));
+            return Err(UsageError::new(format!(
+                "{name}: minbytes (-b) must be at least 1 byte"
+            )));
         }
         if cfg.minbytes > cfg.maxbytes {
             return Err(UsageError::new(format!(
@@ -411,11 +422,15 @@ fn validate(cfg: &BenchConfig, supported: &crate::bench::Supports) -> Result<()>
         }
     }
     if supported.shapes && cfg.shapes.is_empty() {
-        return Err(UsageError::new(format!("{name}: no matmul sizes or shapes given")));
+        return Err(UsageError::new(format!(
+            "{name}: no matmul sizes or shapes given"
+        )));
     }
     if let Some(a) = cfg.array_bytes {
         if a < 1024 {
-            return Err(UsageError::new(format!("{name}: array size must be at least 1K, got {a} bytes")));
+            return Err(UsageError::new(format!(
+                "{name}: array size must be at least 1K, got {a} bytes"
+            )));
         }
     }
     Ok(())
@@ -451,7 +466,9 @@ impl RunOptions {
         let mut plan: Vec<BenchOverrides> = match &suite {
             Some((suite_name, file)) => {
                 for b in &file.benches {
-                    find(&b.name).map_err(|e| UsageError::new(format!("invalid suite '{suite_name}': {}", e.0)))?;
+                    find(&b.name).map_err(|e| {
+                        UsageError::new(format!("invalid suite '{suite_name}': {}", e.0))
+                    })?;
                 }
                 file.benches
                     .iter()
@@ -461,7 +478,10 @@ impl RunOptions {
             }
             None => wanted
                 .iter()
-                .map(|w| BenchOverrides { name: w.clone(), ..Default::default() })
+                .map(|w| BenchOverrides {
+                    name: w.clone(),
+                    ..Default::default()
+                })
                 .collect(),
         };
         if plan.is_empty() {
@@ -477,7 +497,9 @@ impl RunOptions {
             Some(0) => Some(false),
             Some(1) => Some(true),
             Some(other) => {
-                return Err(UsageError::new(format!("-c/--check takes 0 or 1, got {other}")));
+                return Err(UsageError::new(format!(
+                    "-c/--check takes 0 or 1, got {other}"
+                )));
             }
         };
         let cli = BenchOverrides {
@@ -518,6 +540,10 @@ impl RunOptions {
             if !supports.array {
                 from_cli.array_size = None;
             }
+            if supports.dtypes.len() == 1 {
+                // Nothing to choose (membw streams f64): -d is meant for the others.
+                from_cli.datatypes = None;
+            }
             apply(&mut cfg, &from_cli)?;
             validate(&cfg, &supports)?;
             benches.push(cfg);
@@ -557,7 +583,12 @@ mod tests {
     fn shapes_parse_with_and_without_labels() {
         assert_eq!(
             MatmulShape::parse("mlp_up:1024x4096x512").unwrap(),
-            MatmulShape { label: "mlp_up".into(), m: 1024, n: 4096, k: 512 }
+            MatmulShape {
+                label: "mlp_up".into(),
+                m: 1024,
+                n: 4096,
+                k: 512
+            }
         );
         assert_eq!(MatmulShape::parse("8x16x32").unwrap().k, 32);
         for bad in ["8x16", "0x1x1", ":1x1x1", "axbxc", "1x2x3x4"] {
@@ -581,7 +612,12 @@ mod tests {
             array_bytes: None,
         };
         assert_eq!(cfg.sizes(), vec![8, 16, 32, 64, 128]);
-        let cfg = BenchConfig { minbytes: 8, maxbytes: 100, stepfactor: 4, ..cfg };
+        let cfg = BenchConfig {
+            minbytes: 8,
+            maxbytes: 100,
+            stepfactor: 4,
+            ..cfg
+        };
         assert_eq!(cfg.sizes(), vec![8, 32]);
     }
 
@@ -596,6 +632,9 @@ mod tests {
     #[test]
     fn unknown_suite_and_bad_file_are_usage_errors() {
         assert!(load_suite("nope").unwrap_err().0.contains("unknown suite"));
-        assert!(load_suite("/nonexistent/x.toml").unwrap_err().0.contains("cannot read"));
+        assert!(load_suite("/nonexistent/x.toml")
+            .unwrap_err()
+            .0
+            .contains("cannot read"));
     }
 }

@@ -28,14 +28,22 @@ pub fn format_cpu_list(indices: impl IntoIterator<Item = usize>) -> String {
         run = match run {
             Some((a, b)) if i == b + 1 => Some((a, i)),
             Some((a, b)) => {
-                out.push(if a == b { a.to_string() } else { format!("{a}-{b}") });
+                out.push(if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                });
                 Some((i, i))
             }
             None => Some((i, i)),
         };
     }
     if let Some((a, b)) = run {
-        out.push(if a == b { a.to_string() } else { format!("{a}-{b}") });
+        out.push(if a == b {
+            a.to_string()
+        } else {
+            format!("{a}-{b}")
+        });
     }
     out.join(",")
 }
@@ -65,7 +73,8 @@ mod imp {
 
     impl Topology {
         pub fn load() -> Result<Self> {
-            let t = HwTopology::new().map_err(|e| anyhow!("hwloc could not load the topology: {e}"))?;
+            let t =
+                HwTopology::new().map_err(|e| anyhow!("hwloc could not load the topology: {e}"))?;
             Ok(Topology { inner: Arc::new(t) })
         }
 
@@ -81,10 +90,15 @@ mod imp {
                 .map(|n| NumaNodeInfo {
                     os_index: n.os_index().unwrap_or(0) as u32,
                     memory_bytes: match n.attributes() {
-                        Some(ObjectAttributes::NUMANode(a)) => a.local_memory().map(|m| m.get()).unwrap_or(0),
+                        Some(ObjectAttributes::NUMANode(a)) => {
+                            a.local_memory().map(|m| m.get()).unwrap_or(0)
+                        }
                         _ => 0,
                     },
-                    cpus: n.cpuset().map(|s| super::format_cpu_list(s.iter_set().map(usize::from))).unwrap_or_default(),
+                    cpus: n
+                        .cpuset()
+                        .map(|s| super::format_cpu_list(s.iter_set().map(usize::from)))
+                        .unwrap_or_default(),
                 })
                 .collect();
             let cache_types = [
@@ -104,7 +118,12 @@ mod imp {
                     })
                     .collect();
                 if let Some(&size) = sizes.first() {
-                    caches.push(CacheInfo { level, kind: kind.into(), size_bytes: size, count: sizes.len() as u32 });
+                    caches.push(CacheInfo {
+                        level,
+                        kind: kind.into(),
+                        size_bytes: size,
+                        count: sizes.len() as u32,
+                    });
                 }
             }
             let llc_total_bytes = caches
@@ -133,7 +152,9 @@ mod imp {
 
         /// The CPUs this process is bound to, as a list (`0-3`).
         pub fn binding(&self) -> Option<String> {
-            Some(super::format_cpu_list(self.binding_set().iter_set().map(usize::from)))
+            Some(super::format_cpu_list(
+                self.binding_set().iter_set().map(usize::from),
+            ))
         }
 
         /// One CPU set per core this process may run on (the first PU of each core).
@@ -193,7 +214,9 @@ mod imp {
     pub struct Topology;
 
     fn read(path: &str) -> Option<String> {
-        std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     impl Topology {
@@ -208,12 +231,19 @@ mod imp {
                 .find(|l| l.starts_with("model name"))
                 .and_then(|l| l.split_once(':'))
                 .map(|(_, v)| v.trim().to_string());
-            let threads = cpuinfo.lines().filter(|l| l.starts_with("processor")).count() as u32;
+            let threads = cpuinfo
+                .lines()
+                .filter(|l| l.starts_with("processor"))
+                .count() as u32;
             let memory_bytes = read("/proc/meminfo")
                 .and_then(|m| {
                     m.lines()
                         .find(|l| l.starts_with("MemTotal:"))
-                        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+                        .and_then(|l| {
+                            l.split_whitespace()
+                                .nth(1)
+                                .and_then(|kb| kb.parse::<u64>().ok())
+                        })
                 })
                 .map(|kb| kb * 1024)
                 .unwrap_or(0);
@@ -238,7 +268,9 @@ mod imp {
         }
 
         pub fn bound_core_count(&self) -> usize {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         }
 
         pub fn pin_current_thread(&self, _index: usize) -> Result<()> {

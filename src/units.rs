@@ -90,7 +90,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_sizes() {
-        for bad in ["", "12Q", "K", "1.5M", "-8", "1MM", "0x10", "99999999999999999999"] {
+        for bad in [
+            "",
+            "12Q",
+            "K",
+            "1.5M",
+            "-8",
+            "1MM",
+            "0x10",
+            "99999999999999999999",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(parse_size("16777216T").unwrap_err().0.contains("too large"));

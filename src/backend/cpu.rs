@@ -34,7 +34,10 @@ impl CpuBackend {
             })
             .build()
             .map_err(|e| anyhow!("cannot start {threads} worker threads: {e}"))?;
-        Ok(CpuBackend { pool: Arc::new(pool), threads })
+        Ok(CpuBackend {
+            pool: Arc::new(pool),
+            threads,
+        })
     }
 }
 
@@ -48,7 +51,11 @@ impl Backend for CpuBackend {
     }
 
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>> {
-        Ok(Box::new(CpuStream::new(self.pool.clone(), self.threads, elements)))
+        Ok(Box::new(CpuStream::new(
+            self.pool.clone(),
+            self.threads,
+            elements,
+        )))
     }
 
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>> {
@@ -83,7 +90,11 @@ struct HostCollective<'a> {
 }
 
 impl<'a> HostCollective<'a> {
-    fn new(coll: &'static dyn Collective, comm: &'a dyn Communicator, case: CollectiveCase) -> Self {
+    fn new(
+        coll: &'static dyn Collective,
+        comm: &'a dyn Communicator,
+        case: CollectiveCase,
+    ) -> Self {
         let (send_count, recv_count) = coll.counts(case.count, comm.size());
         let size = case.dtype.size();
         let mut me = HostCollective {
@@ -121,7 +132,13 @@ impl<'a> HostCollective<'a> {
 
     fn call(&mut self) -> Result<()> {
         let send = (!self.case.in_place).then(|| self.send.bytes());
-        self.coll.call(self.comm, send, self.recv.bytes_mut(), self.case.dtype, self.case.op)
+        self.coll.call(
+            self.comm,
+            send,
+            self.recv.bytes_mut(),
+            self.case.dtype,
+            self.case.op,
+        )
     }
 }
 
@@ -136,7 +153,9 @@ impl Workload for HostCollective<'_> {
         self.fill_inputs(true);
         self.call()?;
         let (period, table) = self.coll.expected_table(self.case.op, self.comm.size());
-        let wrong = self.recv.count_wrong(self.case.dtype, |i| table[i % period]);
+        let wrong = self
+            .recv
+            .count_wrong(self.case.dtype, |i| table[i % period]);
         Ok(LocalCheck {
             checked: (self.recv.bytes().len() / self.case.dtype.size()) as u64,
             wrong,
@@ -233,12 +252,22 @@ fn stream_chunk(kernel: StreamKernel, arrays: &Arrays, chunk: usize) -> f64 {
     let q = STREAM_SCALAR;
     // SAFETY: see `Arrays`; a, b, c are distinct allocations.
     unsafe {
-        let (a, b, c) = (arrays.chunk(arrays.a, chunk), arrays.chunk(arrays.b, chunk), arrays.chunk(arrays.c, chunk));
+        let (a, b, c) = (
+            arrays.chunk(arrays.a, chunk),
+            arrays.chunk(arrays.b, chunk),
+            arrays.chunk(arrays.c, chunk),
+        );
         match kernel {
             StreamKernel::Copy => c.copy_from_slice(a),
             StreamKernel::Scale => b.iter_mut().zip(c.iter()).for_each(|(b, c)| *b = q * c),
-            StreamKernel::Add => c.iter_mut().zip(a.iter().zip(b.iter())).for_each(|(c, (a, b))| *c = a + b),
-            StreamKernel::Triad => a.iter_mut().zip(b.iter().zip(c.iter())).for_each(|(a, (b, c))| *a = b + q * c),
+            StreamKernel::Add => c
+                .iter_mut()
+                .zip(a.iter().zip(b.iter()))
+                .for_each(|(c, (a, b))| *c = a + b),
+            StreamKernel::Triad => a
+                .iter_mut()
+                .zip(b.iter().zip(c.iter()))
+                .for_each(|(a, (b, c))| *a = b + q * c),
             StreamKernel::Dot => {
                 // Eight partial sums let the compiler vectorise the reduction.
                 let mut acc = [0.0f64; 8];
@@ -281,7 +310,9 @@ impl Workload for CpuStream {
         let arrays = self.arrays();
         let kernel = self.kernel;
         let start = Instant::now();
-        let partial = self.pool.broadcast(|ctx| stream_chunk(kernel, &arrays, ctx.index()));
+        let partial = self
+            .pool
+            .broadcast(|ctx| stream_chunk(kernel, &arrays, ctx.index()));
         let elapsed = start.elapsed().as_secs_f64();
         black_box(partial);
         Ok(elapsed)
@@ -292,7 +323,11 @@ impl Workload for CpuStream {
         let n = self.a.len() as u64;
         if self.kernel == StreamKernel::Dot {
             let arrays = self.arrays();
-            let sum: f64 = self.pool.broadcast(|ctx| stream_chunk(StreamKernel::Dot, &arrays, ctx.index())).iter().sum();
+            let sum: f64 = self
+                .pool
+                .broadcast(|ctx| stream_chunk(StreamKernel::Dot, &arrays, ctx.index()))
+                .iter()
+                .sum();
             // Integer-valued terms: the sum is exact below 2^53.
             let expected = ea * eb * n as f64;
             return Ok(LocalCheck {
@@ -373,7 +408,17 @@ impl<T: GemmElement> CpuGemm<T> {
         };
         let a = random(m * k);
         let b = random(k * n);
-        CpuGemm { pool, threads, m, n, k, a, b, c: vec![T::default(); m * n], seed }
+        CpuGemm {
+            pool,
+            threads,
+            m,
+            n,
+            k,
+            a,
+            b,
+            c: vec![T::default(); m * n],
+            seed,
+        }
     }
 
     fn multiply(&mut self) {
@@ -405,7 +450,11 @@ impl<T: GemmElement> CpuGemm<T> {
                     false,
                     false,
                     false,
-                    if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
+                    if threads > 1 {
+                        gemm::Parallelism::Rayon(threads)
+                    } else {
+                        gemm::Parallelism::None
+                    },
                 )
             }
         });
@@ -439,10 +488,17 @@ impl<T: GemmElement> Workload for CpuGemm<T> {
             // forward error bound of any summation order: (k + 2) u sum |a||b|.
             let (mut sum, mut comp, mut abs) = (0.0f64, 0.0f64, 0.0f64);
             for p in 0..self.k {
-                let (x, y) = (self.a[i * self.k + p].to_f64(), self.b[p * self.n + j].to_f64());
+                let (x, y) = (
+                    self.a[i * self.k + p].to_f64(),
+                    self.b[p * self.n + j].to_f64(),
+                );
                 let (prod, perr) = two_product(x, y);
                 let t = sum + prod;
-                let serr = if sum.abs() >= prod.abs() { (sum - t) + prod } else { (prod - t) + sum };
+                let serr = if sum.abs() >= prod.abs() {
+                    (sum - t) + prod
+                } else {
+                    (prod - t) + sum
+                };
                 sum = t;
                 comp += serr + perr;
                 abs += (x * y).abs();
@@ -454,7 +510,11 @@ impl<T: GemmElement> Workload for CpuGemm<T> {
             if !(ratio <= 1.0) {
                 wrong += 1;
             }
-            worst = if ratio.is_nan() { f64::INFINITY } else { worst.max(ratio) };
+            worst = if ratio.is_nan() {
+                f64::INFINITY
+            } else {
+                worst.max(ratio)
+            };
         }
         Ok(LocalCheck {
             checked: GEMM_SAMPLES as u64,

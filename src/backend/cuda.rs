@@ -5,7 +5,10 @@ use super::Backend;
 
 /// Library names tried for the CUDA driver (cudarc's candidates for `cuda`).
 fn driver_candidates() -> Vec<String> {
-    cudarc::get_lib_name_candidates("cuda")
+    let mut names = cudarc::get_lib_name_candidates("cuda");
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
 }
 
 /// Number of CUDA devices, or why there are none usable. Never panics: cudarc's loader

@@ -4,5 +4,8 @@ use super::Backend;
 
 /// Always fails: this binary has no CUDA support.
 pub fn open() -> Result<Box<dyn Backend>, String> {
-    Err("this clusterbench was built without the `cuda` feature (rebuild with default features)".into())
+    Err(
+        "this clusterbench was built without the `cuda` feature (rebuild with default features)"
+            .into(),
+    )
 }

@@ -32,8 +32,13 @@ pub enum StreamKernel {
 }
 
 impl StreamKernel {
-    pub const ALL: [StreamKernel; 5] =
-        [StreamKernel::Copy, StreamKernel::Scale, StreamKernel::Add, StreamKernel::Triad, StreamKernel::Dot];
+    pub const ALL: [StreamKernel; 5] = [
+        StreamKernel::Copy,
+        StreamKernel::Scale,
+        StreamKernel::Add,
+        StreamKernel::Triad,
+        StreamKernel::Dot,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

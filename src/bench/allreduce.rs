@@ -69,7 +69,9 @@ impl Collective for AllReduce {
     fn expected_table(&self, op: ReduceOp, ranks: usize) -> (usize, Vec<i64>) {
         let table = (0..PERIOD)
             .map(|s| {
-                (1..ranks).fold(input_value(op, s, 0), |acc, r| combine(op, acc, input_value(op, s, r)))
+                (1..ranks).fold(input_value(op, s, 0), |acc, r| {
+                    combine(op, acc, input_value(op, s, r))
+                })
             })
             .collect();
         (PERIOD, table)
@@ -99,11 +101,20 @@ impl Benchmark for AllReduceBench {
     }
 
     fn supports(&self) -> Supports {
-        Supports { sizes: true, ops: true, shapes: false, array: false, dtypes: &DType::ALL }
+        Supports {
+            sizes: true,
+            ops: true,
+            shapes: false,
+            array: false,
+            dtypes: &DType::ALL,
+        }
     }
 
     fn default_config(&self) -> BenchConfig {
-        BenchConfig { ops: vec![ReduceOp::Sum], ..base_config(self.name()) }
+        BenchConfig {
+            ops: vec![ReduceOp::Sum],
+            ..base_config(self.name())
+        }
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
@@ -136,12 +147,19 @@ mod tests {
 
     #[test]
     fn expected_table_is_the_reduction_of_inputs() {
-        for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Min, ReduceOp::Max, ReduceOp::Bxor] {
+        for op in [
+            ReduceOp::Sum,
+            ReduceOp::Prod,
+            ReduceOp::Min,
+            ReduceOp::Max,
+            ReduceOp::Bxor,
+        ] {
             for ranks in [1, 2, 3, 64] {
                 let (period, table) = AllReduce.expected_table(op, ranks);
                 for i in [0usize, 1, 60, 61, 1000, 12345] {
-                    let direct = (1..ranks)
-                        .fold(input_value(op, i, 0), |acc, r| combine(op, acc, input_value(op, i, r)));
+                    let direct = (1..ranks).fold(input_value(op, i, 0), |acc, r| {
+                        combine(op, acc, input_value(op, i, r))
+                    });
                     assert_eq!(table[i % period], direct, "{op} ranks={ranks} i={i}");
                 }
             }

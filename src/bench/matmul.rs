@@ -18,7 +18,13 @@ impl Benchmark for Matmul {
     }
 
     fn supports(&self) -> Supports {
-        Supports { sizes: false, ops: false, shapes: true, array: false, dtypes: &[DType::Float, DType::Double] }
+        Supports {
+            sizes: false,
+            ops: false,
+            shapes: true,
+            array: false,
+            dtypes: &[DType::Float, DType::Double],
+        }
     }
 
     fn default_config(&self) -> BenchConfig {
@@ -26,13 +32,20 @@ impl Benchmark for Matmul {
             iters: 5,
             warmup_iters: 1,
             datatypes: vec![DType::Float, DType::Double],
-            shapes: [256, 512, 1024].into_iter().map(MatmulShape::square).collect(),
+            shapes: [256, 512, 1024]
+                .into_iter()
+                .map(MatmulShape::square)
+                .collect(),
             ..base_config(self.name())
         }
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
-        let iters = Iterations { warmup: cfg.warmup_iters, timed: cfg.iters, check: cfg.check };
+        let iters = Iterations {
+            warmup: cfg.warmup_iters,
+            timed: cfg.iters,
+            check: cfg.check,
+        };
         for &dtype in &cfg.datatypes {
             for (index, shape) in cfg.shapes.iter().enumerate() {
                 let MatmulShape { m, n, k, .. } = *shape;
@@ -48,7 +61,13 @@ impl Benchmark for Matmul {
                     threads: ctx.backend.threads() as u32,
                 };
                 let flops = 2.0 * m as f64 * n as f64 * k as f64;
-                ctx.measure(self.name(), params, iters, workload.as_mut(), &[MetricSpec::tflops(flops)])?;
+                ctx.measure(
+                    self.name(),
+                    params,
+                    iters,
+                    workload.as_mut(),
+                    &[MetricSpec::tflops(flops)],
+                )?;
             }
         }
         Ok(())

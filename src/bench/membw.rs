@@ -29,11 +29,22 @@ impl Benchmark for MemBw {
     }
 
     fn supports(&self) -> Supports {
-        Supports { sizes: false, ops: false, shapes: false, array: true, dtypes: &[DType::Double] }
+        Supports {
+            sizes: false,
+            ops: false,
+            shapes: false,
+            array: true,
+            dtypes: &[DType::Double],
+        }
     }
 
     fn default_config(&self) -> BenchConfig {
-        BenchConfig { iters: 20, warmup_iters: 3, datatypes: vec![DType::Double], ..base_config(self.name()) }
+        BenchConfig {
+            iters: 20,
+            warmup_iters: 3,
+            datatypes: vec![DType::Double],
+            ..base_config(self.name())
+        }
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
@@ -41,9 +52,17 @@ impl Benchmark for MemBw {
         let elements = (bytes / 8) as usize;
         let ranks = ctx.comm.size() as u64;
         let mut arrays = ctx.backend.stream(elements)?;
-        let iters = Iterations { warmup: cfg.warmup_iters, timed: cfg.iters, check: cfg.check };
+        let iters = Iterations {
+            warmup: cfg.warmup_iters,
+            timed: cfg.iters,
+            check: cfg.check,
+        };
         for kernel in StreamKernel::ALL {
-            ctx.progress(format!("membw {} {} per array", kernel.name(), format_bytes(bytes)));
+            ctx.progress(format!(
+                "membw {} {} per array",
+                kernel.name(),
+                format_bytes(bytes)
+            ));
             arrays.select(kernel);
             let moved = kernel.arrays_touched() * 8 * elements as u64 * ranks;
             let params = Params::Stream {
@@ -53,7 +72,13 @@ impl Benchmark for MemBw {
                 threads: arrays.threads() as u32,
                 bytes_moved: moved,
             };
-            ctx.measure(self.name(), params, iters, arrays.as_mut(), &[MetricSpec::gbps("bandwidth", moved as f64)])?;
+            ctx.measure(
+                self.name(),
+                params,
+                iters,
+                arrays.as_mut(),
+                &[MetricSpec::gbps("bandwidth", moved as f64)],
+            )?;
         }
         Ok(())
     }

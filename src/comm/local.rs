@@ -18,9 +18,18 @@ impl Communicator for LocalComm {
 
     fn barrier(&self) {}
 
-    fn all_reduce(&self, send: Option<&[u8]>, recv: &mut [u8], _dtype: DType, _op: ReduceOp) -> Result<()> {
+    fn all_reduce(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        _dtype: DType,
+        _op: ReduceOp,
+    ) -> Result<()> {
         if let Some(send) = send {
-            ensure!(send.len() == recv.len(), "all_reduce: send and receive buffers differ in size");
+            ensure!(
+                send.len() == recv.len(),
+                "all_reduce: send and receive buffers differ in size"
+            );
             recv.copy_from_slice(send);
         }
         Ok(())

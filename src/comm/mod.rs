@@ -21,7 +21,13 @@ pub trait Communicator {
 
     /// All-reduce `count = recv.len() / dtype.size()` elements. `send == None` means in
     /// place: `recv` holds this rank's input and receives the result.
-    fn all_reduce(&self, send: Option<&[u8]>, recv: &mut [u8], dtype: DType, op: ReduceOp) -> Result<()>;
+    fn all_reduce(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        dtype: DType,
+        op: ReduceOp,
+    ) -> Result<()>;
 
     /// Gathers every rank's bytes on rank 0 (in rank order); other ranks get an empty list.
     fn gather_bytes(&self, data: &[u8]) -> Result<Vec<Vec<u8>>>;
@@ -37,20 +43,36 @@ pub trait Communicator {
 
     /// Element-wise maximum over ranks, in place.
     fn max_f64(&self, values: &mut [f64]) -> Result<()> {
-        self.all_reduce(None, bytemuck::cast_slice_mut(values), DType::Double, ReduceOp::Max)
+        self.all_reduce(
+            None,
+            bytemuck::cast_slice_mut(values),
+            DType::Double,
+            ReduceOp::Max,
+        )
     }
 
     /// Sum over ranks.
     fn sum_u64(&self, value: u64) -> Result<u64> {
         let mut v = [value as i64];
-        self.all_reduce(None, bytemuck::cast_slice_mut(&mut v), DType::Int64, ReduceOp::Sum)?;
+        self.all_reduce(
+            None,
+            bytemuck::cast_slice_mut(&mut v),
+            DType::Int64,
+            ReduceOp::Sum,
+        )?;
         Ok(v[0] as u64)
     }
 }
 
 /// Whether this process was started by an MPI launcher (mpirun, mpiexec, srun).
 pub fn launched_by_mpi() -> bool {
-    const VARS: [&str; 5] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK", "MPI_LOCALNRANKS"];
+    const VARS: [&str; 5] = [
+        "OMPI_COMM_WORLD_SIZE",
+        "PMI_SIZE",
+        "PMIX_RANK",
+        "PMI_RANK",
+        "MPI_LOCALNRANKS",
+    ];
     VARS.iter().any(|v| std::env::var_os(v).is_some())
         || std::env::var_os("SLURM_STEP_ID").is_some() && std::env::var_os("SLURM_PROCID").is_some()
 }
@@ -58,10 +80,15 @@ pub fn launched_by_mpi() -> bool {
 /// This process's rank as the launcher announced it, before any communicator exists
 /// (used to print start-up errors once, from rank 0).
 pub fn launcher_rank() -> usize {
-    ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok()?.parse().ok())
-        .unwrap_or(0)
+    [
+        "OMPI_COMM_WORLD_RANK",
+        "PMIX_RANK",
+        "PMI_RANK",
+        "SLURM_PROCID",
+    ]
+    .iter()
+    .find_map(|v| std::env::var(v).ok()?.parse().ok())
+    .unwrap_or(0)
 }
 
 /// Opens the communicator for this process: MPI when started by a launcher and built

@@ -24,7 +24,10 @@ impl MpiComm {
     pub fn init() -> Result<Self> {
         let universe = mpi::initialize().ok_or_else(|| anyhow!("MPI was already initialised"))?;
         let world = universe.world();
-        Ok(MpiComm { _universe: universe, world })
+        Ok(MpiComm {
+            _universe: universe,
+            world,
+        })
     }
 }
 
@@ -68,13 +71,29 @@ impl Communicator for MpiComm {
         self.world.barrier();
     }
 
-    fn all_reduce(&self, send: Option<&[u8]>, recv: &mut [u8], dtype: DType, op: ReduceOp) -> Result<()> {
-        ensure!(recv.len() % dtype.size() == 0, "all_reduce: buffer is not a whole number of {dtype}");
+    fn all_reduce(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        dtype: DType,
+        op: ReduceOp,
+    ) -> Result<()> {
+        ensure!(
+            recv.len() % dtype.size() == 0,
+            "all_reduce: buffer is not a whole number of {dtype}"
+        );
         if let Some(s) = send {
-            ensure!(s.len() == recv.len(), "all_reduce: send and receive buffers differ in size");
+            ensure!(
+                s.len() == recv.len(),
+                "all_reduce: send and receive buffers differ in size"
+            );
         }
-        let count = Count::try_from(recv.len() / dtype.size())
-            .map_err(|_| anyhow!("all_reduce: {} elements exceed MPI's int count", recv.len() / dtype.size()))?;
+        let count = Count::try_from(recv.len() / dtype.size()).map_err(|_| {
+            anyhow!(
+                "all_reduce: {} elements exceed MPI's int count",
+                recv.len() / dtype.size()
+            )
+        })?;
         // SAFETY: both buffers hold `count` elements of `dtype` and do not overlap
         // (Rust's borrow rules); MPI_IN_PLACE comes from the library's own header.
         let rc = unsafe {
@@ -133,7 +152,11 @@ impl Communicator for MpiComm {
         let root = self.world.process_at_rank(0);
         let mut len = data.len() as u64;
         root.broadcast_into(&mut len);
-        let mut buf = if self.world.rank() == 0 { data.to_vec() } else { vec![0u8; len as usize] };
+        let mut buf = if self.world.rank() == 0 {
+            data.to_vec()
+        } else {
+            vec![0u8; len as usize]
+        };
         root.broadcast_into(&mut buf[..]);
         Ok(buf)
     }

@@ -17,9 +17,16 @@ pub struct JsonReporter {
 impl JsonReporter {
     pub fn new(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            UsageError::new(format!("cannot create output directory '{}': {e}", dir.display()))
+            UsageError::new(format!(
+                "cannot create output directory '{}': {e}",
+                dir.display()
+            ))
         })?;
-        Ok(JsonReporter { dir: dir.to_path_buf(), stream: None, stream_path: PathBuf::new() })
+        Ok(JsonReporter {
+            dir: dir.to_path_buf(),
+            stream: None,
+            stream_path: PathBuf::new(),
+        })
     }
 
     fn write_line(&mut self, line: &StreamLine) -> Result<()> {
@@ -27,7 +34,8 @@ impl JsonReporter {
             serde_json::to_writer(&mut *w, line)?;
             w.write_all(b"\n")?;
             // Flushed per line: a run that dies keeps every record measured so far.
-            w.flush().with_context(|| format!("writing {}", self.stream_path.display()))?;
+            w.flush()
+                .with_context(|| format!("writing {}", self.stream_path.display()))?;
         }
         Ok(())
     }
@@ -45,7 +53,8 @@ pub fn write_document(doc: &RunDocument, path: &Path) -> Result<()> {
         w.flush()?;
     }
     tmp.as_file().sync_all()?;
-    tmp.persist(path).with_context(|| format!("renaming the results into {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("renaming the results into {}", path.display()))?;
     Ok(())
 }
 
@@ -66,18 +75,31 @@ pub fn read_document(path: &Path) -> Result<RunDocument> {
             .into())
         }
         None => {
-            return Err(UsageError::new(format!("'{}' is not a clusterbench results file (no schema_version)", path.display())).into())
+            return Err(UsageError::new(format!(
+                "'{}' is not a clusterbench results file (no schema_version)",
+                path.display()
+            ))
+            .into())
         }
     }
-    serde_json::from_value(value)
-        .map_err(|e| UsageError::new(format!("'{}' does not match the results schema: {e}", path.display())).into())
+    serde_json::from_value(value).map_err(|e| {
+        UsageError::new(format!(
+            "'{}' does not match the results schema: {e}",
+            path.display()
+        ))
+        .into()
+    })
 }
 
 impl Reporter for JsonReporter {
     fn begin(&mut self, doc: &RunDocument) -> Result<()> {
         self.stream_path = self.dir.join(format!("{}.jsonl", doc.run.run_id));
-        let file = File::create(&self.stream_path)
-            .map_err(|e| UsageError::new(format!("cannot write '{}': {e}", self.stream_path.display())))?;
+        let file = File::create(&self.stream_path).map_err(|e| {
+            UsageError::new(format!(
+                "cannot write '{}': {e}",
+                self.stream_path.display()
+            ))
+        })?;
         self.stream = Some(BufWriter::new(file));
         self.write_line(&StreamLine::Header {
             schema_version: doc.schema_version,

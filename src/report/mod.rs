@@ -12,7 +12,13 @@ pub trait Reporter {
     /// The run starts; `doc` has the metadata and environment but no records.
     fn begin(&mut self, doc: &RunDocument) -> Result<()>;
     /// A benchmark starts.
-    fn begin_bench(&mut self, _benchmark: &str, _backend: &str, _ranks: usize, _nodes: u32) -> Result<()> {
+    fn begin_bench(
+        &mut self,
+        _benchmark: &str,
+        _backend: &str,
+        _ranks: usize,
+        _nodes: u32,
+    ) -> Result<()> {
         Ok(())
     }
     /// A record was measured.
@@ -23,7 +29,8 @@ pub trait Reporter {
 
 /// The reporters of a run on rank 0: the JSON files always, the table unless quiet.
 pub fn reporters(options: &RunOptions) -> Result<Vec<Box<dyn Reporter>>> {
-    let mut out: Vec<Box<dyn Reporter>> = vec![Box::new(json::JsonReporter::new(&options.output_dir)?)];
+    let mut out: Vec<Box<dyn Reporter>> =
+        vec![Box::new(json::JsonReporter::new(&options.output_dir)?)];
     if !options.quiet {
         out.push(Box::new(table::TableReporter::stdout()));
     }

@@ -13,7 +13,9 @@ pub struct TableReporter<W: Write> {
 
 impl TableReporter<std::io::Stdout> {
     pub fn stdout() -> Self {
-        TableReporter { out: std::io::stdout() }
+        TableReporter {
+            out: std::io::stdout(),
+        }
     }
 }
 
@@ -39,7 +41,13 @@ fn wrong(r: &Record) -> String {
 pub fn row(r: &Record) -> String {
     let t = &r.time_s;
     match &r.params {
-        Params::Collective { dtype, op, in_place, count, bytes } => format!(
+        Params::Collective {
+            dtype,
+            op,
+            in_place,
+            count,
+            bytes,
+        } => format!(
             "{:>12} {:>12} {:>7} {:>6} {:>6} {:>10.2} {:>10.2} {:>8.3} {:>8.3} {:>6}",
             bytes,
             count,
@@ -52,7 +60,12 @@ pub fn row(r: &Record) -> String {
             metric(r, "busbw"),
             wrong(r)
         ),
-        Params::Stream { kernel, array_bytes, threads, .. } => format!(
+        Params::Stream {
+            kernel,
+            array_bytes,
+            threads,
+            ..
+        } => format!(
             "{:>8} {:>12} {:>7} {:>10.3} {:>10.3} {:>10.2} {:>10.2} {:>6}",
             kernel,
             format_bytes(*array_bytes),
@@ -63,7 +76,14 @@ pub fn row(r: &Record) -> String {
             r.metric("bandwidth").map(|m| m.best).unwrap_or(f64::NAN),
             wrong(r)
         ),
-        Params::Matmul { dtype, label, m, n, k, threads } => format!(
+        Params::Matmul {
+            dtype,
+            label,
+            m,
+            n,
+            k,
+            threads,
+        } => format!(
             "{:>7} {:>10} {:>6} {:>6} {:>6} {:>7} {:>10.3} {:>9.4} {:>9.4} {:>6} {:>9}",
             dtype.name(),
             label,
@@ -75,7 +95,10 @@ pub fn row(r: &Record) -> String {
             metric(r, "tflops"),
             r.metric("tflops").map(|m| m.best).unwrap_or(f64::NAN),
             wrong(r),
-            r.check.max_error_ratio.map(|e| format!("{e:.2e}")).unwrap_or_else(|| "N/A".into())
+            r.check
+                .max_error_ratio
+                .map(|e| format!("{e:.2e}"))
+                .unwrap_or_else(|| "N/A".into())
         ),
     }
 }
@@ -101,14 +124,22 @@ pub fn header(benchmark: &str) -> &'static str {
 impl<W: Write> Reporter for TableReporter<W> {
     fn begin(&mut self, doc: &RunDocument) -> Result<()> {
         let env = &doc.environment;
-        writeln!(self.out, "# clusterbench {} run {}", doc.tool.version, doc.run.run_id)?;
+        writeln!(
+            self.out,
+            "# clusterbench {} run {}",
+            doc.tool.version, doc.run.run_id
+        )?;
         writeln!(
             self.out,
             "# backend {}, {} rank(s) on {} host(s){}",
             doc.run.backend,
             env.ranks.len().max(1),
             env.hosts.len().max(1),
-            doc.run.suite.as_ref().map(|s| format!(", suite {s}")).unwrap_or_default()
+            doc.run
+                .suite
+                .as_ref()
+                .map(|s| format!(", suite {s}"))
+                .unwrap_or_default()
         )?;
         for h in &env.hosts {
             writeln!(
@@ -119,17 +150,33 @@ impl<W: Write> Reporter for TableReporter<W> {
                 h.cores,
                 h.threads,
                 format_bytes(h.memory_bytes),
-                h.instance_type.as_ref().map(|i| format!(", {i}")).unwrap_or_default()
+                h.instance_type
+                    .as_ref()
+                    .map(|i| format!(", {i}"))
+                    .unwrap_or_default()
             )?;
         }
         if let Some(mpi) = &env.mpi {
-            writeln!(self.out, "#   MPI: {}", mpi.library_version.lines().next().unwrap_or(""))?;
+            writeln!(
+                self.out,
+                "#   MPI: {}",
+                mpi.library_version.lines().next().unwrap_or("")
+            )?;
         }
         Ok(())
     }
 
-    fn begin_bench(&mut self, benchmark: &str, backend: &str, ranks: usize, nodes: u32) -> Result<()> {
-        writeln!(self.out, "#\n# {benchmark} ({backend}, {ranks} rank(s), {nodes} node(s))")?;
+    fn begin_bench(
+        &mut self,
+        benchmark: &str,
+        backend: &str,
+        ranks: usize,
+        nodes: u32,
+    ) -> Result<()> {
+        writeln!(
+            self.out,
+            "#\n# {benchmark} ({backend}, {ranks} rank(s), {nodes} node(s))"
+        )?;
         writeln!(self.out, "{}", header(benchmark))?;
         Ok(())
     }

@@ -104,8 +104,25 @@ fn os_pretty_name() -> Option<String> {
 fn meaningful(value: Option<String>) -> Option<String> {
     value.filter(|v| {
         let l = v.to_ascii_lowercase();
-        !(l.is_empty() || l.contains("to be filled") || l == "default string" || l == "none" || l == "not specified")
+        !(l.is_empty()
+            || l.contains("to be filled")
+            || l == "default string"
+            || l == "none"
+            || l == "not specified")
     })
+}
+
+/// Total memory as the kernel counts it (hwloc may see less inside some VMs).
+fn os_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = text
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// Fingerprint of the host this process runs on.
@@ -119,7 +136,7 @@ pub fn local_host(topology: &crate::topology::Topology) -> HostInfo {
         threads: t.threads,
         numa_nodes: t.numa_nodes,
         caches: t.caches,
-        memory_bytes: t.memory_bytes,
+        memory_bytes: os_memory_bytes().unwrap_or(t.memory_bytes),
         os: os_pretty_name(),
         kernel: read_trimmed("/proc/sys/kernel/osrelease"),
         arch: std::env::consts::ARCH.to_string(),

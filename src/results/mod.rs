@@ -210,7 +210,10 @@ pub enum StreamLine {
         environment: Environment,
     },
     Record(Record),
-    Footer { finished_at: String, status: RunStatus },
+    Footer {
+        finished_at: String,
+        status: RunStatus,
+    },
 }
 
 /// The JSON Schema of [`RunDocument`], as published in harness/schema/.
@@ -222,4 +225,110 @@ pub fn json_schema() -> serde_json::Value {
 /// Serialisable view of the options for the results document.
 pub fn options_value(options: &RunOptions) -> serde_json::Value {
     serde_json::to_value(options).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::environment::{HostInfo, MpiInfo, RankInfo};
+
+    fn sample_document() -> RunDocument {
+        let samples = vec![2e-6, 1e-6, 3e-6];
+        RunDocument {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::current(),
+            run: RunInfo {
+                run_id: "20260101T000000.000Z-node1".into(),
+                command_line: vec!["clusterbench".into(), "run".into()],
+                started_at: "2026-01-01T00:00:00.000Z".into(),
+                finished_at: Some("2026-01-01T00:00:01.000Z".into()),
+                status: RunStatus::Completed,
+                backend: "cpu".into(),
+                backend_note: None,
+                suite: Some("quick".into()),
+                options: serde_json::json!({"benches": []}),
+            },
+            environment: Environment {
+                hosts: vec![HostInfo {
+                    hostname: "node1".into(),
+                    cpu_model: Some("CPU".into()),
+                    sockets: 1,
+                    cores: 2,
+                    threads: 4,
+                    numa_nodes: vec![],
+                    caches: vec![],
+                    memory_bytes: 1 << 30,
+                    os: None,
+                    kernel: None,
+                    arch: "x86_64".into(),
+                    instance_type: Some("p5.48xlarge".into()),
+                    system_vendor: None,
+                    topology_source: "test".into(),
+                }],
+                ranks: vec![RankInfo {
+                    rank: 0,
+                    host: "node1".into(),
+                    cpu_binding: Some("0-1".into()),
+                    cores: 2,
+                    pid: 1,
+                }],
+                mpi: Some(MpiInfo {
+                    library_version: "Open MPI v4.1".into(),
+                    world_size: 1,
+                }),
+            },
+            records: vec![Record {
+                benchmark: "allreduce".into(),
+                backend: "cpu".into(),
+                ranks: 1,
+                nodes: 1,
+                params: Params::Collective {
+                    dtype: DType::Float,
+                    op: Some(ReduceOp::Sum),
+                    in_place: false,
+                    count: 2,
+                    bytes: 8,
+                },
+                time_s: Summary::of(&samples).unwrap(),
+                samples_s: samples,
+                metrics: vec![Metric {
+                    name: "algbw".into(),
+                    unit: "GB/s".into(),
+                    value: 0.004,
+                    best: 0.008,
+                }],
+                check: Check::skipped(),
+            }],
+        }
+    }
+
+    #[test]
+    fn document_round_trips_through_json() {
+        let doc = sample_document();
+        let text = serde_json::to_string(&doc).unwrap();
+        let back: RunDocument = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn stream_lines_round_trip_and_are_tagged() {
+        let doc = sample_document();
+        let line = StreamLine::Record(doc.records[0].clone());
+        let text = serde_json::to_string(&line).unwrap();
+        assert!(text.starts_with(r#"{"type":"record""#), "{text}");
+        assert_eq!(serde_json::from_str::<StreamLine>(&text).unwrap(), line);
+    }
+
+    #[test]
+    fn generated_schema_accepts_a_document_and_rejects_a_broken_one() {
+        let doc = serde_json::to_value(sample_document()).unwrap();
+        let schema = json_schema();
+        assert!(jsonschema::is_valid(&schema, &doc));
+        let mut broken = doc.clone();
+        broken["records"][0]["params"]["kind"] = serde_json::json!("teleport");
+        assert!(!jsonschema::is_valid(&schema, &broken));
+        let mut extra = doc;
+        extra["records"][0]["surprise"] = serde_json::json!(1);
+        assert!(!jsonschema::is_valid(&schema, &extra));
+    }
 }

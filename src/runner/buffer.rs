@@ -10,7 +10,10 @@ pub struct HostBuffer {
 
 impl HostBuffer {
     pub fn new(bytes: usize) -> Self {
-        HostBuffer { words: vec![0u64; bytes.div_ceil(8)], len: bytes }
+        HostBuffer {
+            words: vec![0u64; bytes.div_ceil(8)],
+            len: bytes,
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -23,8 +26,15 @@ impl HostBuffer {
 
     /// Writes `value(i)` into element `i`, for every element of `dtype`.
     pub fn fill(&mut self, dtype: DType, value: impl Fn(usize) -> i64) {
-        fn go<T: bytemuck::Pod>(bytes: &mut [u8], value: impl Fn(usize) -> i64, conv: impl Fn(i64) -> T) {
-            for (i, x) in bytemuck::cast_slice_mut::<u8, T>(bytes).iter_mut().enumerate() {
+        fn go<T: bytemuck::Pod>(
+            bytes: &mut [u8],
+            value: impl Fn(usize) -> i64,
+            conv: impl Fn(i64) -> T,
+        ) {
+            for (i, x) in bytemuck::cast_slice_mut::<u8, T>(bytes)
+                .iter_mut()
+                .enumerate()
+            {
                 *x = conv(value(i));
             }
         }
@@ -39,7 +49,11 @@ impl HostBuffer {
 
     /// Counts elements that differ from `expected(i)` exactly.
     pub fn count_wrong(&self, dtype: DType, expected: impl Fn(usize) -> i64) -> u64 {
-        fn go<T: bytemuck::Pod + PartialEq>(bytes: &[u8], expected: impl Fn(usize) -> i64, conv: impl Fn(i64) -> T) -> u64 {
+        fn go<T: bytemuck::Pod + PartialEq>(
+            bytes: &[u8],
+            expected: impl Fn(usize) -> i64,
+            conv: impl Fn(i64) -> T,
+        ) -> u64 {
             bytemuck::cast_slice::<u8, T>(bytes)
                 .iter()
                 .enumerate()
@@ -66,7 +80,10 @@ mod tests {
             let mut b = HostBuffer::new(10 * dtype.size());
             b.fill(dtype, |i| i as i64 - 3);
             assert_eq!(b.count_wrong(dtype, |i| i as i64 - 3), 0);
-            assert_eq!(b.count_wrong(dtype, |i| if i == 4 { 99 } else { i as i64 - 3 }), 1);
+            assert_eq!(
+                b.count_wrong(dtype, |i| if i == 4 { 99 } else { i as i64 - 3 }),
+                1
+            );
         }
     }
 }

@@ -21,8 +21,14 @@ pub trait Collective: Sync {
     /// The expected output as a periodic table: element `i` expects `table[i % period]`.
     fn expected_table(&self, op: ReduceOp, ranks: usize) -> (usize, Vec<i64>);
     /// Runs the collective once; `send == None` means in place.
-    fn call(&self, comm: &dyn Communicator, send: Option<&[u8]>, recv: &mut [u8], dtype: DType, op: ReduceOp)
-        -> Result<()>;
+    fn call(
+        &self,
+        comm: &dyn Communicator,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        dtype: DType,
+        op: ReduceOp,
+    ) -> Result<()>;
 }
 
 /// One point of a collective sweep.
@@ -37,9 +43,17 @@ pub struct CollectiveCase {
 }
 
 /// Sweeps sizes x datatypes x ops, out-of-place then in-place, as nccl-tests does.
-pub fn run_sweep(coll: &'static dyn Collective, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
+pub fn run_sweep(
+    coll: &'static dyn Collective,
+    cfg: &BenchConfig,
+    ctx: &mut RunContext,
+) -> Result<()> {
     let ranks = ctx.comm.size();
-    let iters = Iterations { warmup: cfg.warmup_iters, timed: cfg.iters, check: cfg.check };
+    let iters = Iterations {
+        warmup: cfg.warmup_iters,
+        timed: cfg.iters,
+        check: cfg.check,
+    };
     for &dtype in &cfg.datatypes {
         for &op in &cfg.ops {
             for bytes in cfg.sizes() {
@@ -58,10 +72,25 @@ pub fn run_sweep(coll: &'static dyn Collective, cfg: &BenchConfig, ctx: &mut Run
                         op,
                         if in_place { "in-place" } else { "out-of-place" }
                     ));
-                    let case = CollectiveCase { dtype, op, count, in_place, corrupt: ctx.corrupt_here() };
+                    let case = CollectiveCase {
+                        dtype,
+                        op,
+                        count,
+                        in_place,
+                        corrupt: ctx.corrupt_here(),
+                    };
                     let mut workload = ctx.backend.collective(coll, ctx.comm, case)?;
-                    let metrics = [MetricSpec::gbps("algbw", msg_bytes), MetricSpec::gbps("busbw", msg_bytes * factor)];
-                    ctx.measure(coll.name(), params(dtype, op, in_place, count), iters, workload.as_mut(), &metrics)?;
+                    let metrics = [
+                        MetricSpec::gbps("algbw", msg_bytes),
+                        MetricSpec::gbps("busbw", msg_bytes * factor),
+                    ];
+                    ctx.measure(
+                        coll.name(),
+                        params(dtype, op, in_place, count),
+                        iters,
+                        workload.as_mut(),
+                        &metrics,
+                    )?;
                 }
             }
         }

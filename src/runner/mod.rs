@@ -8,7 +8,9 @@ use crate::comm::Communicator;
 use crate::error::CheckFailed;
 use crate::options::RunOptions;
 use crate::report::Reporter;
-use crate::results::{self, Check, Environment, Metric, Params, Record, RunDocument, RunInfo, RunStatus, ToolInfo};
+use crate::results::{
+    self, Check, Environment, Metric, Params, Record, RunDocument, RunInfo, RunStatus, ToolInfo,
+};
 use crate::stats::Summary;
 use crate::topology::Topology;
 use anyhow::{anyhow, Context, Result};
@@ -43,11 +45,21 @@ pub struct MetricSpec {
 
 impl MetricSpec {
     pub fn gbps(name: &'static str, bytes: f64) -> Self {
-        MetricSpec { name, unit: "GB/s", quantity: bytes, scale: 1e9 }
+        MetricSpec {
+            name,
+            unit: "GB/s",
+            quantity: bytes,
+            scale: 1e9,
+        }
     }
 
     pub fn tflops(flops: f64) -> Self {
-        MetricSpec { name: "tflops", unit: "TFLOP/s", quantity: flops, scale: 1e12 }
+        MetricSpec {
+            name: "tflops",
+            unit: "TFLOP/s",
+            quantity: flops,
+            scale: 1e12,
+        }
     }
 
     fn at(&self, seconds: f64) -> f64 {
@@ -198,9 +210,10 @@ pub fn gather_environment(comm: &dyn Communicator, topology: &Topology) -> Resul
         }
         ranks.push(rank);
     }
-    let mpi = comm
-        .library_version()
-        .map(|v| MpiInfo { library_version: v, world_size: comm.size() as u32 });
+    let mpi = comm.library_version().map(|v| MpiInfo {
+        library_version: v,
+        world_size: comm.size() as u32,
+    });
     Ok(Environment { hosts, ranks, mpi })
 }
 
@@ -217,10 +230,26 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     // Rank 0 names the run and counts the nodes; every rank needs both.
     let (run_id, started_at, nodes) = {
         let started_at = now_rfc3339();
-        let host = environment.hosts.first().map(|h| h.hostname.as_str()).unwrap_or("host");
-        let safe_host: String =
-            host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-        let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), safe_host);
+        let host = environment
+            .hosts
+            .first()
+            .map(|h| h.hostname.as_str())
+            .unwrap_or("host");
+        let safe_host: String = host
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let id = format!(
+            "{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            safe_host
+        );
         let shared = serde_json::to_vec(&(id, started_at, environment.hosts.len() as u32))?;
         let agreed = comm.broadcast_bytes(&shared)?;
         serde_json::from_slice::<(String, String, u32)>(&agreed)?
@@ -289,7 +318,10 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
                 result = Err(anyhow!("benchmark {} is not registered", cfg.name));
                 break;
             };
-            if let Err(e) = ctx.begin_bench(bench.name()).and_then(|_| bench.run(cfg, &mut ctx)) {
+            if let Err(e) = ctx
+                .begin_bench(bench.name())
+                .and_then(|_| bench.run(cfg, &mut ctx))
+            {
                 result = Err(e.context(format!("benchmark {}", cfg.name)));
                 break;
             }
@@ -317,7 +349,10 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
         return Err(CheckFailed {
             failed,
             total: document.records.len(),
-            path: paths.first().map(|p| p.display().to_string()).unwrap_or_default(),
+            path: paths
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
         }
         .into());
     }

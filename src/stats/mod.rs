@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn single_sample_has_zero_spread() {
         let s = Summary::of(&[7.0]).unwrap();
-        assert_eq!((s.min, s.median, s.max, s.p99, s.stdev), (7.0, 7.0, 7.0, 7.0, 0.0));
+        assert_eq!(
+            (s.min, s.median, s.max, s.p99, s.stdev),
+            (7.0, 7.0, 7.0, 7.0, 0.0)
+        );
     }
 
     #[test]

@@ -1,0 +1,99 @@
+use assert_cmd::Command;
+use clusterbench::report::json::read_document;
+use clusterbench::results::RunDocument;
+use std::path::{Path, PathBuf};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_clusterbench"))
+}
+
+/// The binary as a command, with results going to `out`.
+pub fn clusterbench(out: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(out);
+    c
+}
+
+/// A fresh output directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+/// The one results document in `dir`.
+pub fn only_document(dir: &Path) -> (PathBuf, RunDocument) {
+    let jsons: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("output directory exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(
+        jsons.len(),
+        1,
+        "expected one results file in {}: {jsons:?}",
+        dir.display()
+    );
+    let doc = read_document(&jsons[0]).expect("results file reads back");
+    (jsons[0].clone(), doc)
+}
+
+/// The stream file's lines, parsed.
+pub fn stream_lines(json_path: &Path) -> Vec<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(json_path.with_extension("jsonl")).expect("jsonl stream exists");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each stream line is JSON"))
+        .collect()
+}
+
+/// Every record was checked and passed.
+pub fn assert_all_checked_and_passed(doc: &RunDocument) {
+    assert!(!doc.records.is_empty(), "no records");
+    for r in &doc.records {
+        assert!(
+            r.check.performed,
+            "{} {:?} was not checked",
+            r.benchmark, r.params
+        );
+        assert!(
+            r.check.passed,
+            "{} {:?} failed: {:?}",
+            r.benchmark, r.params, r.check
+        );
+        assert_eq!(r.check.wrong, 0);
+        assert!(r.check.checked > 0);
+        assert!(
+            r.time_s.min > 0.0
+                && r.time_s.min <= r.time_s.median
+                && r.time_s.median <= r.time_s.max
+        );
+        assert_eq!(r.samples_s.len(), r.time_s.n);
+        for m in &r.metrics {
+            assert!(m.value.is_finite() && m.value > 0.0, "{m:?}");
+            assert!(m.best >= m.value, "best is at the minimum time: {m:?}");
+        }
+    }
+}
+
+/// Validates a document against the published JSON Schema.
+pub fn assert_matches_schema(path: &Path) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/harness/schema/results.schema.json"
+        ))
+        .expect("published schema exists"),
+    )
+    .expect("schema is JSON");
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} does not match the schema: {errors:#?}",
+        path.display()
+    );
+}

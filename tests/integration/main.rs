@@ -1,0 +1,9 @@
+//! Integration tests: they drive the built `clusterbench` binary, alone and under
+//! `mpirun` with several ranks.
+
+mod bad_input;
+mod common;
+#[cfg(feature = "mpi")]
+mod mpi;
+mod schema;
+mod single;

@@ -1,0 +1,254 @@
+//! Several ranks under mpirun.
+
+use crate::common::*;
+use clusterbench::results::{Params, RunStatus};
+use std::process::Command;
+
+/// mpirun with the settings these machines need: root allowed, oversubscription for
+/// more ranks than cores, and yielding ranks so that oversubscribed runs progress.
+fn mpirun(np: usize, dir: &std::path::Path) -> Command {
+    let mut c = Command::new("mpirun");
+    c.current_dir(dir)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .args([
+            "-np",
+            &np.to_string(),
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+        ])
+        .args([
+            "--mca",
+            "mpi_yield_when_idle",
+            "1",
+            "--mca",
+            "btl",
+            "self,vader,tcp",
+        ])
+        .arg(bin());
+    c
+}
+
+fn run_ok(np: usize, args: &[&str]) -> clusterbench::results::RunDocument {
+    let dir = tempdir();
+    let out = mpirun(np, dir.path())
+        .args(args)
+        .args(["-q", "--output", "r"])
+        .output()
+        .expect("mpirun starts");
+    assert!(
+        out.status.success(),
+        "mpirun -np {np} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (path, doc) = only_document(&dir.path().join("r"));
+    assert_matches_schema(&path);
+    doc
+}
+
+#[test]
+fn allreduce_two_ranks_every_dtype_and_op() {
+    let doc = run_ok(
+        2,
+        &[
+            "run",
+            "--bench",
+            "allreduce",
+            "-b",
+            "4",
+            "-e",
+            "64K",
+            "-f",
+            "16",
+            "-n",
+            "3",
+            "-w",
+            "1",
+            "-d",
+            "all",
+            "-o",
+            "all",
+        ],
+    );
+    assert_all_checked_and_passed(&doc);
+    assert_eq!(doc.environment.ranks.len(), 2);
+    assert!(doc
+        .environment
+        .mpi
+        .as_ref()
+        .unwrap()
+        .library_version
+        .contains("MPI"));
+    // 4 B .. 64 KiB by 16 (4 sizes; 4 B is below one double or int64 and is skipped),
+    // 4 dtypes x 4 ops x 2 placements.
+    let expected = (4 * 2 + 3 * 2) * 4 * 2;
+    assert_eq!(doc.records.len(), expected);
+    for r in &doc.records {
+        assert_eq!(r.ranks, 2);
+        let (algbw, busbw) = (r.metric("algbw").unwrap(), r.metric("busbw").unwrap());
+        // busbw = algbw x 2(n-1)/n = algbw for n = 2.
+        assert!((busbw.value - algbw.value).abs() <= 1e-12 * algbw.value);
+    }
+}
+
+#[test]
+fn bitwise_ops_on_integers_across_three_ranks() {
+    let doc = run_ok(
+        3,
+        &[
+            "run",
+            "--bench",
+            "allreduce",
+            "-b",
+            "64",
+            "-e",
+            "4K",
+            "-f",
+            "64",
+            "-n",
+            "2",
+            "-d",
+            "int32,int64",
+            "-o",
+            "band,bor,bxor",
+        ],
+    );
+    assert_all_checked_and_passed(&doc);
+    assert_eq!(doc.records.len(), 2 * 2 * 3 * 2);
+}
+
+#[test]
+fn four_ranks_oversubscribed_every_benchmark() {
+    let doc = run_ok(
+        4,
+        &[
+            "run",
+            "--bench",
+            "allreduce,membw,matmul",
+            "-b",
+            "8",
+            "-e",
+            "1M",
+            "-f",
+            "32",
+            "-n",
+            "3",
+            "-w",
+            "1",
+            "--array-size",
+            "1M",
+            "--sizes",
+            "64",
+            "--shapes",
+            "proj:96x64x128",
+        ],
+    );
+    assert_all_checked_and_passed(&doc);
+    assert_eq!(doc.environment.ranks.len(), 4);
+    let ranks: Vec<u32> = doc.environment.ranks.iter().map(|r| r.rank).collect();
+    assert_eq!(ranks, vec![0, 1, 2, 3]);
+    for r in &doc.records {
+        assert_eq!(r.ranks, 4);
+        if r.benchmark == "allreduce" {
+            let f = r.metric("busbw").unwrap().value / r.metric("algbw").unwrap().value;
+            assert!(
+                (f - 1.5).abs() < 1e-9,
+                "busbw factor 2(n-1)/n = 1.5 for 4 ranks, got {f}"
+            );
+        }
+        if let Params::Stream {
+            elements,
+            bytes_moved,
+            ref kernel,
+            ..
+        } = r.params
+        {
+            let arrays = if kernel == "add" || kernel == "triad" {
+                3
+            } else {
+                2
+            };
+            assert_eq!(
+                bytes_moved,
+                4 * arrays * 8 * elements,
+                "bytes of all 4 ranks"
+            );
+        }
+    }
+}
+
+#[test]
+fn corruption_on_one_rank_is_counted_across_ranks() {
+    let dir = tempdir();
+    let out = mpirun(4, dir.path())
+        .args([
+            "run",
+            "--bench",
+            "allreduce",
+            "-b",
+            "1K",
+            "-e",
+            "4K",
+            "-f",
+            "4",
+            "-n",
+            "2",
+            "-q",
+            "--output",
+            "r",
+        ])
+        .args(["--debug-corrupt-rank", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("failed their correctness check").count(),
+        1,
+        "printed once: {stderr}"
+    );
+    let (_, doc) = only_document(&dir.path().join("r"));
+    assert_eq!(doc.run.status, RunStatus::CheckFailed);
+    for r in &doc.records {
+        // Element 0 of the reduction is wrong on each of the 4 ranks.
+        assert_eq!(r.check.wrong, 4, "{r:?}");
+        assert!(!r.check.passed);
+    }
+}
+
+#[test]
+fn usage_error_under_mpirun_is_printed_once() {
+    let dir = tempdir();
+    let out = mpirun(2, dir.path())
+        .args(["run", "--bench", "allreduce", "-b", "1G", "-e", "1K"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("larger than maxbytes").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn env_names_every_rank() {
+    let dir = tempdir();
+    let out = mpirun(3, dir.path()).arg("env").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env: clusterbench::results::Environment = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(env.ranks.len(), 3);
+    assert_eq!(env.mpi.unwrap().world_size, 3);
+}
