@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a suite or chosen benchmarks and write the results.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the environment fingerprint (hosts, CPUs, caches, MPI, ranks) as JSON.
     Env,
     /// Print the JSON Schema of the results document.

@@ -30,9 +30,7 @@ pub struct CheckFailed {
 
 /// Process exit code for an error chain.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<UsageError>().is_some() {
-        2
-    } else if err.downcast_ref::<clap::Error>().is_some() {
+    if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<clap::Error>().is_some() {
         2
     } else {
         1

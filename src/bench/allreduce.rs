@@ -50,12 +50,8 @@ impl Collective for AllReduce {
     }
 
     fn busbw_factor(&self, ranks: usize) -> f64 {
-        if ranks <= 1 {
-            // nccl-tests reports busbw = algbw on one rank.
-            1.0
-        } else {
-            2.0 * (ranks as f64 - 1.0) / ranks as f64
-        }
+        // As nccl-tests: nothing crosses a link on one rank, so busbw is 0 there.
+        2.0 * (ranks as f64 - 1.0) / ranks as f64
     }
 
     fn counts(&self, count: usize, _ranks: usize) -> (usize, usize) {
@@ -139,7 +135,7 @@ mod tests {
 
     #[test]
     fn busbw_factor_matches_nccl_tests() {
-        assert_eq!(AllReduce.busbw_factor(1), 1.0);
+        assert_eq!(AllReduce.busbw_factor(1), 0.0);
         assert_eq!(AllReduce.busbw_factor(2), 1.0);
         assert_eq!(AllReduce.busbw_factor(4), 1.5);
         assert_eq!(AllReduce.busbw_factor(8), 1.75);
