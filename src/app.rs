@@ -23,10 +23,10 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
-            // Usage errors and failed checks are the same on every rank: print them once.
-            let same_everywhere =
-                exit_code(&e) == 2 || e.downcast_ref::<crate::error::CheckFailed>().is_some();
-            if !quiet_rank || !same_everywhere {
+            // A failed check was already printed while the communicator was alive.
+            // Usage errors are the same on every rank: print them once.
+            let printed = e.downcast_ref::<crate::error::CheckFailed>().is_some();
+            if !printed && (!quiet_rank || exit_code(&e) != 2) {
                 eprintln!("clusterbench: error: {e:#}");
             }
             exit_code(&e)
@@ -79,13 +79,21 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 /// In a job of several ranks, an error on one rank must end all of them (the others
 /// would wait forever in the next collective). A failed check is agreed by all ranks
-/// and is returned normally.
+/// and is printed by rank 0 before a barrier: the launcher ends the job when the first
+/// rank exits non-zero, which must not happen before the message is out.
 fn with_abort_on_error(
     comm: &dyn Communicator,
     f: impl FnOnce(&dyn Communicator) -> Result<()>,
 ) -> Result<()> {
     match f(comm) {
-        Err(e) if comm.size() > 1 && e.downcast_ref::<crate::error::CheckFailed>().is_none() => {
+        Err(e) if e.downcast_ref::<crate::error::CheckFailed>().is_some() => {
+            if comm.rank() == 0 {
+                eprintln!("clusterbench: error: {e:#}");
+            }
+            comm.barrier();
+            Err(e)
+        }
+        Err(e) if comm.size() > 1 => {
             eprintln!("clusterbench: error on rank {}: {e:#}", comm.rank());
             comm.abort(exit_code(&e));
         }
