@@ -14,11 +14,11 @@
 #
 # Environment overrides:
 #   CLUSTERBENCH     clusterbench binary       (default target/release/clusterbench)
-#   TRIAD_ITERS      membw iterations          (default 20)
+#   TRIAD_ITERS      membw iterations          (default 50)
 #   TRIAD_WARMUP     clusterbench membw warm-up (default 3)
 #   TRIAD_REPS       runs per side, triad      (default 3)
-#   AR_ITERS         all-reduce iterations     (default 200)
-#   AR_WARMUP        all-reduce warm-up        (default 20)
+#   AR_ITERS         all-reduce iterations     (default 1000)
+#   AR_WARMUP        all-reduce warm-up        (default 50)
 #   AR_REPS          runs per side, all-reduce (default 2)
 #   AR_MAX           largest all-reduce size   (default 16M; clusterbench -e syntax,
 #                    K/M/G suffixes are powers of 1024)
@@ -36,8 +36,8 @@ CLUSTERBENCH=${CLUSTERBENCH:-target/release/clusterbench}
 TRIAD_ITERS=${TRIAD_ITERS:-20}
 TRIAD_WARMUP=${TRIAD_WARMUP:-3}
 TRIAD_REPS=${TRIAD_REPS:-3}
-AR_ITERS=${AR_ITERS:-200}
-AR_WARMUP=${AR_WARMUP:-20}
+AR_ITERS=${AR_ITERS:-1000}
+AR_WARMUP=${AR_WARMUP:-50}
 AR_REPS=${AR_REPS:-2}
 AR_MAX=${AR_MAX:-16M}
 NP=${NP:-2}

@@ -102,3 +102,8 @@ pub fn assert_matches_schema(path: &Path) {
         path.display()
     );
 }
+
+/// `run --bench allreduce -b MIN -e MAX`: the start of most ad-hoc runs in the tests.
+pub fn run_allreduce<'a>(min: &'a str, max: &'a str) -> [&'a str; 7] {
+    ["run", "--bench", "allreduce", "-b", min, "-e", max]
+}

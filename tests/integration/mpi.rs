@@ -183,22 +183,8 @@ fn four_ranks_oversubscribed_every_benchmark() {
 fn corruption_on_one_rank_is_counted_across_ranks() {
     let dir = tempdir();
     let out = mpirun(4, dir.path())
-        .args([
-            "run",
-            "--bench",
-            "allreduce",
-            "-b",
-            "1K",
-            "-e",
-            "4K",
-            "-f",
-            "4",
-            "-n",
-            "2",
-            "-q",
-            "--output",
-            "r",
-        ])
+        .args(run_allreduce("1K", "4K"))
+        .args(["-f", "4", "-n", "2", "-q", "--output", "r"])
         .args(["--debug-corrupt-rank", "2"])
         .output()
         .unwrap();

@@ -101,21 +101,8 @@ fn every_benchmark_runs_checks_and_writes_results() {
 fn table_is_printed_for_each_benchmark() {
     let dir = tempdir();
     let output = clusterbench(dir.path())
-        .args([
-            "run",
-            "--bench",
-            "allreduce",
-            "-b",
-            "1K",
-            "-e",
-            "1K",
-            "-n",
-            "2",
-            "-w",
-            "0",
-            "--output",
-            "r",
-        ])
+        .args(run_allreduce("1K", "1K"))
+        .args(["-n", "2", "-w", "0", "--output", "r"])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -137,22 +124,8 @@ fn table_is_printed_for_each_benchmark() {
 fn checks_can_be_turned_off() {
     let dir = tempdir();
     clusterbench(dir.path())
-        .args([
-            "run",
-            "--bench",
-            "allreduce",
-            "-b",
-            "64",
-            "-e",
-            "64",
-            "-n",
-            "2",
-            "-c",
-            "0",
-            "-q",
-            "--output",
-            "r",
-        ])
+        .args(run_allreduce("64", "64"))
+        .args(["-n", "2", "-c", "0", "-q", "--output", "r"])
         .assert()
         .success();
     let (_, doc) = only_document(&dir.path().join("r"));
@@ -166,22 +139,8 @@ fn checks_can_be_turned_off() {
 fn corrupted_input_is_reported_with_exit_1_and_results_kept() {
     let dir = tempdir();
     let assert = clusterbench(dir.path())
-        .args([
-            "run",
-            "--bench",
-            "allreduce",
-            "-b",
-            "64",
-            "-e",
-            "256",
-            "-f",
-            "4",
-            "-n",
-            "2",
-            "-q",
-            "--output",
-            "r",
-        ])
+        .args(run_allreduce("64", "256"))
+        .args(["-f", "4", "-n", "2", "-q", "--output", "r"])
         .args(["--debug-corrupt-rank", "0"])
         .assert()
         .code(1);
@@ -203,20 +162,8 @@ fn auto_backend_falls_back_to_cpu_and_says_so() {
     let dir = tempdir();
     let assert = clusterbench(dir.path())
         .env("LD_LIBRARY_PATH", "/nonexistent")
-        .args([
-            "run",
-            "--bench",
-            "allreduce",
-            "-b",
-            "8",
-            "-e",
-            "8",
-            "-n",
-            "1",
-            "-q",
-            "--output",
-            "r",
-        ])
+        .args(run_allreduce("8", "8"))
+        .args(["-n", "1", "-q", "--output", "r"])
         .assert()
         .success();
     let (_, doc) = only_document(&dir.path().join("r"));
