@@ -200,7 +200,9 @@ fn environment_table(sources: &[Source]) -> Markup {
             table {
                 tr {
                     th.key { "" }
-                    @for s in sources { th.key { (s.label) } }
+                    @for s in sources {
+                        th.key { (s.label) " · " (s.doc.environment.ranks.len()) " rank" @if s.doc.environment.ranks.len() != 1 { "s" } }
+                    }
                 }
                 @for (name, value) in rows.iter() {
                     tr {

@@ -1123,10 +1123,21 @@ pub fn write_charts(charts: &[NamedChart], dir: &Path, prefix: &str) -> Result<V
         .map_err(|e| crate::usage!("cannot create chart directory '{}': {e}", dir.display()))?;
     let mut written = Vec::new();
     for c in charts {
-        let png = dir.join(format!("{prefix}{}.png", c.name));
+        // Names come from results files: keep them to one plain file name.
+        let stem: String = format!("{prefix}{}", c.name)
+            .chars()
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
+                    ch
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let png = dir.join(format!("{stem}.png"));
         write_png(&c.chart, &png)?;
         written.push(png);
-        let svg = dir.join(format!("{prefix}{}.svg", c.name));
+        let svg = dir.join(format!("{stem}.svg"));
         std::fs::write(&svg, render_svg(&c.chart)?)
             .with_context(|| format!("writing {}", svg.display()))?;
         written.push(svg);
