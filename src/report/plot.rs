@@ -73,6 +73,8 @@ pub enum Scale {
     Log2Count,
     /// Powers of ten of seconds, labelled in time units (1 µs, 10 µs, 1 ms).
     Log10Seconds,
+    /// Named categories at 0, 1, 2, ... (the chart's `categories`); points, no lines.
+    Category,
 }
 
 impl Scale {
@@ -82,7 +84,7 @@ impl Scale {
             return None;
         }
         match self {
-            Scale::Linear => Some(v),
+            Scale::Linear | Scale::Category => Some(v),
             Scale::Log2Bytes | Scale::Log2Count => (v > 0.0).then(|| v.log2()),
             Scale::Log10Seconds => (v > 0.0).then(|| v.log10()),
         }
@@ -90,7 +92,7 @@ impl Scale {
 
     fn label(self, axis_value: f64) -> String {
         match self {
-            Scale::Linear => format_number(axis_value),
+            Scale::Linear | Scale::Category => format_number(axis_value),
             Scale::Log2Bytes => format_bytes(2f64.powf(axis_value).round() as u64),
             Scale::Log2Count => format_number(2f64.powf(axis_value)),
             Scale::Log10Seconds => format_seconds(10f64.powf(axis_value)),
@@ -109,6 +111,19 @@ impl Scale {
                     .take_while(|v| *v <= top + step * 1e-9)
                     .collect();
                 (0.0, top, bold, Vec::new())
+            }
+            Scale::Category => {
+                let last = hi.max(0.0).round() as i64;
+                (
+                    -0.6,
+                    last as f64 + 0.6,
+                    (0..=last).map(|v| v as f64).collect(),
+                    Vec::new(),
+                )
+            }
+            // One value only: centre it rather than pin it to an edge.
+            Scale::Log2Bytes | Scale::Log2Count if hi - lo < 0.5 => {
+                (lo - 1.0, lo + 1.0, vec![lo], Vec::new())
             }
             Scale::Log2Bytes | Scale::Log2Count => {
                 let (a, b) = (lo.floor() as i64, hi.ceil().max(lo.floor() + 1.0) as i64);
@@ -213,6 +228,8 @@ pub struct LineChart {
     pub y_label: String,
     pub x_scale: Scale,
     pub y_scale: Scale,
+    /// Names of the x positions when `x_scale` is [`Scale::Category`].
+    pub categories: Vec<String>,
     pub series: Vec<Series>,
     pub peak: Option<Peak>,
 }
@@ -526,6 +543,7 @@ fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
                     y_label: format!("{metric} (GB/s, 1 GB = 1e9 bytes)"),
                     x_scale: Scale::Log2Bytes,
                     y_scale: Scale::Linear,
+                    categories: Vec::new(),
                     series,
                     peak: None,
                 }),
@@ -550,6 +568,7 @@ fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
             y_label: "median time per call (slowest rank)".into(),
             x_scale: Scale::Log2Bytes,
             y_scale: Scale::Log10Seconds,
+            categories: Vec::new(),
             series: b.finish(),
             peak: None,
         }),
@@ -628,6 +647,7 @@ fn latency_scaling_chart(
             y_label: "median time per call (slowest rank)".into(),
             x_scale: Scale::Log2Count,
             y_scale: Scale::Log10Seconds,
+            categories: Vec::new(),
             series: b.finish(),
             peak: None,
         }),
@@ -648,13 +668,26 @@ fn matmul_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
     let mut b = SeriesBuilder::default();
     for s in sources {
         for r in drawable(&s.doc).filter(|r| r.benchmark == bench) {
-            let (Params::Matmul { dtype, m, n, k, .. }, Some(v)) =
-                (&r.params, metric_value(r, "tflops"))
+            let (
+                Params::Matmul {
+                    dtype,
+                    label,
+                    m,
+                    n,
+                    k,
+                    ..
+                },
+                Some(v),
+            ) = (&r.params, metric_value(r, "tflops"))
             else {
                 continue;
             };
             let mut parts = source_and_ranks(s, r, &labels);
             parts.insert(0, dtype.name().to_string());
+            // Square sizes make the line; any other shape is a point of its own.
+            if !(m == n && n == k) {
+                parts.push(format!("{label} {m}x{n}x{k}"));
+            }
             // Rectangular shapes sit at the side of the cube with the same volume.
             let size = ((*m as f64) * (*n as f64) * (*k as f64)).cbrt();
             b.push(parts.join(" · "), size, v);
@@ -675,6 +708,7 @@ fn matmul_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
             y_label: "TFLOP/s per rank (dense, 2·m·n·k)".into(),
             x_scale: Scale::Log2Count,
             y_scale: Scale::Linear,
+            categories: Vec::new(),
             series,
             peak: None,
         }),
@@ -683,10 +717,10 @@ fn matmul_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
 
 fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
     let labels: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
-    let mut b = SeriesBuilder::default();
+    let mut points: Vec<(&Source, &Record, &str, u64, f64)> = Vec::new();
     for s in sources {
         for r in drawable(&s.doc).filter(|r| r.benchmark == bench) {
-            let (
+            if let (
                 Params::Stream {
                     kernel,
                     array_bytes,
@@ -694,32 +728,68 @@ fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
                 },
                 Some(v),
             ) = (&r.params, metric_value(r, "bandwidth"))
-            else {
-                continue;
-            };
-            let mut parts = source_and_ranks(s, r, &labels);
-            parts.insert(0, kernel.clone());
-            b.push(parts.join(" · "), *array_bytes as f64, v);
+            {
+                points.push((s, r, kernel.as_str(), *array_bytes, v));
+            }
         }
     }
-    let series = b.finish();
-    if series.is_empty() {
+    let mut sizes: Vec<u64> = points.iter().map(|p| p.3).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let y_label = "bandwidth, all ranks (GB/s, 1 GB = 1e9 bytes)".to_string();
+    let mut b = SeriesBuilder::default();
+    let chart = if sizes.len() == 1 {
+        // One array size (the usual case): kernels side by side, a point per run.
+        let mut kernels: Vec<String> = Vec::new();
+        for (_, _, k, _, _) in &points {
+            if !kernels.iter().any(|x| x == k) {
+                kernels.push(k.to_string());
+            }
+        }
+        for (s, r, k, _, v) in &points {
+            let x = kernels.iter().position(|x| x == k).unwrap_or(0);
+            b.push(source_and_ranks(s, r, &labels).join(" · "), x as f64, *v);
+        }
+        LineChart {
+            title: format!("{bench}: memory bandwidth per kernel"),
+            subtitle: subtitle(sources),
+            x_label: format!(
+                "STREAM kernel ({} per array per rank)",
+                format_bytes(sizes[0])
+            ),
+            y_label,
+            x_scale: Scale::Category,
+            y_scale: Scale::Linear,
+            categories: kernels,
+            series: b.finish(),
+            peak: None,
+        }
+    } else {
+        for (s, r, k, bytes, v) in &points {
+            let mut parts = source_and_ranks(s, r, &labels);
+            parts.insert(0, k.to_string());
+            b.push(parts.join(" · "), *bytes as f64, *v);
+        }
+        LineChart {
+            title: format!("{bench}: memory bandwidth vs array size"),
+            subtitle: subtitle(sources),
+            x_label: "bytes per array per rank".into(),
+            y_label,
+            x_scale: Scale::Log2Bytes,
+            y_scale: Scale::Linear,
+            categories: Vec::new(),
+            series: b.finish(),
+            peak: None,
+        }
+    };
+    if chart.series.is_empty() {
         return Vec::new();
     }
     vec![NamedChart {
         name: format!("{bench}-bandwidth"),
         benchmark: bench.to_string(),
         metric: "bandwidth".into(),
-        chart: Chart::Line(LineChart {
-            title: format!("{bench}: memory bandwidth vs array size"),
-            subtitle: subtitle(sources),
-            x_label: "bytes per array per rank".into(),
-            y_label: "bandwidth, all ranks (GB/s, 1 GB = 1e9 bytes)".into(),
-            x_scale: Scale::Log2Bytes,
-            y_scale: Scale::Linear,
-            series,
-            peak: None,
-        }),
+        chart: Chart::Line(chart),
     }]
 }
 
@@ -881,7 +951,14 @@ where
         .configure_mesh()
         .x_desc(c.x_label.as_str())
         .y_desc(c.y_label.as_str())
-        .x_label_formatter(&|v| x_scale.label(*v))
+        .x_label_formatter(&|v| match x_scale {
+            Scale::Category => c
+                .categories
+                .get(v.round().max(0.0) as usize)
+                .cloned()
+                .unwrap_or_default(),
+            _ => x_scale.label(*v),
+        })
         .y_label_formatter(&|v| y_scale.label(*v))
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
@@ -891,10 +968,12 @@ where
 
     for (i, points) in mapped.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        chart.draw_series(LineSeries::new(
-            points.iter().copied(),
-            color.stroke_width(2),
-        ))?;
+        if x_scale != Scale::Category {
+            chart.draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))?;
+        }
         chart.draw_series(
             points
                 .iter()
@@ -919,7 +998,9 @@ where
                 legend.draw(&PathElement::new(vec![(x, y), (x + 8, y)], *style))?;
             }
         } else {
-            legend.draw(&PathElement::new(vec![(6, y), (34, y)], *style))?;
+            if c.x_scale != Scale::Category {
+                legend.draw(&PathElement::new(vec![(6, y), (34, y)], *style))?;
+            }
             legend.draw(&Circle::new((20, y), 4, style.color.filled()))?;
         }
         legend.draw_text(
@@ -1257,6 +1338,7 @@ mod tests {
             y_label: "y".into(),
             x_scale: Scale::Log2Bytes,
             y_scale: Scale::Linear,
+            categories: Vec::new(),
             series: vec![Series {
                 label: "a".into(),
                 points: vec![(8.0, 1.0), (1024.0, 2.0), (0.0, 3.0), (f64::NAN, 1.0)],
