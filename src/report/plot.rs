@@ -127,8 +127,20 @@ impl Scale {
             }
             Scale::Log2Bytes | Scale::Log2Count => {
                 let (a, b) = (lo.floor() as i64, hi.ceil().max(lo.floor() + 1.0) as i64);
-                let step = ((b - a) as usize).div_ceil(max_labels.max(1)).max(1) as i64;
-                let bold = (a..=b).step_by(step as usize).map(|v| v as f64).collect();
+                // Both ends, and between them round powers (multiples of 1, 2, 5 or 10 in
+                // the exponent: 1 KiB, 32 KiB, 1 MiB...) not crowding an end.
+                let step = [1i64, 2, 5, 10, 20]
+                    .into_iter()
+                    .find(|s| ((b - a) / s) as usize + 2 <= max_labels)
+                    .unwrap_or(20);
+                let mut bold = vec![a as f64];
+                let room = (step as f64 * 0.6).max(1.0);
+                for v in (a + 1)..b {
+                    if v % step == 0 && (v - a) as f64 >= room && (b - v) as f64 >= room {
+                        bold.push(v as f64);
+                    }
+                }
+                bold.push(b as f64);
                 let light = (a..=b).map(|v| v as f64).collect();
                 (a as f64 - 0.3, b as f64 + 0.3, bold, light)
             }
@@ -196,7 +208,7 @@ pub fn format_seconds(s: f64) -> String {
     // Round first: 999.9 µs would otherwise print as "1000 µs".
     let rounded: f64 = format_number(v).parse().unwrap_or(v);
     if rounded >= 1000.0 && unit != "s" {
-        return format_seconds(rounded * 1000.0 * unit_seconds(unit));
+        return format_seconds(rounded * unit_seconds(unit));
     }
     format!("{} {unit}", format_number(v))
 }
@@ -516,6 +528,7 @@ fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
         parts.join(" · ")
     };
     let sub = subtitle(sources);
+    let multi_rank = records.iter().any(|(_, r)| r.ranks > 1);
     let mut out = Vec::new();
     for (metric, what) in [("busbw", "bus bandwidth"), ("algbw", "algorithm bandwidth")] {
         let mut b = SeriesBuilder::default();
@@ -524,8 +537,10 @@ fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
             else {
                 continue;
             };
-            // busbw is 0 on one rank by convention (nothing crosses a link): no line.
-            if metric == "busbw" && r.ranks < 2 {
+            // busbw is 0 on one rank by convention (nothing crosses a link), and one
+            // rank's algbw is a local copy that would flatten every real line: drawn
+            // only when nothing else was measured.
+            if r.ranks < 2 && (metric == "busbw" || multi_rank) {
                 continue;
             }
             b.push(line_label(s, r, &variant), bytes as f64, v);
@@ -935,7 +950,7 @@ where
     }
     let (x_lo, x_hi) = bounds(xs);
     let (y_lo, y_hi) = bounds(ys.into_iter());
-    let (x0, x1, xb, xl) = c.x_scale.ticks(x_lo, x_hi, 9);
+    let (x0, x1, xb, xl) = c.x_scale.ticks(x_lo, x_hi, 11);
     let (y0, y1, yb, yl) = c.y_scale.ticks(y_lo, y_hi, 8);
     let (x_scale, y_scale) = (c.x_scale, c.y_scale);
 
@@ -1265,10 +1280,18 @@ mod tests {
         assert_eq!(Scale::Log2Bytes.label(3.0), "8 B");
         assert_eq!(Scale::Log2Bytes.label(10.0), "1 KiB");
         assert_eq!(Scale::Log2Bytes.label(30.0), "1 GiB");
-        let (_, _, bold, _) = Scale::Log2Bytes.ticks(3.0, 30.0, 9);
-        assert!(bold.len() <= 10, "{bold:?}");
-        assert_eq!(bold.first(), Some(&3.0));
-        assert_eq!(bold.last(), Some(&30.0));
+        let (_, _, bold, _) = Scale::Log2Bytes.ticks(3.0, 30.0, 11);
+        let labels: Vec<String> = bold.iter().map(|v| Scale::Log2Bytes.label(*v)).collect();
+        assert_eq!(
+            labels,
+            ["8 B", "1 KiB", "32 KiB", "1 MiB", "32 MiB", "1 GiB"]
+        );
+        let (_, _, bold, _) = Scale::Log2Bytes.ticks(3.0, 20.0, 11);
+        let labels: Vec<String> = bold.iter().map(|v| Scale::Log2Bytes.label(*v)).collect();
+        assert_eq!(
+            labels,
+            ["8 B", "64 B", "256 B", "1 KiB", "4 KiB", "16 KiB", "64 KiB", "256 KiB", "1 MiB"]
+        );
     }
 
     #[test]
@@ -1277,7 +1300,7 @@ mod tests {
         assert_eq!(format_seconds(2.5e-5), "25 µs");
         assert_eq!(format_seconds(0.0123), "12.3 ms");
         assert_eq!(format_seconds(0.9999), "1 s");
-        assert_eq!(format_number(1234.5), "1235");
+        assert_eq!(format_number(1234.6), "1235");
         assert_eq!(format_number(0.01234), "0.0123");
     }
 
@@ -1286,8 +1309,10 @@ mod tests {
         let (lo, hi, bold, _) = Scale::Linear.ticks(0.0, 37.0, 8);
         assert_eq!(lo, 0.0);
         assert!(hi > 37.0);
+        assert_eq!(bold, [0.0, 10.0, 20.0, 30.0, 40.0]);
+        let (_, hi, bold, _) = Scale::Linear.ticks(0.0, 3.3, 8);
         assert!(
-            bold.windows(2).all(|w| (w[1] - w[0] - 5.0).abs() < 1e-9),
+            hi > 3.3 && bold.windows(2).all(|w| (w[1] - w[0] - 0.5).abs() < 1e-9),
             "{bold:?}"
         );
     }
@@ -1322,7 +1347,7 @@ mod tests {
         let texts: Vec<&str> = doc
             .descendants()
             .filter(|n| n.has_tag_name("text"))
-            .filter_map(|n| n.text())
+            .filter_map(|n| n.text().map(str::trim))
             .collect();
         assert!(texts.contains(&"<b>node-c</b>"), "{texts:?}");
         assert!(texts.contains(&"11.5"), "{texts:?}");
