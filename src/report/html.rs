@@ -284,7 +284,11 @@ fn key_cells(r: &Record) -> (Vec<String>, (String, u64)) {
                     op.into(),
                     place.into(),
                 ],
-                (format!("{} {op} {place}", dtype.name()), *bytes),
+                // Out-of-place rows first, as nccl-tests prints them.
+                (
+                    format!("{} {op} {}", dtype.name(), u8::from(*in_place)),
+                    *bytes,
+                ),
             )
         }
         Params::Stream {
