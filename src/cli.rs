@@ -32,8 +32,23 @@ pub enum Command {
     /// List the benchmarks and the built-in suites.
     List,
     /// Draw charts (PNG and SVG) from results files.
+    #[command(
+        long_about = "Draws charts from one or more results files, each as PNG and SVG: bus and \
+    algorithm bandwidth and time against message size for every collective, small-message \
+    latency against the number of ranks (given runs with different rank counts), matmul \
+    TFLOP/s against size, and memory bandwidth against array size. Several files go on the \
+    same charts, one line per file and rank count. A `.jsonl` stream of a run that died \
+    can be read too. `run` writes the charts of each run by itself, into \
+    <output>/<run id>-charts/.\n\nExample:\n  clusterbench plot r/1rank.json r/2ranks.json -o charts"
+    )]
     Plot(PlotArgs),
     /// Write a one-file HTML report (environment, tables, charts) from results files.
+    #[command(
+        long_about = "Writes one self-contained HTML file (inline CSS and SVG charts, nothing \
+    fetched from a network, no script) with the environment of every run, a table per \
+    benchmark and the charts. Give several results files to compare machines or instance \
+    types side by side.\n\nExample:\n  clusterbench report a.json b.json -o report.html"
+    )]
     Report(ReportArgs),
 }
 
@@ -132,15 +147,6 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(
-    long_about = "Draws charts from one or more results files, each as PNG and SVG: bus and \
-algorithm bandwidth and time against message size for every collective, small-message \
-latency against the number of ranks (given runs with different rank counts), matmul \
-TFLOP/s against size, and memory bandwidth against array size. Several files go on the \
-same charts, one line per file and rank count. A `.jsonl` stream of a run that died \
-can be read too. `run` writes the charts of each run by itself, into \
-<output>/<run id>-charts/.\n\nExample:\n  clusterbench plot r/1rank.json r/2ranks.json -o charts"
-)]
 pub struct PlotArgs {
     /// Results files (.json, or the .jsonl stream of a run).
     #[arg(required = true, value_name = "RESULTS")]
@@ -157,12 +163,6 @@ pub struct PlotArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(
-    long_about = "Writes one self-contained HTML file (inline CSS and SVG charts, nothing \
-fetched from a network, no script) with the environment of every run, a table per \
-benchmark and the charts. Give several results files to compare machines or instance \
-types side by side.\n\nExample:\n  clusterbench report a.json b.json -o report.html"
-)]
 pub struct ReportArgs {
     /// Results files (.json, or the .jsonl stream of a run).
     #[arg(required = true, value_name = "RESULTS")]
