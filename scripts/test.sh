@@ -16,3 +16,5 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
 # The single-process build without MPI, hwloc or CUDA must build and pass too.
 cargo test --locked --no-default-features
+# The report tests leave screenshots of the rendered HTML report here, for CI to keep.
+echo "test: report screenshots in target/tmp/report-screenshots/"

@@ -74,6 +74,28 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Plot(args) => {
+            let sources = crate::report::load_sources(&args.results)?;
+            let charts = crate::report::plot::build_charts(&sources);
+            if charts.is_empty() {
+                return Err(crate::usage!("no chartable records in the results given"));
+            }
+            let files = crate::report::plot::write_charts(&charts, &args.output, "")?;
+            println!(
+                "clusterbench: {} charts written to {}",
+                files.len(),
+                args.output.display()
+            );
+            Ok(())
+        }
+        Command::Report(args) => {
+            let sources = crate::report::load_sources(&args.results)?;
+            let page = crate::report::html::render(&sources)?;
+            std::fs::write(&args.output, page)
+                .map_err(|e| crate::usage!("cannot write '{}': {e}", args.output.display()))?;
+            println!("clusterbench: report written to {}", args.output.display());
+            Ok(())
+        }
     }
 }
 

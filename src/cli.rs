@@ -31,6 +31,25 @@ pub enum Command {
     Schema,
     /// List the benchmarks and the built-in suites.
     List,
+    /// Draw charts (PNG and SVG) from results files.
+    #[command(
+        long_about = "Draws charts from one or more results files, each as PNG and SVG: bus and \
+    algorithm bandwidth and time against message size for every collective, small-message \
+    latency against the number of ranks (given runs with different rank counts), matmul \
+    TFLOP/s against size, and memory bandwidth against array size. Several files go on the \
+    same charts, one line per file and rank count. A `.jsonl` stream of a run that died \
+    can be read too. `run` writes the charts of each run by itself, into \
+    <output>/<run id>-charts/.\n\nExample:\n  clusterbench plot r/1rank.json r/2ranks.json -o charts"
+    )]
+    Plot(PlotArgs),
+    /// Write a one-file HTML report (environment, tables, charts) from results files.
+    #[command(
+        long_about = "Writes one self-contained HTML file (inline CSS and SVG charts, nothing \
+    fetched from a network, no script) with the environment of every run, a table per \
+    benchmark and the charts. Give several results files to compare machines or instance \
+    types side by side.\n\nExample:\n  clusterbench report a.json b.json -o report.html"
+    )]
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
@@ -125,4 +144,36 @@ pub struct RunArgs {
     /// Test-only: corrupt one input element on this rank to prove that checks catch it.
     #[arg(long = "debug-corrupt-rank", hide = true, value_name = "RANK")]
     pub debug_corrupt_rank: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// Results files (.json, or the .jsonl stream of a run).
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+
+    /// Directory the charts are written to.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "DIR",
+        default_value = "clusterbench-charts"
+    )]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Results files (.json, or the .jsonl stream of a run).
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+
+    /// The HTML file to write.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FILE",
+        default_value = "clusterbench-report.html"
+    )]
+    pub output: PathBuf,
 }

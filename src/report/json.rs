@@ -123,3 +123,87 @@ impl Reporter for JsonReporter {
         Ok(Some(path))
     }
 }
+
+/// Reads the `.jsonl` stream of a run, complete or not: the header, every record that
+/// reached the file, and the footer when the run got that far. A run that died has no
+/// footer; its status reads `aborted`. A cut-off last line is ignored.
+pub fn read_stream(path: &Path) -> Result<RunDocument> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError::new(format!("cannot read '{}': {e}", path.display())))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let bad = |n: usize, e: &dyn std::fmt::Display| {
+        UsageError::new(format!(
+            "'{}' line {}: not a clusterbench results stream: {e}",
+            path.display(),
+            n + 1
+        ))
+    };
+    let mut doc = match lines.next() {
+        Some((n, line)) => {
+            match serde_json::from_str::<StreamLine>(line).map_err(|e| bad(n, &e))? {
+                StreamLine::Header {
+                    schema_version,
+                    tool,
+                    run,
+                    environment,
+                } => {
+                    if schema_version != crate::results::SCHEMA_VERSION {
+                        return Err(UsageError::new(format!(
+                        "'{}' has schema version {schema_version}; this clusterbench reads version {}",
+                        path.display(),
+                        crate::results::SCHEMA_VERSION
+                    ))
+                    .into());
+                    }
+                    RunDocument {
+                        schema_version,
+                        tool,
+                        run,
+                        environment,
+                        records: Vec::new(),
+                    }
+                }
+                _ => return Err(bad(n, &"the first line is not a header").into()),
+            }
+        }
+        None => return Err(bad(0, &"the file is empty").into()),
+    };
+    let mut finished = false;
+    let mut lines = lines.peekable();
+    while let Some((n, line)) = lines.next() {
+        let parsed = match serde_json::from_str::<StreamLine>(line) {
+            Ok(p) => p,
+            // The last line of a run killed mid-write may be cut short.
+            Err(_) if lines.peek().is_none() => break,
+            Err(e) => return Err(bad(n, &e).into()),
+        };
+        match parsed {
+            StreamLine::Record(r) => doc.records.push(r),
+            StreamLine::Footer {
+                finished_at,
+                status,
+            } => {
+                doc.run.finished_at = Some(finished_at);
+                doc.run.status = status;
+                finished = true;
+            }
+            StreamLine::Header { .. } => return Err(bad(n, &"a second header").into()),
+        }
+    }
+    if !finished {
+        doc.run.status = crate::results::RunStatus::Aborted;
+    }
+    Ok(doc)
+}
+
+/// Reads a results file: a `.jsonl` stream (complete or cut short) or a `.json` document.
+pub fn read_results(path: &Path) -> Result<RunDocument> {
+    if path.extension().is_some_and(|e| e == "jsonl") {
+        read_stream(path)
+    } else {
+        read_document(path)
+    }
+}

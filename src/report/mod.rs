@@ -1,6 +1,8 @@
 //! Reporters: each output format is one type implementing [`Reporter`].
 
+pub mod html;
 pub mod json;
+pub mod plot;
 pub mod table;
 
 use crate::options::RunOptions;
@@ -35,4 +37,14 @@ pub fn reporters(options: &RunOptions) -> Result<Vec<Box<dyn Reporter>>> {
         out.push(Box::new(table::TableReporter::stdout()));
     }
     Ok(out)
+}
+
+/// Reads results files (`.json` documents or `.jsonl` streams) for charts and reports,
+/// labelled by the system they ran on.
+pub fn load_sources(paths: &[PathBuf]) -> Result<Vec<plot::Source>> {
+    let docs = paths
+        .iter()
+        .map(|p| json::read_results(p).map(|d| (p.clone(), d)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(plot::label_sources(docs))
 }

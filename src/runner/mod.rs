@@ -344,6 +344,14 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             paths.push(p);
         }
     }
+    if is_root {
+        // After the results are on disk: charts are a view of them, never a risk to them.
+        if let Some(dir) = crate::report::plot::write_run_charts(&document, &options.output_dir) {
+            if !options.quiet {
+                eprintln!("clusterbench: charts written to {}", dir.display());
+            }
+        }
+    }
     outcome?;
     if failed > 0 {
         return Err(CheckFailed {

@@ -5,5 +5,6 @@ mod bad_input;
 mod common;
 #[cfg(feature = "mpi")]
 mod mpi;
+mod report;
 mod schema;
 mod single;
