@@ -31,6 +31,11 @@ pub enum Command {
     Schema,
     /// List the benchmarks and the built-in suites.
     List,
+    /// Check the CUDA libraries without needing a GPU: compile every GPU kernel to PTX
+    /// with NVRTC and resolve every CUDA, cuBLAS and NCCL function clusterbench calls.
+    /// Prints where each library was found; exit 2 if one is missing.
+    #[command(name = "cuda-check")]
+    CudaCheck,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]

@@ -418,18 +418,7 @@ struct CpuGemm<T: GemmElement> {
 impl<T: GemmElement> CpuGemm<T> {
     fn new(pool: Arc<rayon::ThreadPool>, threads: usize, shape: &MatmulShape, seed: u64) -> Self {
         let (m, n, k) = (shape.m, shape.n, shape.k);
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-        // Uniform in [-1, 1) without zeros, so no product is trivially skipped.
-        let mut random = |len: usize| -> Vec<T> {
-            (0..len)
-                .map(|_| {
-                    let v: f64 = rng.random_range(-1.0..1.0);
-                    T::from_f64(if v == 0.0 { 0.5 } else { v })
-                })
-                .collect()
-        };
-        let a = random(m * k);
-        let b = random(k * n);
+        let (a, b) = random_gemm_inputs::<T>(m, n, k, seed);
         CpuGemm {
             pool,
             threads,
@@ -483,6 +472,28 @@ impl<T: GemmElement> CpuGemm<T> {
     }
 }
 
+/// Row-major A (m x k) and B (k x n), uniform in [-1, 1) without zeros, so no
+/// product is trivially skipped.
+pub fn random_gemm_inputs<T: GemmElement>(
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> (Vec<T>, Vec<T>) {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let mut random = |len: usize| -> Vec<T> {
+        (0..len)
+            .map(|_| {
+                let v: f64 = rng.random_range(-1.0..1.0);
+                T::from_f64(if v == 0.0 { 0.5 } else { v })
+            })
+            .collect()
+    };
+    let a = random(m * k);
+    let b = random(k * n);
+    (a, b)
+}
+
 /// `x * y` as an exact sum `p + e` (fused multiply-add trick).
 fn two_product(x: f64, y: f64) -> (f64, f64) {
     let p = x * y;
@@ -501,49 +512,62 @@ impl<T: GemmElement> Workload for CpuGemm<T> {
     fn verify(&mut self) -> Result<LocalCheck> {
         self.c.iter_mut().for_each(|x| *x = T::from_f64(f64::NAN));
         self.multiply();
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(self.seed ^ 0x9e37_79b9_7f4a_7c15);
-        let mut worst: f64 = 0.0;
-        let mut wrong = 0u64;
-        for _ in 0..GEMM_SAMPLES {
-            let (i, j) = (rng.random_range(0..self.m), rng.random_range(0..self.n));
-            // Reference in doubled f64 precision (compensated dot product), and the
-            // forward error bound of any summation order: (k + 2) u sum |a||b|.
-            let (mut sum, mut comp, mut abs) = (0.0f64, 0.0f64, 0.0f64);
-            for p in 0..self.k {
-                let (x, y) = (
-                    self.a[i * self.k + p].to_f64(),
-                    self.b[p * self.n + j].to_f64(),
-                );
-                let (prod, perr) = two_product(x, y);
-                let t = sum + prod;
-                let serr = if sum.abs() >= prod.abs() {
-                    (sum - t) + prod
-                } else {
-                    (prod - t) + sum
-                };
-                sum = t;
-                comp += serr + perr;
-                abs += (x * y).abs();
-            }
-            let reference = sum + comp;
-            let got = self.c[i * self.n + j].to_f64();
-            let bound = (self.k as f64 + 2.0) * T::UNIT_ROUNDOFF * abs.max(f64::MIN_POSITIVE);
-            let ratio = (got - reference).abs() / bound;
-            // NaN (an unwritten or garbage entry) counts as wrong.
-            if ratio.is_nan() || ratio > 1.0 {
-                wrong += 1;
-            }
-            worst = if ratio.is_nan() {
-                f64::INFINITY
+        Ok(check_gemm_samples(
+            &self.a, &self.b, &self.c, self.m, self.n, self.k, self.seed,
+        ))
+    }
+}
+
+/// Checks sampled entries of a row-major C = A B (m x n, inner k) against a
+/// compensated f64 reference with the error bound of any summation order.
+pub fn check_gemm_samples<T: GemmElement>(
+    a: &[T],
+    b: &[T],
+    c: &[T],
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> LocalCheck {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut worst: f64 = 0.0;
+    let mut wrong = 0u64;
+    for _ in 0..GEMM_SAMPLES {
+        let (i, j) = (rng.random_range(0..m), rng.random_range(0..n));
+        // Reference in doubled f64 precision (compensated dot product), and the
+        // forward error bound of any summation order: (k + 2) u sum |a||b|.
+        let (mut sum, mut comp, mut abs) = (0.0f64, 0.0f64, 0.0f64);
+        for p in 0..k {
+            let (x, y) = (a[i * k + p].to_f64(), b[p * n + j].to_f64());
+            let (prod, perr) = two_product(x, y);
+            let t = sum + prod;
+            let serr = if sum.abs() >= prod.abs() {
+                (sum - t) + prod
             } else {
-                worst.max(ratio)
+                (prod - t) + sum
             };
+            sum = t;
+            comp += serr + perr;
+            abs += (x * y).abs();
         }
-        Ok(LocalCheck {
-            checked: GEMM_SAMPLES as u64,
-            wrong,
-            max_error_ratio: Some(worst),
-            method: "sampled entries against a compensated f64 reference, bound (k+2) u sum|a||b|",
-        })
+        let reference = sum + comp;
+        let got = c[i * n + j].to_f64();
+        let bound = (k as f64 + 2.0) * T::UNIT_ROUNDOFF * abs.max(f64::MIN_POSITIVE);
+        let ratio = (got - reference).abs() / bound;
+        // NaN (an unwritten or garbage entry) counts as wrong.
+        if ratio.is_nan() || ratio > 1.0 {
+            wrong += 1;
+        }
+        worst = if ratio.is_nan() {
+            f64::INFINITY
+        } else {
+            worst.max(ratio)
+        };
+    }
+    LocalCheck {
+        checked: GEMM_SAMPLES as u64,
+        wrong,
+        max_error_ratio: Some(worst),
+        method: "sampled entries against a compensated f64 reference, bound (k+2) u sum|a||b|",
     }
 }

@@ -4,7 +4,7 @@
 //! behind the `cuda` feature as an enabled/disabled module pair with one signature.
 
 pub mod cpu;
-#[cfg_attr(feature = "cuda", path = "cuda.rs")]
+#[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "cuda_disabled.rs")]
 pub mod cuda;
 

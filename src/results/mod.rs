@@ -264,6 +264,8 @@ mod tests {
                     instance_type: Some("p5.48xlarge".into()),
                     system_vendor: None,
                     topology_source: "test".into(),
+                    gpus: vec![],
+                    cuda: None,
                 }],
                 ranks: vec![RankInfo {
                     rank: 0,
@@ -271,6 +273,7 @@ mod tests {
                     cpu_binding: Some("0-1".into()),
                     cores: 2,
                     pid: 1,
+                    gpu: None,
                 }],
                 mpi: Some(MpiInfo {
                     library_version: "Open MPI v4.1".into(),

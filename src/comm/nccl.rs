@@ -1,0 +1,220 @@
+//! NCCL collectives on GPU buffers (feature `cuda`): one rank per GPU, the NCCL unique
+//! id made on rank 0 and handed to the others over the job's communicator (MPI).
+//!
+//! The input data, expected results and bandwidth factors are the collective's own
+//! (the same [`Collective`] as on the CPU path), so the GPU and CPU figures and checks
+//! mean the same thing.
+
+use crate::comm::Communicator;
+use crate::options::{DType, ReduceOp};
+use crate::runner::collective::{Collective, CollectiveCase};
+use crate::runner::{LocalCheck, Workload};
+use anyhow::{anyhow, bail, Context, Result};
+use cudarc::driver::{sys::CUevent_flags, CudaSlice, CudaStream, DeviceRepr, ValidAsZeroBits};
+use cudarc::nccl::{Comm, Id, NcclType, ReduceOp as NcclOp};
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+/// The process's NCCL communicator, made on first use and kept for the whole run
+/// (creating one costs far more than any collective).
+#[derive(Default)]
+pub struct NcclCache(OnceCell<Arc<Comm>>);
+
+fn nccl_comm(
+    cache: &NcclCache,
+    stream: &Arc<CudaStream>,
+    comm: &dyn Communicator,
+) -> Result<Arc<Comm>> {
+    if let Some(c) = cache.0.get() {
+        return Ok(c.clone());
+    }
+    // Rank 0 makes the id; every rank must take part in the broadcast.
+    let mine = if comm.rank() == 0 {
+        let id = Id::new().map_err(|e| anyhow!("NCCL could not create a unique id: {e:?}"))?;
+        id.internal().iter().map(|&c| c as u8).collect::<Vec<u8>>()
+    } else {
+        vec![0u8; 128]
+    };
+    let shared = comm.broadcast_bytes(&mine)?;
+    let mut internal = [0 as std::ffi::c_char; 128];
+    if shared.len() != internal.len() {
+        bail!(
+            "NCCL unique id of {} bytes received, expected 128",
+            shared.len()
+        );
+    }
+    for (d, s) in internal.iter_mut().zip(&shared) {
+        *d = *s as std::ffi::c_char;
+    }
+    let nccl = Comm::from_rank(stream.clone(), comm.rank(), comm.size(), Id::uninit(internal))
+        .map_err(|e| {
+            anyhow!(
+                "NCCL could not create a communicator of {} ranks (rank {}): {e:?}; NCCL_DEBUG=WARN tells more",
+                comm.size(),
+                comm.rank()
+            )
+        })?;
+    Ok(cache.0.get_or_init(|| Arc::new(nccl)).clone())
+}
+
+/// A collective point on the GPU through NCCL.
+pub fn workload<'a>(
+    cache: &NcclCache,
+    stream: Arc<CudaStream>,
+    coll: &'static dyn Collective,
+    comm: &'a dyn Communicator,
+    case: CollectiveCase,
+) -> Result<Box<dyn Workload + 'a>> {
+    if coll.name() != "allreduce" {
+        return Err(crate::usage!(
+            "{} has no NCCL implementation yet; run it with --backend cpu",
+            coll.name()
+        ));
+    }
+    let op = match case.op {
+        ReduceOp::Sum => NcclOp::Sum,
+        ReduceOp::Prod => NcclOp::Prod,
+        ReduceOp::Min => NcclOp::Min,
+        ReduceOp::Max => NcclOp::Max,
+        other => {
+            return Err(crate::usage!(
+                "NCCL has no {other} reduction; use sum, prod, min or max"
+            ))
+        }
+    };
+    let nccl = nccl_comm(cache, &stream, comm)?;
+    Ok(match case.dtype {
+        DType::Float => Box::new(NcclAllReduce::<f32>::new(
+            stream, nccl, coll, comm, case, op,
+        )?),
+        DType::Double => Box::new(NcclAllReduce::<f64>::new(
+            stream, nccl, coll, comm, case, op,
+        )?),
+        DType::Int32 => Box::new(NcclAllReduce::<i32>::new(
+            stream, nccl, coll, comm, case, op,
+        )?),
+        DType::Int64 => Box::new(NcclAllReduce::<i64>::new(
+            stream, nccl, coll, comm, case, op,
+        )?),
+    })
+}
+
+/// Element types of the NCCL collectives.
+pub trait NcclElement: NcclType + DeviceRepr + ValidAsZeroBits + Copy + PartialEq {
+    fn from_i64(v: i64) -> Self;
+}
+
+macro_rules! nccl_element {
+    ($($t:ty),*) => {$(
+        impl NcclElement for $t {
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
+        }
+    )*};
+}
+nccl_element!(f32, f64, i32, i64);
+
+struct NcclAllReduce<'a, T: NcclElement> {
+    stream: Arc<CudaStream>,
+    nccl: Arc<Comm>,
+    coll: &'static dyn Collective,
+    comm: &'a dyn Communicator,
+    case: CollectiveCase,
+    op: NcclOp,
+    send: CudaSlice<T>,
+    recv: CudaSlice<T>,
+}
+
+impl<'a, T: NcclElement> NcclAllReduce<'a, T> {
+    fn new(
+        stream: Arc<CudaStream>,
+        nccl: Arc<Comm>,
+        coll: &'static dyn Collective,
+        comm: &'a dyn Communicator,
+        case: CollectiveCase,
+        op: NcclOp,
+    ) -> Result<Self> {
+        let (send_count, recv_count) = coll.counts(case.count, comm.size());
+        let send = stream
+            .alloc_zeros::<T>(if case.in_place { 1 } else { send_count })
+            .context("allocating collective buffers on the GPU")?;
+        let recv = stream.alloc_zeros::<T>(recv_count)?;
+        let mut me = NcclAllReduce {
+            stream,
+            nccl,
+            coll,
+            comm,
+            case,
+            op,
+            send,
+            recv,
+        };
+        me.fill_inputs(false)?;
+        Ok(me)
+    }
+
+    fn fill_inputs(&mut self, for_check: bool) -> Result<()> {
+        let (rank, ranks) = (self.comm.rank(), self.comm.size());
+        let corrupt = for_check && self.case.corrupt;
+        let count = self.case.count;
+        let input: Vec<T> = (0..count)
+            .map(|i| {
+                let v = self.coll.input(self.case.op, rank, ranks, i);
+                T::from_i64(if corrupt && i == 0 { v + 1 } else { v })
+            })
+            .collect();
+        if self.case.in_place {
+            self.stream.memcpy_htod(&input, &mut self.recv)?;
+        } else {
+            self.stream.memcpy_htod(&input, &mut self.send)?;
+            // A value no reduction of the inputs produces, so unwritten output is caught.
+            let marker = vec![T::from_i64(-7); self.recv.len()];
+            self.stream.memcpy_htod(&marker, &mut self.recv)?;
+        }
+        self.stream.synchronize()?;
+        Ok(())
+    }
+
+    fn call(&mut self) -> Result<()> {
+        let r = if self.case.in_place {
+            self.nccl.all_reduce_in_place(&mut self.recv, &self.op)
+        } else {
+            self.nccl.all_reduce(&self.send, &mut self.recv, &self.op)
+        };
+        r.map(|_| ())
+            .map_err(|e| anyhow!("ncclAllReduce failed: {e:?}; NCCL_DEBUG=WARN tells more"))
+    }
+}
+
+impl<T: NcclElement> Workload for NcclAllReduce<'_, T> {
+    fn iterate(&mut self) -> Result<f64> {
+        let start = self
+            .stream
+            .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
+        self.call()?;
+        let end = self
+            .stream
+            .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
+        end.synchronize()?;
+        Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+    }
+
+    fn verify(&mut self) -> Result<LocalCheck> {
+        self.fill_inputs(true)?;
+        self.call()?;
+        let out = self.stream.clone_dtoh(&self.recv)?;
+        let (period, table) = self.coll.expected_table(self.case.op, self.comm.size());
+        let wrong = out
+            .iter()
+            .enumerate()
+            .filter(|(i, x)| **x != T::from_i64(table[i % period]))
+            .count() as u64;
+        Ok(LocalCheck {
+            checked: out.len() as u64,
+            wrong,
+            max_error_ratio: None,
+            method: "exact: every element against its computed reduction (NCCL)",
+        })
+    }
+}
