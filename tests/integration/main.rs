@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod common;
+mod cuda;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod schema;

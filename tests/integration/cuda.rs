@@ -1,0 +1,143 @@
+//! The CUDA backend on machines without a GPU (CI): the kernels compile and the real
+//! libraries resolve every function used (from PyPI's wheels, which scripts/setup.sh
+//! installs), `--backend auto` falls back to the CPU and says so, and `--backend cuda`
+//! is a clear usage error.
+
+use crate::common::*;
+
+/// Whether this machine has a GPU the driver reports (then the fallback tests do not apply).
+fn machine_has_gpu() -> bool {
+    let dir = tempdir();
+    let out = clusterbench(dir.path()).arg("env").output().unwrap();
+    assert!(out.status.success(), "env failed: {out:?}");
+    let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("env prints JSON");
+    env["hosts"][0]["gpus"]
+        .as_array()
+        .expect("hosts[].gpus is a list")
+        .iter()
+        .any(|g| g["name"].is_string())
+}
+
+/// scripts/test.sh sets this when it has installed the CUDA wheels: then the tests
+/// that need them must run, not skip.
+fn wheels_required() -> bool {
+    std::env::var_os("CLUSTERBENCH_REQUIRE_CUDA_WHEELS").is_some_and(|v| v == "1")
+}
+
+#[test]
+#[cfg(feature = "cuda")]
+fn kernels_compile_and_every_used_function_resolves() {
+    let dir = tempdir();
+    let out = clusterbench(dir.path()).arg("cuda-check").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if out.status.code() == Some(2) && !wheels_required() {
+        eprintln!(
+            "skipped: the CUDA libraries are not installed (run scripts/setup.sh): {stderr}"
+        );
+        return;
+    }
+    assert!(out.status.success(), "cuda-check failed:\n{stdout}\n{stderr}");
+    for lib in ["nvrtc", "cublasLt", "cublas", "nccl"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(lib))
+            .unwrap_or_else(|| panic!("no line for {lib} in:\n{stdout}"));
+        assert!(line.contains("functions used resolve"), "{line}");
+    }
+    for arch in ["compute_80", "compute_90", "compute_100"] {
+        assert!(
+            stdout.contains(&format!("kernels   {arch}: all 8 kernels compiled to PTX")),
+            "{arch}:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("cuda-check: passed"), "{stdout}");
+}
+
+#[test]
+#[cfg(feature = "cuda")]
+fn env_names_where_each_cuda_library_was_found() {
+    let dir = tempdir();
+    let out = clusterbench(dir.path()).arg("env").output().unwrap();
+    assert!(out.status.success());
+    let env: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(env["hosts"][0]["gpus"].is_array());
+    assert!(env["ranks"][0].get("gpu").is_some(), "ranks[].gpu is present");
+    let libs = &env["hosts"][0]["cuda"]["libraries"];
+    if libs.is_null() && !wheels_required() {
+        eprintln!("skipped: no CUDA library installed (run scripts/setup.sh)");
+        return;
+    }
+    let nccl = libs
+        .as_array()
+        .expect("cuda.libraries")
+        .iter()
+        .find(|l| l["name"] == "nccl")
+        .expect("an nccl entry");
+    let path = nccl["path"].as_str().expect("NCCL was found");
+    // pip's NCCL is libnccl.so.2, a name cudarc's loader does not try on its own.
+    assert!(path.contains("libnccl.so"), "{path}");
+}
+
+#[test]
+fn auto_falls_back_to_the_cpu_and_says_so() {
+    if machine_has_gpu() {
+        eprintln!("skipped: this machine has a GPU, so auto picks CUDA");
+        return;
+    }
+    let dir = tempdir();
+    let out = clusterbench(dir.path())
+        .args(run_allreduce("8", "64"))
+        .args(["--backend", "auto", "-q", "-n", "2", "-w", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("running on the CPU backend"), "{stderr}");
+    let (_, doc) = only_document(&dir.path().join("clusterbench-results"));
+    assert_eq!(doc.run.backend, "cpu");
+    let note = doc.run.backend_note.clone().expect("the fallback is recorded");
+    assert!(note.contains("running on the CPU backend"), "{note}");
+    assert!(
+        note.contains("CUDA driver") || note.contains("`cuda` feature"),
+        "{note}"
+    );
+    assert!(doc.records.iter().all(|r| r.backend == "cpu"));
+    assert_all_checked_and_passed(&doc);
+}
+
+#[test]
+fn cuda_without_a_gpu_is_a_clear_usage_error() {
+    if machine_has_gpu() {
+        eprintln!("skipped: this machine has a GPU");
+        return;
+    }
+    let dir = tempdir();
+    let out = clusterbench(dir.path())
+        .args(run_allreduce("8", "64"))
+        .args(["--backend", "cuda"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--backend cuda"), "{stderr}");
+    #[cfg(feature = "cuda")]
+    assert!(
+        stderr.contains("no CUDA driver library") && stderr.contains("searched"),
+        "names what was searched: {stderr}"
+    );
+    #[cfg(not(feature = "cuda"))]
+    assert!(stderr.contains("without the `cuda` feature"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.path().join("clusterbench-results").exists());
+}
+
+#[test]
+#[cfg(not(feature = "cuda"))]
+fn cuda_check_needs_the_cuda_feature() {
+    let dir = tempdir();
+    let out = clusterbench(dir.path()).arg("cuda-check").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without the `cuda` feature"));
+}
