@@ -13,18 +13,19 @@ use anyhow::{anyhow, bail, Context, Result};
 use cudarc::driver::{sys::CUevent_flags, CudaSlice, CudaStream, DeviceRepr, ValidAsZeroBits};
 use cudarc::nccl::{Comm, Id, NcclType, ReduceOp as NcclOp};
 use std::cell::OnceCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// The process's NCCL communicator, made on first use and kept for the whole run
 /// (creating one costs far more than any collective).
 #[derive(Default)]
-pub struct NcclCache(OnceCell<Arc<Comm>>);
+pub struct NcclCache(OnceCell<Rc<Comm>>);
 
 fn nccl_comm(
     cache: &NcclCache,
     stream: &Arc<CudaStream>,
     comm: &dyn Communicator,
-) -> Result<Arc<Comm>> {
+) -> Result<Rc<Comm>> {
     if let Some(c) = cache.0.get() {
         return Ok(c.clone());
     }
@@ -54,7 +55,7 @@ fn nccl_comm(
                 comm.rank()
             )
         })?;
-    Ok(cache.0.get_or_init(|| Arc::new(nccl)).clone())
+    Ok(cache.0.get_or_init(|| Rc::new(nccl)).clone())
 }
 
 /// A collective point on the GPU through NCCL.
@@ -117,7 +118,7 @@ nccl_element!(f32, f64, i32, i64);
 
 struct NcclAllReduce<'a, T: NcclElement> {
     stream: Arc<CudaStream>,
-    nccl: Arc<Comm>,
+    nccl: Rc<Comm>,
     coll: &'static dyn Collective,
     comm: &'a dyn Communicator,
     case: CollectiveCase,
@@ -129,7 +130,7 @@ struct NcclAllReduce<'a, T: NcclElement> {
 impl<'a, T: NcclElement> NcclAllReduce<'a, T> {
     fn new(
         stream: Arc<CudaStream>,
-        nccl: Arc<Comm>,
+        nccl: Rc<Comm>,
         coll: &'static dyn Collective,
         comm: &'a dyn Communicator,
         case: CollectiveCase,

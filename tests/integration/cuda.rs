@@ -20,6 +20,7 @@ fn machine_has_gpu() -> bool {
 
 /// scripts/test.sh sets this when it has installed the CUDA wheels: then the tests
 /// that need them must run, not skip.
+#[cfg(feature = "cuda")]
 fn wheels_required() -> bool {
     std::env::var_os("CLUSTERBENCH_REQUIRE_CUDA_WHEELS").is_some_and(|v| v == "1")
 }
@@ -32,12 +33,13 @@ fn kernels_compile_and_every_used_function_resolves() {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     if out.status.code() == Some(2) && !wheels_required() {
-        eprintln!(
-            "skipped: the CUDA libraries are not installed (run scripts/setup.sh): {stderr}"
-        );
+        eprintln!("skipped: the CUDA libraries are not installed (run scripts/setup.sh): {stderr}");
         return;
     }
-    assert!(out.status.success(), "cuda-check failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "cuda-check failed:\n{stdout}\n{stderr}"
+    );
     for lib in ["nvrtc", "cublasLt", "cublas", "nccl"] {
         let line = stdout
             .lines()
@@ -62,7 +64,10 @@ fn env_names_where_each_cuda_library_was_found() {
     assert!(out.status.success());
     let env: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(env["hosts"][0]["gpus"].is_array());
-    assert!(env["ranks"][0].get("gpu").is_some(), "ranks[].gpu is present");
+    assert!(
+        env["ranks"][0].get("gpu").is_some(),
+        "ranks[].gpu is present"
+    );
     let libs = &env["hosts"][0]["cuda"]["libraries"];
     if libs.is_null() && !wheels_required() {
         eprintln!("skipped: no CUDA library installed (run scripts/setup.sh)");
@@ -96,7 +101,11 @@ fn auto_falls_back_to_the_cpu_and_says_so() {
     assert!(stderr.contains("running on the CPU backend"), "{stderr}");
     let (_, doc) = only_document(&dir.path().join("clusterbench-results"));
     assert_eq!(doc.run.backend, "cpu");
-    let note = doc.run.backend_note.clone().expect("the fallback is recorded");
+    let note = doc
+        .run
+        .backend_note
+        .clone()
+        .expect("the fallback is recorded");
     assert!(note.contains("running on the CPU backend"), "{note}");
     assert!(
         note.contains("CUDA driver") || note.contains("`cuda` feature"),
@@ -140,4 +149,20 @@ fn cuda_check_needs_the_cuda_feature() {
     let out = clusterbench(dir.path()).arg("cuda-check").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("without the `cuda` feature"));
+}
+
+#[test]
+fn gpu_suite_file_is_valid() {
+    let dir = tempdir();
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/harness/suites/gpu.toml");
+    // Flags override the suite's sizes, so this parses the whole file but measures little.
+    let out = clusterbench(dir.path())
+        .args(["run", "--suite", suite, "--bench", "allreduce"])
+        .args(["-e", "64", "-n", "2", "-w", "0", "-q", "--backend", "cpu"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (_, doc) = only_document(&dir.path().join("clusterbench-results"));
+    assert_eq!(doc.run.suite.as_deref(), Some(suite));
+    assert_all_checked_and_passed(&doc);
 }
