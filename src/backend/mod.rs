@@ -65,6 +65,60 @@ pub trait StreamWorkload: Workload {
     fn threads(&self) -> usize;
 }
 
+/// A GPU copy measured by the `gpumem` benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyKind {
+    /// Host to device, from pinned (page-locked) or pageable host memory.
+    HostToDevice { pinned: bool },
+    /// Device to host, into pinned or pageable host memory.
+    DeviceToHost { pinned: bool },
+    /// Host to device and device to host at once (pinned), on two streams.
+    Bidirectional,
+    /// Device to device on one GPU: the copy engine, or a kernel on the SMs.
+    DeviceToDevice { sm: bool },
+    /// GPU `src` to GPU `dst`; with `bidirectional`, `dst` to `src` at the same time.
+    Peer {
+        src: usize,
+        dst: usize,
+        bidirectional: bool,
+    },
+}
+
+impl CopyKind {
+    /// The name recorded in the results.
+    pub fn name(self) -> &'static str {
+        match self {
+            CopyKind::HostToDevice { pinned: true } => "h2d_pinned",
+            CopyKind::HostToDevice { pinned: false } => "h2d_pageable",
+            CopyKind::DeviceToHost { pinned: true } => "d2h_pinned",
+            CopyKind::DeviceToHost { pinned: false } => "d2h_pageable",
+            CopyKind::Bidirectional => "h2d_d2h_bidir",
+            CopyKind::DeviceToDevice { sm: false } => "d2d_copy_engine",
+            CopyKind::DeviceToDevice { sm: true } => "d2d_sm_copy",
+            CopyKind::Peer {
+                bidirectional: false,
+                ..
+            } => "p2p",
+            CopyKind::Peer {
+                bidirectional: true,
+                ..
+            } => "p2p_bidir",
+        }
+    }
+
+    /// How many times the copy size crosses a link per iteration (2 for both ways).
+    pub fn directions(self) -> u64 {
+        match self {
+            CopyKind::Bidirectional
+            | CopyKind::Peer {
+                bidirectional: true,
+                ..
+            } => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// The hardware that runs the workloads.
 pub trait Backend {
     /// `cpu` or `cuda`, as recorded in the results.
@@ -75,6 +129,19 @@ pub trait Backend {
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>>;
     /// A GEMM of `shape` with random inputs (seeded by `seed`).
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>>;
+    /// A GPU copy of `bytes` (the `gpumem` benchmark); only GPU backends have them.
+    fn copy(&self, kind: CopyKind, _bytes: usize) -> Result<Box<dyn Workload>> {
+        Err(UsageError::new(format!(
+            "{} needs a GPU (--backend cuda); the {} backend has no device copies",
+            kind.name(),
+            self.name()
+        ))
+        .into())
+    }
+    /// GPUs this process can reach (for peer-to-peer copies).
+    fn gpus_visible(&self) -> usize {
+        0
+    }
     /// One point of a collective sweep.
     fn collective<'a>(
         &'a self,

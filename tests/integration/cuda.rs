@@ -166,3 +166,20 @@ fn gpu_suite_file_is_valid() {
     assert_eq!(doc.run.suite.as_deref(), Some(suite));
     assert_all_checked_and_passed(&doc);
 }
+
+#[test]
+fn gpumem_on_the_cpu_backend_is_skipped_with_a_note() {
+    let dir = tempdir();
+    let out = clusterbench(dir.path())
+        .args(["run", "--bench", "gpumem", "--backend", "cpu", "-q"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("gpumem skipped: the cpu backend has no GPU"),
+        "{stderr}"
+    );
+    let (_, doc) = only_document(&dir.path().join("clusterbench-results"));
+    assert!(doc.records.is_empty(), "no figure without a GPU");
+}

@@ -5,6 +5,7 @@
 //! stays in this directory and in `comm/nccl.rs`.
 
 pub mod check;
+mod copies;
 pub mod discovery;
 pub mod inventory;
 pub mod kernels;
@@ -12,7 +13,7 @@ mod matmul;
 mod memory;
 pub mod symbols;
 
-use super::{Backend, StreamWorkload};
+use super::{Backend, CopyKind, StreamWorkload};
 use crate::comm::Communicator;
 use crate::options::{DType, MatmulShape};
 use crate::runner::collective::{Collective, CollectiveCase};
@@ -101,16 +102,21 @@ pub struct CudaBackend {
     nccl: crate::comm::nccl::NcclCache,
 }
 
+/// [`kernels::SOURCE`] compiled for `ctx`'s device and loaded into it.
+fn load_kernels(ctx: &Arc<CudaContext>) -> Result<Arc<CudaModule>> {
+    require(&discovery::NVRTC).map_err(|e| crate::usage!("{e}"))?;
+    let (major, minor) = ctx.compute_capability()?;
+    let ptx = kernels::compile(&format!("compute_{major}{minor}"))?;
+    Ok(ctx.load_module(ptx)?)
+}
+
 impl CudaBackend {
     /// A kernel of [`kernels::SOURCE`], compiled on first use for this device.
     fn kernel(&self, name: &str) -> Result<CudaFunction> {
         let module = match self.kernels.get() {
             Some(m) => m.clone(),
             None => {
-                require(&discovery::NVRTC).map_err(|e| crate::usage!("{e}"))?;
-                let (major, minor) = self.ctx.compute_capability()?;
-                let ptx = kernels::compile(&format!("compute_{major}{minor}"))?;
-                let m = self.ctx.load_module(ptx)?;
+                let m = load_kernels(&self.ctx)?;
                 self.kernels.get_or_init(|| m).clone()
             }
         };
@@ -138,6 +144,14 @@ impl Backend for CudaBackend {
 
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>> {
         Ok(Box::new(memory::GpuStream::new(self, elements)?))
+    }
+
+    fn copy(&self, kind: CopyKind, bytes: usize) -> Result<Box<dyn Workload>> {
+        copies::new(self, kind, bytes)
+    }
+
+    fn gpus_visible(&self) -> usize {
+        CudaContext::device_count().map(|n| n as usize).unwrap_or(1)
     }
 
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>> {
