@@ -22,15 +22,28 @@ pub enum DType {
     Double,
     Int32,
     Int64,
+    /// bfloat16 (GPU matmul).
+    Bf16,
+    /// IEEE half precision (GPU matmul).
+    Fp16,
+    /// f32 data multiplied on tensor cores with 10-bit mantissas (GPU matmul).
+    Tf32,
+    /// 8-bit float, 4 exponent and 3 mantissa bits (GPU matmul, Hopper and later).
+    Fp8E4m3,
 }
 
 impl DType {
     pub const ALL: [DType; 4] = [DType::Float, DType::Double, DType::Int32, DType::Int64];
 
+    /// The GPU-only types, which `all` leaves out.
+    pub const GPU: [DType; 4] = [DType::Tf32, DType::Bf16, DType::Fp16, DType::Fp8E4m3];
+
     pub fn size(self) -> usize {
         match self {
-            DType::Float | DType::Int32 => 4,
+            DType::Float | DType::Int32 | DType::Tf32 => 4,
             DType::Double | DType::Int64 => 8,
+            DType::Bf16 | DType::Fp16 => 2,
+            DType::Fp8E4m3 => 1,
         }
     }
 
@@ -40,11 +53,20 @@ impl DType {
             DType::Double => "double",
             DType::Int32 => "int32",
             DType::Int64 => "int64",
+            DType::Bf16 => "bf16",
+            DType::Fp16 => "fp16",
+            DType::Tf32 => "tf32",
+            DType::Fp8E4m3 => "fp8e4m3",
         }
     }
 
-    pub fn is_float(self) -> bool {
+    /// Whether the CPU GEMM has this type.
+    pub fn is_cpu_matmul(self) -> bool {
         matches!(self, DType::Float | DType::Double)
+    }
+
+    pub fn is_float(self) -> bool {
+        !matches!(self, DType::Int32 | DType::Int64)
     }
 
     pub fn parse(text: &str) -> Result<DType> {
@@ -53,8 +75,12 @@ impl DType {
             "double" | "f64" | "float64" | "fp64" => Ok(DType::Double),
             "int32" | "i32" | "int" => Ok(DType::Int32),
             "int64" | "i64" => Ok(DType::Int64),
+            "bf16" | "bfloat16" => Ok(DType::Bf16),
+            "fp16" | "f16" | "float16" => Ok(DType::Fp16),
+            "tf32" => Ok(DType::Tf32),
+            "fp8" | "fp8e4m3" | "e4m3" => Ok(DType::Fp8E4m3),
             _ => Err(UsageError::new(format!(
-                "unknown datatype '{text}': expected one of float, double, int32, int64 (or f32, f64, i32, i64, all)"
+                "unknown datatype '{text}': expected one of float, double, int32, int64 (or f32, f64, i32, i64, all), or for GPU matmul tf32, bf16, fp16, fp8e4m3"
             ))),
         }
     }

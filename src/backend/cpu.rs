@@ -64,8 +64,17 @@ impl Backend for CpuBackend {
         Ok(match dtype {
             DType::Float => Box::new(CpuGemm::<f32>::new(pool, threads, shape, seed)),
             DType::Double => Box::new(CpuGemm::<f64>::new(pool, threads, shape, seed)),
-            other => return Err(anyhow!("matmul has no {other} kernel on the CPU")),
+            other => return Err(crate::usage!("{}", cpu_matmul_rejects(other))),
         })
+    }
+
+    fn check_config(&self, cfg: &crate::options::BenchConfig) -> Result<()> {
+        if cfg.name == "matmul" {
+            if let Some(d) = cfg.datatypes.iter().find(|d| !d.is_cpu_matmul()) {
+                return Err(crate::usage!("{}", cpu_matmul_rejects(*d)));
+            }
+        }
+        Ok(())
     }
 
     fn collective<'a>(
@@ -76,6 +85,10 @@ impl Backend for CpuBackend {
     ) -> Result<Box<dyn Workload + 'a>> {
         Ok(Box::new(HostCollective::new(coll, comm, case)))
     }
+}
+
+fn cpu_matmul_rejects(dtype: DType) -> String {
+    format!("matmul in {dtype} needs a GPU (--backend cuda); the CPU backend runs float and double")
 }
 
 // ---------------------------------------------------------------- collectives

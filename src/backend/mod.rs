@@ -138,6 +138,10 @@ pub trait Backend {
         ))
         .into())
     }
+    /// Rejects, before anything runs, settings this backend cannot measure (a usage error).
+    fn check_config(&self, _cfg: &crate::options::BenchConfig) -> Result<()> {
+        Ok(())
+    }
     /// GPUs this process can reach (for peer-to-peer copies).
     fn gpus_visible(&self) -> usize {
         0

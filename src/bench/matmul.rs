@@ -23,7 +23,14 @@ impl Benchmark for Matmul {
             ops: false,
             shapes: true,
             array: false,
-            dtypes: &[DType::Float, DType::Double],
+            dtypes: &[
+                DType::Float,
+                DType::Double,
+                DType::Tf32,
+                DType::Bf16,
+                DType::Fp16,
+                DType::Fp8E4m3,
+            ],
         }
     }
 

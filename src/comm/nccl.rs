@@ -97,6 +97,11 @@ pub fn workload<'a>(
         DType::Int64 => Box::new(NcclAllReduce::<i64>::new(
             stream, nccl, coll, comm, case, op,
         )?),
+        other => {
+            return Err(crate::usage!(
+                "the NCCL collectives run float, double, int32 and int64, not {other}"
+            ))
+        }
     })
 }
 

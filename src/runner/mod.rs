@@ -225,6 +225,9 @@ fn now_rfc3339() -> String {
 pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
     let topology = Topology::load()?;
     let (backend, backend_note) = crate::backend::select(options.backend)?;
+    for cfg in &options.benches {
+        backend.check_config(cfg)?;
+    }
     let environment = gather_environment(comm, &topology)?;
 
     // Rank 0 names the run and counts the nodes; every rank needs both.

@@ -183,3 +183,37 @@ fn gpumem_on_the_cpu_backend_is_skipped_with_a_note() {
     let (_, doc) = only_document(&dir.path().join("clusterbench-results"));
     assert!(doc.records.is_empty(), "no figure without a GPU");
 }
+
+#[test]
+fn gpu_only_datatypes_are_usage_errors_on_the_cpu() {
+    for (args, needle) in [
+        (
+            vec!["run", "--bench", "matmul", "-d", "bf16", "--backend", "cpu"],
+            "matmul in bf16 needs a GPU (--backend cuda)",
+        ),
+        (
+            vec![
+                "run",
+                "--bench",
+                "matmul",
+                "-d",
+                "float,fp8",
+                "--backend",
+                "cpu",
+            ],
+            "matmul in fp8e4m3 needs a GPU",
+        ),
+        (
+            vec!["run", "--bench", "allreduce", "-d", "tf32"],
+            "allreduce does not support datatype tf32",
+        ),
+    ] {
+        let dir = tempdir();
+        let out = clusterbench(dir.path()).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(!dir.path().join("clusterbench-results").exists());
+    }
+}
