@@ -542,16 +542,49 @@ pub fn check_gemm_samples<T: GemmElement>(
     k: usize,
     seed: u64,
 ) -> LocalCheck {
+    check_gemm_sampled(
+        GemmView {
+            a: &|i| a[i].to_f64(),
+            b: &|i| b[i].to_f64(),
+            c: &|i| c[i].to_f64(),
+            m,
+            n,
+            k,
+        },
+        seed,
+        &|abs, _| (k as f64 + 2.0) * T::UNIT_ROUNDOFF * abs,
+        "sampled entries against a compensated f64 reference, bound (k+2) u sum|a||b|",
+    )
+}
+
+/// Row-major A (m x k), B (k x n) and C (m x n), element by element.
+pub struct GemmView<'a> {
+    pub a: &'a dyn Fn(usize) -> f64,
+    pub b: &'a dyn Fn(usize) -> f64,
+    pub c: &'a dyn Fn(usize) -> f64,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+}
+
+/// Checks sampled entries of C = A B against a compensated f64 reference; an entry
+/// passes when its error is within `bound(sum |a||b|, reference)`.
+pub fn check_gemm_sampled(
+    g: GemmView,
+    seed: u64,
+    bound: &dyn Fn(f64, f64) -> f64,
+    method: &'static str,
+) -> LocalCheck {
+    let GemmView { m, n, k, .. } = g;
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut worst: f64 = 0.0;
     let mut wrong = 0u64;
     for _ in 0..GEMM_SAMPLES {
         let (i, j) = (rng.random_range(0..m), rng.random_range(0..n));
-        // Reference in doubled f64 precision (compensated dot product), and the
-        // forward error bound of any summation order: (k + 2) u sum |a||b|.
+        // Reference in doubled f64 precision (compensated dot product).
         let (mut sum, mut comp, mut abs) = (0.0f64, 0.0f64, 0.0f64);
         for p in 0..k {
-            let (x, y) = (a[i * k + p].to_f64(), b[p * n + j].to_f64());
+            let (x, y) = ((g.a)(i * k + p), (g.b)(p * n + j));
             let (prod, perr) = two_product(x, y);
             let t = sum + prod;
             let serr = if sum.abs() >= prod.abs() {
@@ -564,9 +597,8 @@ pub fn check_gemm_samples<T: GemmElement>(
             abs += (x * y).abs();
         }
         let reference = sum + comp;
-        let got = c[i * n + j].to_f64();
-        let bound = (k as f64 + 2.0) * T::UNIT_ROUNDOFF * abs.max(f64::MIN_POSITIVE);
-        let ratio = (got - reference).abs() / bound;
+        let got = (g.c)(i * n + j);
+        let ratio = (got - reference).abs() / bound(abs, reference).max(f64::MIN_POSITIVE);
         // NaN (an unwritten or garbage entry) counts as wrong.
         if ratio.is_nan() || ratio > 1.0 {
             wrong += 1;
@@ -581,6 +613,6 @@ pub fn check_gemm_samples<T: GemmElement>(
         checked: GEMM_SAMPLES as u64,
         wrong,
         max_error_ratio: Some(worst),
-        method: "sampled entries against a compensated f64 reference, bound (k+2) u sum|a||b|",
+        method,
     }
 }

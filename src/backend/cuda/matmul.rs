@@ -20,9 +20,12 @@ pub fn new(
     Ok(match dtype {
         DType::Float => Box::new(GpuGemm::<f32>::new(stream, shape, seed)?),
         DType::Double => Box::new(GpuGemm::<f64>::new(stream, shape, seed)?),
+        DType::Tf32 | DType::Bf16 | DType::Fp16 | DType::Fp8E4m3 => {
+            Box::new(super::lt::LtGemm::new(stream, dtype, shape, seed)?)
+        }
         other => {
             return Err(crate::usage!(
-                "matmul on the GPU runs float and double; {other} is not supported"
+                "matmul on the GPU runs float, double, tf32, bf16, fp16 and fp8e4m3, not {other}"
             ))
         }
     })

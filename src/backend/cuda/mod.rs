@@ -9,6 +9,7 @@ mod copies;
 pub mod discovery;
 pub mod inventory;
 pub mod kernels;
+mod lt;
 mod matmul;
 mod memory;
 pub mod symbols;
@@ -156,6 +157,7 @@ impl Backend for CudaBackend {
 
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>> {
         require(&discovery::CUBLAS).map_err(|e| crate::usage!("{e}"))?;
+        require(&discovery::CUBLASLT).map_err(|e| crate::usage!("{e}"))?;
         matmul::new(self.stream.clone(), dtype, shape, seed)
     }
 

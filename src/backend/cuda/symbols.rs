@@ -37,6 +37,14 @@ pub const DRIVER: &[&str] = &[
     "cuMemcpyHtoDAsync_v2",
     "cuMemcpyDtoHAsync_v2",
     "cuMemsetD8Async",
+    "cuMemAlloc_v2",
+    "cuMemFree_v2",
+    "cuMemHostAlloc",
+    "cuMemFreeHost",
+    "cuMemcpyDtoDAsync_v2",
+    "cuMemcpyPeerAsync",
+    "cuDeviceCanAccessPeer",
+    "cuCtxEnablePeerAccess",
     "cuModuleLoadData",
     "cuModuleGetFunction",
     "cuModuleUnload",
@@ -67,8 +75,22 @@ pub const CUBLAS: &[&str] = &[
     "cublasDgemm_v2",
 ];
 
-/// cuBLASLt: the library version in the fingerprint.
-pub const CUBLASLT: &[&str] = &["cublasLtGetVersion"];
+/// cuBLASLt: the tensor-core GEMMs (tf32, bf16, fp16, fp8) and the version.
+pub const CUBLASLT: &[&str] = &[
+    "cublasLtGetVersion",
+    "cublasLtCreate",
+    "cublasLtDestroy",
+    "cublasLtMatmulDescCreate",
+    "cublasLtMatmulDescSetAttribute",
+    "cublasLtMatmulDescDestroy",
+    "cublasLtMatrixLayoutCreate",
+    "cublasLtMatrixLayoutDestroy",
+    "cublasLtMatmulPreferenceCreate",
+    "cublasLtMatmulPreferenceSetAttribute",
+    "cublasLtMatmulPreferenceDestroy",
+    "cublasLtMatmulAlgoGetHeuristic",
+    "cublasLtMatmul",
+];
 
 /// NCCL: communicator set-up, the collectives, error polling and the version.
 pub const NCCL: &[&str] = &[
