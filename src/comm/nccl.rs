@@ -1,5 +1,7 @@
 //! NCCL collectives on GPU buffers (feature `cuda`): one rank per GPU, the NCCL unique
 //! id made on rank 0 and handed to the others over the job's communicator (MPI).
+//! All-reduce, all-gather, reduce-scatter, broadcast (from rank 0), all-to-all (grouped
+//! sends and receives) and a send/recv ring, chosen by the collective's name.
 //!
 //! The input data, expected results and bandwidth factors are the collective's own
 //! (the same [`Collective`] as on the CPU path), so the GPU and CPU figures and checks
@@ -66,9 +68,15 @@ pub fn workload<'a>(
     comm: &'a dyn Communicator,
     case: CollectiveCase,
 ) -> Result<Box<dyn Workload + 'a>> {
-    if coll.name() != "allreduce" {
+    let kind = NcclKind::of(coll.name()).ok_or_else(|| {
+        crate::usage!(
+            "{} has no NCCL implementation; run it with --backend cpu",
+            coll.name()
+        )
+    })?;
+    if case.in_place && !matches!(kind, NcclKind::AllReduce | NcclKind::Broadcast) {
         return Err(crate::usage!(
-            "{} has no NCCL implementation yet; run it with --backend cpu",
+            "in-place {} is not measured through NCCL; the NCCL path runs it out of place",
             coll.name()
         ));
     }
@@ -85,17 +93,17 @@ pub fn workload<'a>(
     };
     let nccl = nccl_comm(cache, &stream, comm)?;
     Ok(match case.dtype {
-        DType::Float => Box::new(NcclAllReduce::<f32>::new(
-            stream, nccl, coll, comm, case, op,
+        DType::Float => Box::new(NcclCollective::<f32>::new(
+            stream, nccl, kind, coll, comm, case, op,
         )?),
-        DType::Double => Box::new(NcclAllReduce::<f64>::new(
-            stream, nccl, coll, comm, case, op,
+        DType::Double => Box::new(NcclCollective::<f64>::new(
+            stream, nccl, kind, coll, comm, case, op,
         )?),
-        DType::Int32 => Box::new(NcclAllReduce::<i32>::new(
-            stream, nccl, coll, comm, case, op,
+        DType::Int32 => Box::new(NcclCollective::<i32>::new(
+            stream, nccl, kind, coll, comm, case, op,
         )?),
-        DType::Int64 => Box::new(NcclAllReduce::<i64>::new(
-            stream, nccl, coll, comm, case, op,
+        DType::Int64 => Box::new(NcclCollective::<i64>::new(
+            stream, nccl, kind, coll, comm, case, op,
         )?),
         other => {
             return Err(crate::usage!(
@@ -121,9 +129,38 @@ macro_rules! nccl_element {
 }
 nccl_element!(f32, f64, i32, i64);
 
-struct NcclAllReduce<'a, T: NcclElement> {
+/// The NCCL calls, by the collective's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NcclKind {
+    AllReduce,
+    AllGather,
+    ReduceScatter,
+    /// From rank 0.
+    Broadcast,
+    /// Grouped sends and receives, one block of `count / ranks` to every rank.
+    AllToAll,
+    /// Each rank sends to the next and receives from the previous (a ring).
+    SendRecv,
+}
+
+impl NcclKind {
+    fn of(name: &str) -> Option<Self> {
+        Some(match name.replace(['_', '-'], "").as_str() {
+            "allreduce" => NcclKind::AllReduce,
+            "allgather" => NcclKind::AllGather,
+            "reducescatter" => NcclKind::ReduceScatter,
+            "broadcast" | "bcast" => NcclKind::Broadcast,
+            "alltoall" => NcclKind::AllToAll,
+            "sendrecv" => NcclKind::SendRecv,
+            _ => return None,
+        })
+    }
+}
+
+struct NcclCollective<'a, T: NcclElement> {
     stream: Arc<CudaStream>,
     nccl: Rc<Comm>,
+    kind: NcclKind,
     coll: &'static dyn Collective,
     comm: &'a dyn Communicator,
     case: CollectiveCase,
@@ -132,10 +169,12 @@ struct NcclAllReduce<'a, T: NcclElement> {
     recv: CudaSlice<T>,
 }
 
-impl<'a, T: NcclElement> NcclAllReduce<'a, T> {
+impl<'a, T: NcclElement> NcclCollective<'a, T> {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         stream: Arc<CudaStream>,
         nccl: Rc<Comm>,
+        kind: NcclKind,
         coll: &'static dyn Collective,
         comm: &'a dyn Communicator,
         case: CollectiveCase,
@@ -146,9 +185,10 @@ impl<'a, T: NcclElement> NcclAllReduce<'a, T> {
             .alloc_zeros::<T>(if case.in_place { 1 } else { send_count })
             .context("allocating collective buffers on the GPU")?;
         let recv = stream.alloc_zeros::<T>(recv_count)?;
-        let mut me = NcclAllReduce {
+        let mut me = NcclCollective {
             stream,
             nccl,
+            kind,
             coll,
             comm,
             case,
@@ -163,7 +203,11 @@ impl<'a, T: NcclElement> NcclAllReduce<'a, T> {
     fn fill_inputs(&mut self, for_check: bool) -> Result<()> {
         let (rank, ranks) = (self.comm.rank(), self.comm.size());
         let corrupt = for_check && self.case.corrupt;
-        let count = self.case.count;
+        let count = if self.case.in_place {
+            self.recv.len()
+        } else {
+            self.send.len()
+        };
         let input: Vec<T> = (0..count)
             .map(|i| {
                 let v = self.coll.input(self.case.op, rank, ranks, i);
@@ -183,17 +227,62 @@ impl<'a, T: NcclElement> NcclAllReduce<'a, T> {
     }
 
     fn call(&mut self) -> Result<()> {
-        let r = if self.case.in_place {
-            self.nccl.all_reduce_in_place(&mut self.recv, &self.op)
-        } else {
-            self.nccl.all_reduce(&self.send, &mut self.recv, &self.op)
+        let nccl = &self.nccl;
+        let (rank, ranks) = (nccl.rank(), nccl.world_size());
+        let r = match (self.kind, self.case.in_place) {
+            (NcclKind::AllReduce, true) => nccl.all_reduce_in_place(&mut self.recv, &self.op),
+            (NcclKind::AllReduce, false) => nccl.all_reduce(&self.send, &mut self.recv, &self.op),
+            (NcclKind::Broadcast, true) => nccl.broadcast_in_place(&mut self.recv, 0),
+            (NcclKind::Broadcast, false) => {
+                let send = (rank == 0).then_some(&self.send);
+                nccl.broadcast(send, &mut self.recv, 0)
+            }
+            (NcclKind::AllGather, _) => nccl.all_gather(&self.send, &mut self.recv),
+            (NcclKind::ReduceScatter, _) => {
+                nccl.reduce_scatter(&self.send, &mut self.recv, &self.op)
+            }
+            (NcclKind::AllToAll, _) => {
+                let block = self.send.len() / ranks;
+                let mut group = Vec::new();
+                group.push(cudarc::nccl::group_start());
+                for peer in 0..ranks {
+                    let range = peer * block..(peer + 1) * block;
+                    if let Err(e) = nccl.send(&self.send.slice(range.clone()), peer as i32) {
+                        group.push(Err(e));
+                    }
+                    group.push(
+                        nccl.recv(&mut self.recv.slice_mut(range), peer as i32)
+                            .map(|_| cudarc::nccl::result::NcclStatus::Success),
+                    );
+                }
+                group.push(cudarc::nccl::group_end());
+                group
+                    .into_iter()
+                    .find(|r| r.is_err())
+                    .unwrap_or(Ok(cudarc::nccl::result::NcclStatus::Success))
+            }
+            (NcclKind::SendRecv, _) => {
+                let (next, prev) = ((rank + 1) % ranks, (rank + ranks - 1) % ranks);
+                let started = cudarc::nccl::group_start();
+                let sent = nccl.send(&self.send, next as i32);
+                let received = nccl.recv(&mut self.recv, prev as i32);
+                let ended = cudarc::nccl::group_end();
+                started
+                    .and(sent.map(|_| cudarc::nccl::result::NcclStatus::Success))
+                    .and(received)
+                    .and(ended)
+            }
         };
-        r.map(|_| ())
-            .map_err(|e| anyhow!("ncclAllReduce failed: {e:?}; NCCL_DEBUG=WARN tells more"))
+        r.map(|_| ()).map_err(|e| {
+            anyhow!(
+                "NCCL {:?} failed: {e:?}; NCCL_DEBUG=WARN tells more",
+                self.kind
+            )
+        })
     }
 }
 
-impl<T: NcclElement> Workload for NcclAllReduce<'_, T> {
+impl<T: NcclElement> Workload for NcclCollective<'_, T> {
     fn iterate(&mut self) -> Result<f64> {
         let start = self
             .stream
@@ -220,7 +309,7 @@ impl<T: NcclElement> Workload for NcclAllReduce<'_, T> {
             checked: out.len() as u64,
             wrong,
             max_error_ratio: None,
-            method: "exact: every element against its computed reduction (NCCL)",
+            method: "exact: every received element against its computed value (NCCL)",
         })
     }
 }

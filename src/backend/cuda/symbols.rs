@@ -101,6 +101,11 @@ pub const NCCL: &[&str] = &[
     "ncclCommGetAsyncError",
     "ncclGetErrorString",
     "ncclAllReduce",
+    "ncclAllGather",
+    "ncclReduceScatter",
+    "ncclBroadcast",
+    "ncclSend",
+    "ncclRecv",
     "ncclGroupStart",
     "ncclGroupEnd",
 ];
