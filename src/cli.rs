@@ -119,6 +119,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = "clusterbench-results")]
     pub output: PathBuf,
 
+    /// GPU collectives: capture N calls in one CUDA graph and time its replays (the time
+    /// per call is a replay's time / N), as nccl-tests' -G does. CUDA backend only.
+    #[arg(long = "cuda-graph", value_name = "N")]
+    pub cuda_graph: Option<u32>,
+
     /// Which hardware runs the benchmarks.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,

@@ -319,6 +319,9 @@ pub struct RunOptions {
     pub quiet: bool,
     #[serde(skip)]
     pub corrupt_rank: Option<usize>,
+    /// GPU collectives: calls captured per CUDA graph, whose replays are timed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda_graph: Option<u32>,
 }
 
 fn parse_list<T>(items: &[String], all: &[T], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>>
@@ -582,6 +585,19 @@ impl RunOptions {
             output_dir: args.output.clone(),
             quiet: args.quiet,
             corrupt_rank: args.debug_corrupt_rank,
+            cuda_graph: match args.cuda_graph {
+                Some(0) => {
+                    return Err(UsageError::new(
+                        "--cuda-graph takes the number of calls per graph, at least 1",
+                    ))
+                }
+                Some(_) if args.backend == BackendChoice::Cpu => {
+                    return Err(UsageError::new(
+                        "--cuda-graph needs the CUDA backend (--backend cuda or auto)",
+                    ))
+                }
+                n => n,
+            },
         })
     }
 }

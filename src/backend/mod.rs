@@ -156,16 +156,24 @@ pub trait Backend {
 }
 
 /// Picks the backend. Returns it and, when it differs from what was asked for, why.
-pub fn select(choice: BackendChoice) -> Result<(Box<dyn Backend>, Option<String>)> {
+/// `cuda_graph`: GPU collectives time replays of graphs of that many calls.
+pub fn select(
+    choice: BackendChoice,
+    cuda_graph: Option<u32>,
+) -> Result<(Box<dyn Backend>, Option<String>)> {
     let cpu = || -> Result<Box<dyn Backend>> { Ok(Box::new(cpu::CpuBackend::new()?)) };
     match choice {
         BackendChoice::Cpu => Ok((cpu()?, None)),
-        BackendChoice::Cuda => match cuda::open() {
+        BackendChoice::Cuda => match cuda::open(cuda_graph) {
             Ok(b) => Ok((b, None)),
             Err(why) => Err(UsageError::new(format!("--backend cuda: {why}")).into()),
         },
-        BackendChoice::Auto => match cuda::open() {
+        BackendChoice::Auto => match cuda::open(cuda_graph) {
             Ok(b) => Ok((b, None)),
+            Err(why) if cuda_graph.is_some() => Err(UsageError::new(format!(
+                "--cuda-graph needs a GPU, and the CUDA backend is not available: {why}"
+            ))
+            .into()),
             Err(why) => Ok((cpu()?, Some(format!("running on the CPU backend: {why}")))),
         },
     }

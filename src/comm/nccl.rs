@@ -12,7 +12,10 @@ use crate::options::{DType, ReduceOp};
 use crate::runner::collective::{Collective, CollectiveCase};
 use crate::runner::{LocalCheck, Workload};
 use anyhow::{anyhow, bail, Context, Result};
-use cudarc::driver::{sys::CUevent_flags, CudaSlice, CudaStream, DeviceRepr, ValidAsZeroBits};
+use cudarc::driver::{
+    sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode},
+    CudaGraph, CudaSlice, CudaStream, DeviceRepr, ValidAsZeroBits,
+};
 use cudarc::nccl::{Comm, Id, NcclType, ReduceOp as NcclOp};
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -64,6 +67,7 @@ fn nccl_comm(
 pub fn workload<'a>(
     cache: &NcclCache,
     stream: Arc<CudaStream>,
+    graph_calls: Option<u32>,
     coll: &'static dyn Collective,
     comm: &'a dyn Communicator,
     case: CollectiveCase,
@@ -93,18 +97,22 @@ pub fn workload<'a>(
     };
     let nccl = nccl_comm(cache, &stream, comm)?;
     Ok(match case.dtype {
-        DType::Float => Box::new(NcclCollective::<f32>::new(
-            stream, nccl, kind, coll, comm, case, op,
-        )?),
-        DType::Double => Box::new(NcclCollective::<f64>::new(
-            stream, nccl, kind, coll, comm, case, op,
-        )?),
-        DType::Int32 => Box::new(NcclCollective::<i32>::new(
-            stream, nccl, kind, coll, comm, case, op,
-        )?),
-        DType::Int64 => Box::new(NcclCollective::<i64>::new(
-            stream, nccl, kind, coll, comm, case, op,
-        )?),
+        DType::Float => Box::new(
+            NcclCollective::<f32>::new(stream, nccl, kind, coll, comm, case, op)?
+                .with_graph(graph_calls),
+        ),
+        DType::Double => Box::new(
+            NcclCollective::<f64>::new(stream, nccl, kind, coll, comm, case, op)?
+                .with_graph(graph_calls),
+        ),
+        DType::Int32 => Box::new(
+            NcclCollective::<i32>::new(stream, nccl, kind, coll, comm, case, op)?
+                .with_graph(graph_calls),
+        ),
+        DType::Int64 => Box::new(
+            NcclCollective::<i64>::new(stream, nccl, kind, coll, comm, case, op)?
+                .with_graph(graph_calls),
+        ),
         other => {
             return Err(crate::usage!(
                 "the NCCL collectives run float, double, int32 and int64, not {other}"
@@ -167,6 +175,9 @@ struct NcclCollective<'a, T: NcclElement> {
     op: NcclOp,
     send: CudaSlice<T>,
     recv: CudaSlice<T>,
+    /// Calls per CUDA graph, and the graph once captured.
+    graph_calls: Option<u32>,
+    graph: Option<CudaGraph>,
 }
 
 impl<'a, T: NcclElement> NcclCollective<'a, T> {
@@ -186,6 +197,8 @@ impl<'a, T: NcclElement> NcclCollective<'a, T> {
             .context("allocating collective buffers on the GPU")?;
         let recv = stream.alloc_zeros::<T>(recv_count)?;
         let mut me = NcclCollective {
+            graph_calls: None,
+            graph: None,
             stream,
             nccl,
             kind,
@@ -198,6 +211,37 @@ impl<'a, T: NcclElement> NcclCollective<'a, T> {
         };
         me.fill_inputs(false)?;
         Ok(me)
+    }
+
+    fn with_graph(mut self, calls: Option<u32>) -> Self {
+        self.graph_calls = calls;
+        self
+    }
+
+    /// Captures `calls` collective calls into one CUDA graph (NCCL supports capture).
+    fn capture(&mut self, calls: u32) -> Result<CudaGraph> {
+        let stream = self.stream.clone();
+        stream.begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)?;
+        let mut outcome = Ok(());
+        for _ in 0..calls {
+            outcome = self.call();
+            if outcome.is_err() {
+                break;
+            }
+        }
+        // The capture must end even when a call failed, or the stream stays unusable.
+        let graph = stream.end_capture(CUgraphInstantiate_flags(0));
+        outcome?;
+        graph?.ok_or_else(|| {
+            anyhow!(
+                "CUDA graph capture of {} produced no graph",
+                self.kind_name()
+            )
+        })
+    }
+
+    fn kind_name(&self) -> String {
+        format!("{:?}", self.kind)
     }
 
     fn fill_inputs(&mut self, for_check: bool) -> Result<()> {
@@ -284,15 +328,25 @@ impl<'a, T: NcclElement> NcclCollective<'a, T> {
 
 impl<T: NcclElement> Workload for NcclCollective<'_, T> {
     fn iterate(&mut self) -> Result<f64> {
+        if let (Some(calls), None) = (self.graph_calls, &self.graph) {
+            let graph = self.capture(calls)?;
+            graph.upload()?;
+            self.graph = Some(graph);
+        }
         let start = self
             .stream
             .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-        self.call()?;
+        match &self.graph {
+            Some(g) => g.launch()?,
+            None => self.call()?,
+        }
         let end = self
             .stream
             .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
         end.synchronize()?;
-        Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+        let seconds = f64::from(start.elapsed_ms(&end)?) / 1e3;
+        // A replay runs `calls` collectives back to back: report the time of one.
+        Ok(seconds / f64::from(self.graph_calls.unwrap_or(1)))
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {

@@ -217,3 +217,40 @@ fn gpu_only_datatypes_are_usage_errors_on_the_cpu() {
         assert!(!dir.path().join("clusterbench-results").exists());
     }
 }
+
+#[test]
+fn cuda_graph_mode_needs_the_cuda_backend() {
+    let dir = tempdir();
+    for (args, needle) in [
+        (
+            vec![
+                "run",
+                "--bench",
+                "allreduce",
+                "--cuda-graph",
+                "10",
+                "--backend",
+                "cpu",
+            ],
+            "--cuda-graph needs the CUDA backend",
+        ),
+        (
+            vec!["run", "--bench", "allreduce", "--cuda-graph", "0"],
+            "--cuda-graph takes the number of calls per graph",
+        ),
+    ] {
+        let out = clusterbench(dir.path()).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    if !machine_has_gpu() {
+        let out = clusterbench(dir.path())
+            .args(["run", "--bench", "allreduce", "--cuda-graph", "10"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--cuda-graph needs a GPU"), "{stderr}");
+    }
+}

@@ -74,8 +74,9 @@ pub fn local_device(devices: usize) -> usize {
     local % devices.max(1)
 }
 
-/// Opens the CUDA backend on this rank's device.
-pub fn open() -> Result<Box<dyn Backend>, String> {
+/// Opens the CUDA backend on this rank's device; `cuda_graph`: collectives time
+/// replays of CUDA graphs of that many calls.
+pub fn open(cuda_graph: Option<u32>) -> Result<Box<dyn Backend>, String> {
     let devices = probe_devices()?;
     let ordinal = local_device(devices);
     let ctx = CudaContext::new(ordinal)
@@ -92,6 +93,7 @@ pub fn open() -> Result<Box<dyn Backend>, String> {
         stream,
         kernels: OnceLock::new(),
         nccl: Default::default(),
+        cuda_graph,
     }))
 }
 
@@ -101,6 +103,7 @@ pub struct CudaBackend {
     stream: Arc<CudaStream>,
     kernels: OnceLock<Arc<CudaModule>>,
     nccl: crate::comm::nccl::NcclCache,
+    cuda_graph: Option<u32>,
 }
 
 /// [`kernels::SOURCE`] compiled for `ctx`'s device and loaded into it.
@@ -168,6 +171,13 @@ impl Backend for CudaBackend {
         case: CollectiveCase,
     ) -> Result<Box<dyn Workload + 'a>> {
         require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
-        crate::comm::nccl::workload(&self.nccl, self.stream.clone(), coll, comm, case)
+        crate::comm::nccl::workload(
+            &self.nccl,
+            self.stream.clone(),
+            self.cuda_graph,
+            coll,
+            comm,
+            case,
+        )
     }
 }
