@@ -4,7 +4,12 @@ use super::Backend;
 use crate::results::environment::{CudaStack, GpuInfo, RankGpu};
 
 /// Always fails: this binary has no CUDA support.
-pub fn open(_cuda_graph: Option<u32>) -> Result<Box<dyn Backend>, String> {
+pub fn open() -> Result<Box<dyn Backend>, String> {
+    open_with(None)
+}
+
+/// Always fails: this binary has no CUDA support.
+pub fn open_with(_cuda_graph: Option<u32>) -> Result<Box<dyn Backend>, String> {
     Err(
         "this clusterbench was built without the `cuda` feature (rebuild with default features)"
             .into(),

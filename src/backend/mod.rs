@@ -164,11 +164,11 @@ pub fn select(
     let cpu = || -> Result<Box<dyn Backend>> { Ok(Box::new(cpu::CpuBackend::new()?)) };
     match choice {
         BackendChoice::Cpu => Ok((cpu()?, None)),
-        BackendChoice::Cuda => match cuda::open(cuda_graph) {
+        BackendChoice::Cuda => match cuda::open_with(cuda_graph) {
             Ok(b) => Ok((b, None)),
             Err(why) => Err(UsageError::new(format!("--backend cuda: {why}")).into()),
         },
-        BackendChoice::Auto => match cuda::open(cuda_graph) {
+        BackendChoice::Auto => match cuda::open_with(cuda_graph) {
             Ok(b) => Ok((b, None)),
             Err(why) if cuda_graph.is_some() => Err(UsageError::new(format!(
                 "--cuda-graph needs a GPU, and the CUDA backend is not available: {why}"

@@ -74,9 +74,14 @@ pub fn local_device(devices: usize) -> usize {
     local % devices.max(1)
 }
 
-/// Opens the CUDA backend on this rank's device; `cuda_graph`: collectives time
-/// replays of CUDA graphs of that many calls.
-pub fn open(cuda_graph: Option<u32>) -> Result<Box<dyn Backend>, String> {
+/// Opens the CUDA backend on this rank's device.
+pub fn open() -> Result<Box<dyn Backend>, String> {
+    open_with(None)
+}
+
+/// Opens the CUDA backend; `cuda_graph`: collectives time replays of CUDA graphs of
+/// that many calls.
+pub fn open_with(cuda_graph: Option<u32>) -> Result<Box<dyn Backend>, String> {
     let devices = probe_devices()?;
     let ordinal = local_device(devices);
     let ctx = CudaContext::new(ordinal)
