@@ -111,6 +111,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub shapes: Vec<String>,
 
+    /// matmul: around each square size of --sizes, search for the shape with the highest
+    /// TFLOP/s (sizes and then inner dimensions in steps of 64-256) and measure the best
+    /// one fully, checked, as `search_best`: the maximum achievable FLOPS.
+    #[arg(long)]
+    pub search: bool,
+
     /// Bytes per array for membw (default: 4x the last-level caches, at least 64 MiB).
     #[arg(long = "array-size", value_name = "SIZE")]
     pub array_size: Option<String>,

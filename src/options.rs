@@ -212,6 +212,9 @@ pub struct BenchConfig {
     pub shapes: Vec<MatmulShape>,
     /// Bytes per membw array; `None` = sized from the last-level cache.
     pub array_bytes: Option<u64>,
+    /// matmul: search near each square size for the fastest shape.
+    #[serde(default)]
+    pub search: bool,
 }
 
 impl BenchConfig {
@@ -249,6 +252,8 @@ pub struct BenchOverrides {
     /// Named matmul shapes, `label:MxNxK`.
     pub shapes: Option<Vec<String>>,
     pub array_size: Option<String>,
+    /// matmul: search near each square size for the fastest shape.
+    pub search: Option<bool>,
 }
 
 /// A suite file (harness/suites/*.toml).
@@ -394,6 +399,9 @@ fn apply(cfg: &mut BenchConfig, o: &BenchOverrides) -> Result<()> {
     }
     if let Some(a) = &o.array_size {
         cfg.array_bytes = Some(parse_size(a)?);
+    }
+    if let Some(search) = o.search {
+        cfg.search = search;
     }
     Ok(())
 }
@@ -544,6 +552,7 @@ impl RunOptions {
             sizes: (!args.sizes.is_empty()).then(|| args.sizes.clone()),
             shapes: (!args.shapes.is_empty()).then(|| args.shapes.clone()),
             array_size: args.array_size.clone(),
+            search: args.search.then_some(true),
         };
 
         let mut benches = Vec::new();
@@ -565,6 +574,7 @@ impl RunOptions {
             if !supports.shapes {
                 from_cli.sizes = None;
                 from_cli.shapes = None;
+                from_cli.search = None;
             }
             if !supports.array {
                 from_cli.array_size = None;
@@ -652,6 +662,7 @@ mod tests {
             ops: vec![ReduceOp::Sum],
             shapes: vec![],
             array_bytes: None,
+            search: false,
         };
         assert_eq!(cfg.sizes(), vec![8, 16, 32, 64, 128]);
         let cfg = BenchConfig {

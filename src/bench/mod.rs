@@ -61,5 +61,6 @@ pub fn base_config(name: &str) -> BenchConfig {
         ops: vec![],
         shapes: vec![],
         array_bytes: None,
+        search: false,
     }
 }

@@ -7,4 +7,5 @@ mod cuda;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod schema;
+mod search;
 mod single;
