@@ -324,15 +324,7 @@ fn stream_dot(a: &[f64], b: &[f64]) -> f64 {
 impl StreamWorkload for CpuStream {
     fn select(&mut self, kernel: StreamKernel) {
         self.kernel = kernel;
-        let (a, b, c) = self.expect;
-        let q = STREAM_SCALAR;
-        self.expect = match kernel {
-            StreamKernel::Copy => (a, b, a),
-            StreamKernel::Scale => (a, q * c, c),
-            StreamKernel::Add => (a, b, a + b),
-            StreamKernel::Triad => (b + q * c, b, c),
-            StreamKernel::Dot => (a, b, c),
-        };
+        self.expect = kernel.expected_after(self.expect, STREAM_SCALAR);
     }
 
     fn threads(&self) -> usize {

@@ -50,6 +50,18 @@ impl StreamKernel {
         }
     }
 
+    /// The values every element of a, b and c holds after this kernel ran on arrays
+    /// holding `(a, b, c)`, with STREAM's scalar `q`.
+    pub fn expected_after(self, (a, b, c): (f64, f64, f64), q: f64) -> (f64, f64, f64) {
+        match self {
+            StreamKernel::Copy => (a, b, a),
+            StreamKernel::Scale => (a, q * c, c),
+            StreamKernel::Add => (a, b, a + b),
+            StreamKernel::Triad => (b + q * c, b, c),
+            StreamKernel::Dot => (a, b, c),
+        }
+    }
+
     /// Arrays touched per element, as STREAM counts bytes (no write-allocate traffic).
     pub fn arrays_touched(self) -> u64 {
         match self {

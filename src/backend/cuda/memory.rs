@@ -99,15 +99,7 @@ impl GpuStream {
 impl StreamWorkload for GpuStream {
     fn select(&mut self, kernel: StreamKernel) {
         self.kernel = kernel;
-        let (a, b, c) = self.expect;
-        let q = STREAM_SCALAR;
-        self.expect = match kernel {
-            StreamKernel::Copy => (a, b, a),
-            StreamKernel::Scale => (a, q * c, c),
-            StreamKernel::Add => (a, b, a + b),
-            StreamKernel::Triad => (b + q * c, b, c),
-            StreamKernel::Dot => (a, b, c),
-        };
+        self.expect = kernel.expected_after(self.expect, STREAM_SCALAR);
     }
 
     fn threads(&self) -> usize {
