@@ -82,6 +82,12 @@ fn env_names_where_each_cuda_library_was_found() {
     let path = nccl["path"].as_str().expect("NCCL was found");
     // pip's NCCL is libnccl.so.2, a name cudarc's loader does not try on its own.
     assert!(path.contains("libnccl.so"), "{path}");
+    // Versions are read from the libraries themselves, with or without a driver.
+    let cuda = &env["hosts"][0]["cuda"];
+    let version = |key: &str| cuda[key].as_str().unwrap_or_default().to_string();
+    assert!(version("nccl_version").starts_with("2."), "{cuda}");
+    assert!(version("cublas_version").starts_with("13."), "{cuda}");
+    assert!(version("nvrtc_version").starts_with("13."), "{cuda}");
 }
 
 #[test]

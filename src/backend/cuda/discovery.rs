@@ -247,8 +247,21 @@ pub fn search_dirs() -> Vec<(String, PathBuf)> {
     dirs
 }
 
-/// Finds `lib`: first as the loader sees it, then in [`search_dirs`].
+/// Finds `lib`: first as the loader sees it, then in [`search_dirs`]. The answer is
+/// kept: trying a name loads the whole library (hundreds of MB for cuBLAS), and
+/// nothing this process does changes where libraries are.
 pub fn find(lib: &CudaLib) -> Found {
+    static FOUND: std::sync::Mutex<Vec<(&'static str, Found)>> = std::sync::Mutex::new(Vec::new());
+    let mut cache = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, f)) = cache.iter().find(|(name, _)| *name == lib.name) {
+        return f.clone();
+    }
+    let found = find_uncached(lib);
+    cache.push((lib.name, found.clone()));
+    found
+}
+
+fn find_uncached(lib: &CudaLib) -> Found {
     if let Some(name) = loader_finds(lib.name) {
         return Found::Loader(name);
     }

@@ -17,8 +17,15 @@ fn driver_ready() -> bool {
     })
 }
 
-fn loadable(lib: &discovery::CudaLib) -> bool {
-    matches!(discovery::find(lib), Found::Loader(_))
+/// Runs `f` on `lib` opened from where it was found, if it was.
+fn with_lib(
+    lib: &discovery::CudaLib,
+    f: impl FnOnce(&libloading::Library) -> Option<String>,
+) -> Option<String> {
+    let path = super::symbols::located_path(lib).ok()?;
+    // SAFETY: loading a CUDA library runs its initialisers only.
+    let handle = unsafe { libloading::Library::new(path) }.ok()?;
+    f(&handle)
 }
 
 fn attribute(dev: sys::CUdevice, attr: sys::CUdevice_attribute) -> Option<i32> {
@@ -135,22 +142,32 @@ pub fn cuda_stack() -> Option<CudaStack> {
             (rc == sys::CUresult::CUDA_SUCCESS).then(|| format!("{}.{}", v / 1000, (v % 1000) / 10))
         })
         .flatten();
-    let cublas_version = loadable(&discovery::CUBLASLT).then(|| {
-        // SAFETY: takes no arguments; the library is present.
-        let v = unsafe { cudarc::cublaslt::sys::cublasLtGetVersion() };
-        format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)
+    // Versions straight from the files found (the driver is not needed for these).
+    let cublas_version = with_lib(&discovery::CUBLASLT, |l| {
+        // SAFETY: cublasLtGetVersion takes no arguments and returns size_t.
+        let f = unsafe { l.get::<unsafe extern "C" fn() -> usize>(b"cublasLtGetVersion") }.ok()?;
+        // SAFETY: as declared by cuBLASLt.
+        let v = unsafe { f() };
+        Some(format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100))
     });
-    let nccl_version = loadable(&discovery::NCCL).then(|| {
+    let nccl_version = with_lib(&discovery::NCCL, |l| {
+        // SAFETY: ncclGetVersion(int*) writes one int.
+        let f = unsafe { l.get::<unsafe extern "C" fn(*mut c_int) -> c_int>(b"ncclGetVersion") }
+            .ok()?;
         let mut v: c_int = 0;
-        // SAFETY: writes one int; the library is present.
-        unsafe { cudarc::nccl::sys::ncclGetVersion(&mut v) };
-        format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)
+        // SAFETY: as declared by NCCL; 0 is ncclSuccess.
+        (unsafe { f(&mut v) } == 0)
+            .then(|| format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100))
     });
-    let nvrtc_version = loadable(&discovery::NVRTC).then(|| {
+    let nvrtc_version = with_lib(&discovery::NVRTC, |l| {
+        // SAFETY: nvrtcVersion(int*, int*) writes two ints.
+        let f = unsafe {
+            l.get::<unsafe extern "C" fn(*mut c_int, *mut c_int) -> c_int>(b"nvrtcVersion")
+        }
+        .ok()?;
         let (mut major, mut minor): (c_int, c_int) = (0, 0);
-        // SAFETY: writes two ints; the library is present.
-        unsafe { cudarc::nvrtc::sys::nvrtcVersion(&mut major, &mut minor) };
-        format!("{major}.{minor}")
+        // SAFETY: as declared by NVRTC; 0 is NVRTC_SUCCESS.
+        (unsafe { f(&mut major, &mut minor) } == 0).then(|| format!("{major}.{minor}"))
     });
     Some(CudaStack {
         driver_version: std::fs::read_to_string("/sys/module/nvidia/version")
