@@ -86,8 +86,13 @@ fn env_names_where_each_cuda_library_was_found() {
     let cuda = &env["hosts"][0]["cuda"];
     let version = |key: &str| cuda[key].as_str().unwrap_or_default().to_string();
     assert!(version("nccl_version").starts_with("2."), "{cuda}");
-    assert!(version("cublas_version").starts_with("13."), "{cuda}");
-    assert!(version("nvrtc_version").starts_with("13."), "{cuda}");
+    for key in ["cublas_version", "nvrtc_version"] {
+        let v = version(key);
+        assert!(
+            v.split('.').all(|p| p.parse::<u32>().is_ok()) && v.split('.').count() >= 2,
+            "{key}: {cuda}"
+        );
+    }
 }
 
 #[test]
