@@ -99,13 +99,12 @@ pub const CUBLASLT: &[&str] = &[
     "cublasLtMatmul",
 ];
 
-/// NCCL: communicator set-up, the collectives, error polling and the version.
+/// NCCL: communicator set-up, the collectives, grouping and the version.
 pub const NCCL: &[&str] = &[
     "ncclGetVersion",
     "ncclGetUniqueId",
     "ncclCommInitRank",
     "ncclCommAbort",
-    "ncclCommGetAsyncError",
     "ncclGetErrorString",
     "ncclAllReduce",
     "ncclAllGather",
