@@ -29,3 +29,38 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 echo "setup: system packages present"
+
+# CUDA libraries for the GPU-less tests (feature `cuda`): NVRTC compiles the GPU
+# kernels to PTX with no GPU, and the real NCCL, cuBLAS and cuBLASLt libraries are
+# loaded to resolve every symbol the code calls. PyPI's wheels for CUDA 13 carry them;
+# they go into a virtual environment under the user's cache, which clusterbench and
+# its tests search like any Python environment. The versions match the CUDA 13.0
+# drivers (580 series) of the GPU machines: newer NVRTC emits PTX those cannot load.
+# CLUSTERBENCH_SKIP_CUDA_WHEELS=1 skips this (the tests that need them are then skipped).
+CUDA_WHEELS=(
+  nvidia-cuda-nvrtc==13.0.88
+  nvidia-cublas==13.0.2.14
+  nvidia-nccl-cu13==2.28.9
+)
+if [ "${CLUSTERBENCH_SKIP_CUDA_WHEELS:-0}" != 1 ]; then
+  VENV="${XDG_CACHE_HOME:-$HOME/.cache}/clusterbench/venv"
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "setup: installing python3-venv"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip >/dev/null
+  fi
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  # Installed only when a pinned version is missing: the wheels are large.
+  installed="$("$VENV/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null || true)"
+  missing_wheels=()
+  for w in "${CUDA_WHEELS[@]}"; do
+    grep -qixF "$w" <<<"$installed" || missing_wheels+=("$w")
+  done
+  if [ "${#missing_wheels[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing_wheels[*]} into $VENV"
+    "$VENV/bin/python" -m pip install -q --no-deps --no-cache-dir --disable-pip-version-check "${missing_wheels[@]}"
+  fi
+  echo "setup: CUDA wheels present in $VENV"
+fi

@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+# setup.sh installed the CUDA wheels: the tests that need them must run, not skip.
+if [ "${CLUSTERBENCH_SKIP_CUDA_WHEELS:-0}" != 1 ]; then
+  export CLUSTERBENCH_REQUIRE_CUDA_WHEELS=1
+fi
 
 # Open MPI refuses to run as root unless told; CI runs as root.
 if [ "$(id -u)" -eq 0 ]; then

@@ -35,7 +35,18 @@ pub fn main() -> i32 {
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
+    // Before MPI or any thread starts: this may re-execute the program so that CUDA
+    // libraries found outside the loader's path can be loaded.
+    match &cli.command {
+        Command::Run(args) if args.backend != crate::cli::BackendChoice::Cpu => {
+            crate::backend::cuda::prepare_loader(false)
+        }
+        Command::Env => crate::backend::cuda::prepare_loader(false),
+        Command::CudaCheck => crate::backend::cuda::prepare_loader(true),
+        _ => {}
+    }
     match cli.command {
+        Command::CudaCheck => crate::backend::cuda::check::run(),
         Command::Run(args) => {
             // Validate everything before MPI starts, so bad input fails identically on every rank.
             let options = RunOptions::from_args(&args)?;

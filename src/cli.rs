@@ -50,6 +50,11 @@ pub enum Command {
     types side by side.\n\nExample:\n  clusterbench report a.json b.json -o report.html"
     )]
     Report(ReportArgs),
+    /// Check the CUDA libraries without needing a GPU: compile every GPU kernel to PTX
+    /// with NVRTC and resolve every CUDA, cuBLAS and NCCL function clusterbench calls.
+    /// Prints where each library was found; exit 2 if one is missing.
+    #[command(name = "cuda-check")]
+    CudaCheck,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
@@ -125,6 +130,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub shapes: Vec<String>,
 
+    /// matmul: around each square size of --sizes, search for the shape with the highest
+    /// TFLOP/s (sizes and then inner dimensions in steps of 64-256) and measure the best
+    /// one fully, checked, as `search_best`: the maximum achievable FLOPS.
+    #[arg(long)]
+    pub search: bool,
+
     /// Bytes per array for membw (default: 4x the last-level caches, at least 64 MiB).
     #[arg(long = "array-size", value_name = "SIZE")]
     pub array_size: Option<String>,
@@ -132,6 +143,11 @@ pub struct RunArgs {
     /// Directory for the results (.jsonl streamed while running, .json at the end).
     #[arg(long, value_name = "DIR", default_value = "clusterbench-results")]
     pub output: PathBuf,
+
+    /// GPU collectives: capture N calls in one CUDA graph and time its replays (the time
+    /// per call is a replay's time / N), as nccl-tests' -G does. CUDA backend only.
+    #[arg(long = "cuda-graph", value_name = "N")]
+    pub cuda_graph: Option<u32>,
 
     /// Which hardware runs the benchmarks.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]

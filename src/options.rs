@@ -22,15 +22,28 @@ pub enum DType {
     Double,
     Int32,
     Int64,
+    /// bfloat16 (GPU matmul).
+    Bf16,
+    /// IEEE half precision (GPU matmul).
+    Fp16,
+    /// f32 data multiplied on tensor cores with 10-bit mantissas (GPU matmul).
+    Tf32,
+    /// 8-bit float, 4 exponent and 3 mantissa bits (GPU matmul, Hopper and later).
+    Fp8E4m3,
 }
 
 impl DType {
     pub const ALL: [DType; 4] = [DType::Float, DType::Double, DType::Int32, DType::Int64];
 
+    /// The GPU-only types, which `all` leaves out.
+    pub const GPU: [DType; 4] = [DType::Tf32, DType::Bf16, DType::Fp16, DType::Fp8E4m3];
+
     pub fn size(self) -> usize {
         match self {
-            DType::Float | DType::Int32 => 4,
+            DType::Float | DType::Int32 | DType::Tf32 => 4,
             DType::Double | DType::Int64 => 8,
+            DType::Bf16 | DType::Fp16 => 2,
+            DType::Fp8E4m3 => 1,
         }
     }
 
@@ -40,11 +53,20 @@ impl DType {
             DType::Double => "double",
             DType::Int32 => "int32",
             DType::Int64 => "int64",
+            DType::Bf16 => "bf16",
+            DType::Fp16 => "fp16",
+            DType::Tf32 => "tf32",
+            DType::Fp8E4m3 => "fp8e4m3",
         }
     }
 
-    pub fn is_float(self) -> bool {
+    /// Whether the CPU GEMM has this type.
+    pub fn is_cpu_matmul(self) -> bool {
         matches!(self, DType::Float | DType::Double)
+    }
+
+    pub fn is_float(self) -> bool {
+        !matches!(self, DType::Int32 | DType::Int64)
     }
 
     pub fn parse(text: &str) -> Result<DType> {
@@ -53,8 +75,12 @@ impl DType {
             "double" | "f64" | "float64" | "fp64" => Ok(DType::Double),
             "int32" | "i32" | "int" => Ok(DType::Int32),
             "int64" | "i64" => Ok(DType::Int64),
+            "bf16" | "bfloat16" => Ok(DType::Bf16),
+            "fp16" | "f16" | "float16" => Ok(DType::Fp16),
+            "tf32" => Ok(DType::Tf32),
+            "fp8" | "fp8e4m3" | "e4m3" => Ok(DType::Fp8E4m3),
             _ => Err(UsageError::new(format!(
-                "unknown datatype '{text}': expected one of float, double, int32, int64 (or f32, f64, i32, i64, all)"
+                "unknown datatype '{text}': expected one of float, double, int32, int64 (or f32, f64, i32, i64, all), or for GPU matmul tf32, bf16, fp16, fp8e4m3"
             ))),
         }
     }
@@ -186,6 +212,9 @@ pub struct BenchConfig {
     pub shapes: Vec<MatmulShape>,
     /// Bytes per membw array; `None` = sized from the last-level cache.
     pub array_bytes: Option<u64>,
+    /// matmul: search near each square size for the fastest shape.
+    #[serde(default)]
+    pub search: bool,
 }
 
 impl BenchConfig {
@@ -223,6 +252,8 @@ pub struct BenchOverrides {
     /// Named matmul shapes, `label:MxNxK`.
     pub shapes: Option<Vec<String>>,
     pub array_size: Option<String>,
+    /// matmul: search near each square size for the fastest shape.
+    pub search: Option<bool>,
 }
 
 /// A suite file (harness/suites/*.toml).
@@ -293,6 +324,9 @@ pub struct RunOptions {
     pub quiet: bool,
     #[serde(skip)]
     pub corrupt_rank: Option<usize>,
+    /// GPU collectives: calls captured per CUDA graph, whose replays are timed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda_graph: Option<u32>,
 }
 
 fn parse_list<T>(items: &[String], all: &[T], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>>
@@ -365,6 +399,9 @@ fn apply(cfg: &mut BenchConfig, o: &BenchOverrides) -> Result<()> {
     }
     if let Some(a) = &o.array_size {
         cfg.array_bytes = Some(parse_size(a)?);
+    }
+    if let Some(search) = o.search {
+        cfg.search = search;
     }
     Ok(())
 }
@@ -515,6 +552,7 @@ impl RunOptions {
             sizes: (!args.sizes.is_empty()).then(|| args.sizes.clone()),
             shapes: (!args.shapes.is_empty()).then(|| args.shapes.clone()),
             array_size: args.array_size.clone(),
+            search: args.search.then_some(true),
         };
 
         let mut benches = Vec::new();
@@ -536,6 +574,7 @@ impl RunOptions {
             if !supports.shapes {
                 from_cli.sizes = None;
                 from_cli.shapes = None;
+                from_cli.search = None;
             }
             if !supports.array {
                 from_cli.array_size = None;
@@ -556,6 +595,19 @@ impl RunOptions {
             output_dir: args.output.clone(),
             quiet: args.quiet,
             corrupt_rank: args.debug_corrupt_rank,
+            cuda_graph: match args.cuda_graph {
+                Some(0) => {
+                    return Err(UsageError::new(
+                        "--cuda-graph takes the number of calls per graph, at least 1",
+                    ))
+                }
+                Some(_) if args.backend == BackendChoice::Cpu => {
+                    return Err(UsageError::new(
+                        "--cuda-graph needs the CUDA backend (--backend cuda or auto)",
+                    ))
+                }
+                n => n,
+            },
         })
     }
 }
@@ -610,6 +662,7 @@ mod tests {
             ops: vec![ReduceOp::Sum],
             shapes: vec![],
             array_bytes: None,
+            search: false,
         };
         assert_eq!(cfg.sizes(), vec![8, 16, 32, 64, 128]);
         let cfg = BenchConfig {

@@ -64,8 +64,17 @@ impl Backend for CpuBackend {
         Ok(match dtype {
             DType::Float => Box::new(CpuGemm::<f32>::new(pool, threads, shape, seed)),
             DType::Double => Box::new(CpuGemm::<f64>::new(pool, threads, shape, seed)),
-            other => return Err(anyhow!("matmul has no {other} kernel on the CPU")),
+            other => return Err(crate::usage!("{}", cpu_matmul_rejects(other))),
         })
+    }
+
+    fn check_config(&self, cfg: &crate::options::BenchConfig) -> Result<()> {
+        if cfg.name == "matmul" {
+            if let Some(d) = cfg.datatypes.iter().find(|d| !d.is_cpu_matmul()) {
+                return Err(crate::usage!("{}", cpu_matmul_rejects(*d)));
+            }
+        }
+        Ok(())
     }
 
     fn collective<'a>(
@@ -76,6 +85,10 @@ impl Backend for CpuBackend {
     ) -> Result<Box<dyn Workload + 'a>> {
         Ok(Box::new(HostCollective::new(coll, comm, case)))
     }
+}
+
+fn cpu_matmul_rejects(dtype: DType) -> String {
+    format!("matmul in {dtype} needs a GPU (--backend cuda); the CPU backend runs float and double")
 }
 
 // ---------------------------------------------------------------- collectives
@@ -311,15 +324,7 @@ fn stream_dot(a: &[f64], b: &[f64]) -> f64 {
 impl StreamWorkload for CpuStream {
     fn select(&mut self, kernel: StreamKernel) {
         self.kernel = kernel;
-        let (a, b, c) = self.expect;
-        let q = STREAM_SCALAR;
-        self.expect = match kernel {
-            StreamKernel::Copy => (a, b, a),
-            StreamKernel::Scale => (a, q * c, c),
-            StreamKernel::Add => (a, b, a + b),
-            StreamKernel::Triad => (b + q * c, b, c),
-            StreamKernel::Dot => (a, b, c),
-        };
+        self.expect = kernel.expected_after(self.expect, STREAM_SCALAR);
     }
 
     fn threads(&self) -> usize {
@@ -418,18 +423,7 @@ struct CpuGemm<T: GemmElement> {
 impl<T: GemmElement> CpuGemm<T> {
     fn new(pool: Arc<rayon::ThreadPool>, threads: usize, shape: &MatmulShape, seed: u64) -> Self {
         let (m, n, k) = (shape.m, shape.n, shape.k);
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-        // Uniform in [-1, 1) without zeros, so no product is trivially skipped.
-        let mut random = |len: usize| -> Vec<T> {
-            (0..len)
-                .map(|_| {
-                    let v: f64 = rng.random_range(-1.0..1.0);
-                    T::from_f64(if v == 0.0 { 0.5 } else { v })
-                })
-                .collect()
-        };
-        let a = random(m * k);
-        let b = random(k * n);
+        let (a, b) = random_gemm_inputs::<T>(m, n, k, seed);
         CpuGemm {
             pool,
             threads,
@@ -483,6 +477,28 @@ impl<T: GemmElement> CpuGemm<T> {
     }
 }
 
+/// Row-major A (m x k) and B (k x n), uniform in [-1, 1) without zeros, so no
+/// product is trivially skipped.
+pub fn random_gemm_inputs<T: GemmElement>(
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> (Vec<T>, Vec<T>) {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let mut random = |len: usize| -> Vec<T> {
+        (0..len)
+            .map(|_| {
+                let v: f64 = rng.random_range(-1.0..1.0);
+                T::from_f64(if v == 0.0 { 0.5 } else { v })
+            })
+            .collect()
+    };
+    let a = random(m * k);
+    let b = random(k * n);
+    (a, b)
+}
+
 /// `x * y` as an exact sum `p + e` (fused multiply-add trick).
 fn two_product(x: f64, y: f64) -> (f64, f64) {
     let p = x * y;
@@ -501,49 +517,94 @@ impl<T: GemmElement> Workload for CpuGemm<T> {
     fn verify(&mut self) -> Result<LocalCheck> {
         self.c.iter_mut().for_each(|x| *x = T::from_f64(f64::NAN));
         self.multiply();
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(self.seed ^ 0x9e37_79b9_7f4a_7c15);
-        let mut worst: f64 = 0.0;
-        let mut wrong = 0u64;
-        for _ in 0..GEMM_SAMPLES {
-            let (i, j) = (rng.random_range(0..self.m), rng.random_range(0..self.n));
-            // Reference in doubled f64 precision (compensated dot product), and the
-            // forward error bound of any summation order: (k + 2) u sum |a||b|.
-            let (mut sum, mut comp, mut abs) = (0.0f64, 0.0f64, 0.0f64);
-            for p in 0..self.k {
-                let (x, y) = (
-                    self.a[i * self.k + p].to_f64(),
-                    self.b[p * self.n + j].to_f64(),
-                );
-                let (prod, perr) = two_product(x, y);
-                let t = sum + prod;
-                let serr = if sum.abs() >= prod.abs() {
-                    (sum - t) + prod
-                } else {
-                    (prod - t) + sum
-                };
-                sum = t;
-                comp += serr + perr;
-                abs += (x * y).abs();
-            }
-            let reference = sum + comp;
-            let got = self.c[i * self.n + j].to_f64();
-            let bound = (self.k as f64 + 2.0) * T::UNIT_ROUNDOFF * abs.max(f64::MIN_POSITIVE);
-            let ratio = (got - reference).abs() / bound;
-            // NaN (an unwritten or garbage entry) counts as wrong.
-            if ratio.is_nan() || ratio > 1.0 {
-                wrong += 1;
-            }
-            worst = if ratio.is_nan() {
-                f64::INFINITY
+        Ok(check_gemm_samples(
+            &self.a, &self.b, &self.c, self.m, self.n, self.k, self.seed,
+        ))
+    }
+}
+
+/// Checks sampled entries of a row-major C = A B (m x n, inner k) against a
+/// compensated f64 reference with the error bound of any summation order.
+pub fn check_gemm_samples<T: GemmElement>(
+    a: &[T],
+    b: &[T],
+    c: &[T],
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> LocalCheck {
+    check_gemm_sampled(
+        GemmView {
+            a: &|i| a[i].to_f64(),
+            b: &|i| b[i].to_f64(),
+            c: &|i| c[i].to_f64(),
+            m,
+            n,
+            k,
+        },
+        seed,
+        &|abs, _| (k as f64 + 2.0) * T::UNIT_ROUNDOFF * abs,
+        "sampled entries against a compensated f64 reference, bound (k+2) u sum|a||b|",
+    )
+}
+
+/// Row-major A (m x k), B (k x n) and C (m x n), element by element.
+pub struct GemmView<'a> {
+    pub a: &'a dyn Fn(usize) -> f64,
+    pub b: &'a dyn Fn(usize) -> f64,
+    pub c: &'a dyn Fn(usize) -> f64,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+}
+
+/// Checks sampled entries of C = A B against a compensated f64 reference; an entry
+/// passes when its error is within `bound(sum |a||b|, reference)`.
+pub fn check_gemm_sampled(
+    g: GemmView,
+    seed: u64,
+    bound: &dyn Fn(f64, f64) -> f64,
+    method: &'static str,
+) -> LocalCheck {
+    let GemmView { m, n, k, .. } = g;
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut worst: f64 = 0.0;
+    let mut wrong = 0u64;
+    for _ in 0..GEMM_SAMPLES {
+        let (i, j) = (rng.random_range(0..m), rng.random_range(0..n));
+        // Reference in doubled f64 precision (compensated dot product).
+        let (mut sum, mut comp, mut abs) = (0.0f64, 0.0f64, 0.0f64);
+        for p in 0..k {
+            let (x, y) = ((g.a)(i * k + p), (g.b)(p * n + j));
+            let (prod, perr) = two_product(x, y);
+            let t = sum + prod;
+            let serr = if sum.abs() >= prod.abs() {
+                (sum - t) + prod
             } else {
-                worst.max(ratio)
+                (prod - t) + sum
             };
+            sum = t;
+            comp += serr + perr;
+            abs += (x * y).abs();
         }
-        Ok(LocalCheck {
-            checked: GEMM_SAMPLES as u64,
-            wrong,
-            max_error_ratio: Some(worst),
-            method: "sampled entries against a compensated f64 reference, bound (k+2) u sum|a||b|",
-        })
+        let reference = sum + comp;
+        let got = (g.c)(i * n + j);
+        let ratio = (got - reference).abs() / bound(abs, reference).max(f64::MIN_POSITIVE);
+        // NaN (an unwritten or garbage entry) counts as wrong.
+        if ratio.is_nan() || ratio > 1.0 {
+            wrong += 1;
+        }
+        worst = if ratio.is_nan() {
+            f64::INFINITY
+        } else {
+            worst.max(ratio)
+        };
+    }
+    LocalCheck {
+        checked: GEMM_SAMPLES as u64,
+        wrong,
+        max_error_ratio: Some(worst),
+        method,
     }
 }

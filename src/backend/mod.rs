@@ -4,7 +4,7 @@
 //! behind the `cuda` feature as an enabled/disabled module pair with one signature.
 
 pub mod cpu;
-#[cfg_attr(feature = "cuda", path = "cuda.rs")]
+#[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "cuda_disabled.rs")]
 pub mod cuda;
 
@@ -50,6 +50,18 @@ impl StreamKernel {
         }
     }
 
+    /// The values every element of a, b and c holds after this kernel ran on arrays
+    /// holding `(a, b, c)`, with STREAM's scalar `q`.
+    pub fn expected_after(self, (a, b, c): (f64, f64, f64), q: f64) -> (f64, f64, f64) {
+        match self {
+            StreamKernel::Copy => (a, b, a),
+            StreamKernel::Scale => (a, q * c, c),
+            StreamKernel::Add => (a, b, a + b),
+            StreamKernel::Triad => (b + q * c, b, c),
+            StreamKernel::Dot => (a, b, c),
+        }
+    }
+
     /// Arrays touched per element, as STREAM counts bytes (no write-allocate traffic).
     pub fn arrays_touched(self) -> u64 {
         match self {
@@ -65,6 +77,60 @@ pub trait StreamWorkload: Workload {
     fn threads(&self) -> usize;
 }
 
+/// A GPU copy measured by the `gpumem` benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyKind {
+    /// Host to device, from pinned (page-locked) or pageable host memory.
+    HostToDevice { pinned: bool },
+    /// Device to host, into pinned or pageable host memory.
+    DeviceToHost { pinned: bool },
+    /// Host to device and device to host at once (pinned), on two streams.
+    Bidirectional,
+    /// Device to device on one GPU: the copy engine, or a kernel on the SMs.
+    DeviceToDevice { sm: bool },
+    /// GPU `src` to GPU `dst`; with `bidirectional`, `dst` to `src` at the same time.
+    Peer {
+        src: usize,
+        dst: usize,
+        bidirectional: bool,
+    },
+}
+
+impl CopyKind {
+    /// The name recorded in the results.
+    pub fn name(self) -> &'static str {
+        match self {
+            CopyKind::HostToDevice { pinned: true } => "h2d_pinned",
+            CopyKind::HostToDevice { pinned: false } => "h2d_pageable",
+            CopyKind::DeviceToHost { pinned: true } => "d2h_pinned",
+            CopyKind::DeviceToHost { pinned: false } => "d2h_pageable",
+            CopyKind::Bidirectional => "h2d_d2h_bidir",
+            CopyKind::DeviceToDevice { sm: false } => "d2d_copy_engine",
+            CopyKind::DeviceToDevice { sm: true } => "d2d_sm_copy",
+            CopyKind::Peer {
+                bidirectional: false,
+                ..
+            } => "p2p",
+            CopyKind::Peer {
+                bidirectional: true,
+                ..
+            } => "p2p_bidir",
+        }
+    }
+
+    /// How many times the copy size crosses a link per iteration (2 for both ways).
+    pub fn directions(self) -> u64 {
+        match self {
+            CopyKind::Bidirectional
+            | CopyKind::Peer {
+                bidirectional: true,
+                ..
+            } => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// The hardware that runs the workloads.
 pub trait Backend {
     /// `cpu` or `cuda`, as recorded in the results.
@@ -75,6 +141,23 @@ pub trait Backend {
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>>;
     /// A GEMM of `shape` with random inputs (seeded by `seed`).
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>>;
+    /// A GPU copy of `bytes` (the `gpumem` benchmark); only GPU backends have them.
+    fn copy(&self, kind: CopyKind, _bytes: usize) -> Result<Box<dyn Workload>> {
+        Err(UsageError::new(format!(
+            "{} needs a GPU (--backend cuda); the {} backend has no device copies",
+            kind.name(),
+            self.name()
+        ))
+        .into())
+    }
+    /// Rejects, before anything runs, settings this backend cannot measure (a usage error).
+    fn check_config(&self, _cfg: &crate::options::BenchConfig) -> Result<()> {
+        Ok(())
+    }
+    /// GPUs this process can reach (for peer-to-peer copies).
+    fn gpus_visible(&self) -> usize {
+        0
+    }
     /// One point of a collective sweep.
     fn collective<'a>(
         &'a self,
@@ -85,16 +168,24 @@ pub trait Backend {
 }
 
 /// Picks the backend. Returns it and, when it differs from what was asked for, why.
-pub fn select(choice: BackendChoice) -> Result<(Box<dyn Backend>, Option<String>)> {
+/// `cuda_graph`: GPU collectives time replays of graphs of that many calls.
+pub fn select(
+    choice: BackendChoice,
+    cuda_graph: Option<u32>,
+) -> Result<(Box<dyn Backend>, Option<String>)> {
     let cpu = || -> Result<Box<dyn Backend>> { Ok(Box::new(cpu::CpuBackend::new()?)) };
     match choice {
         BackendChoice::Cpu => Ok((cpu()?, None)),
-        BackendChoice::Cuda => match cuda::open() {
+        BackendChoice::Cuda => match cuda::open_with(cuda_graph) {
             Ok(b) => Ok((b, None)),
             Err(why) => Err(UsageError::new(format!("--backend cuda: {why}")).into()),
         },
-        BackendChoice::Auto => match cuda::open() {
+        BackendChoice::Auto => match cuda::open_with(cuda_graph) {
             Ok(b) => Ok((b, None)),
+            Err(why) if cuda_graph.is_some() => Err(UsageError::new(format!(
+                "--cuda-graph needs a GPU, and the CUDA backend is not available: {why}"
+            ))
+            .into()),
             Err(why) => Ok((cpu()?, Some(format!("running on the CPU backend: {why}")))),
         },
     }

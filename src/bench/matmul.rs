@@ -23,7 +23,14 @@ impl Benchmark for Matmul {
             ops: false,
             shapes: true,
             array: false,
-            dtypes: &[DType::Float, DType::Double],
+            dtypes: &[
+                DType::Float,
+                DType::Double,
+                DType::Tf32,
+                DType::Bf16,
+                DType::Fp16,
+                DType::Fp8E4m3,
+            ],
         }
     }
 
@@ -48,28 +55,119 @@ impl Benchmark for Matmul {
         };
         for &dtype in &cfg.datatypes {
             for (index, shape) in cfg.shapes.iter().enumerate() {
-                let MatmulShape { m, n, k, .. } = *shape;
-                ctx.progress(format!("matmul {dtype} {} {m}x{n}x{k}", shape.label));
-                let seed = ((ctx.rank() as u64) << 32) ^ (index as u64) << 8 ^ dtype.size() as u64;
-                let mut workload = ctx.backend.matmul(dtype, shape, seed)?;
-                let params = Params::Matmul {
-                    dtype,
-                    label: shape.label.clone(),
-                    m: m as u64,
-                    n: n as u64,
-                    k: k as u64,
-                    threads: ctx.backend.threads() as u32,
-                };
-                let flops = 2.0 * m as f64 * n as f64 * k as f64;
-                ctx.measure(
-                    self.name(),
-                    params,
-                    iters,
-                    workload.as_mut(),
-                    &[MetricSpec::tflops(flops)],
-                )?;
+                if cfg.search && shape.label == "square" {
+                    search(dtype, shape.m, index, iters, ctx)?;
+                } else {
+                    measure(dtype, shape, index, iters, ctx)?;
+                }
             }
         }
         Ok(())
+    }
+}
+
+/// Measures one shape; returns its TFLOP/s at the median time.
+fn measure(
+    dtype: DType,
+    shape: &MatmulShape,
+    index: usize,
+    iters: Iterations,
+    ctx: &mut RunContext,
+) -> Result<f64> {
+    let MatmulShape { m, n, k, .. } = *shape;
+    ctx.progress(format!("matmul {dtype} {} {m}x{n}x{k}", shape.label));
+    let seed = ((ctx.rank() as u64) << 32) ^ (index as u64) << 8 ^ dtype.size() as u64;
+    let mut workload = ctx.backend.matmul(dtype, shape, seed)?;
+    let params = Params::Matmul {
+        dtype,
+        label: shape.label.clone(),
+        m: m as u64,
+        n: n as u64,
+        k: k as u64,
+        threads: ctx.backend.threads() as u32,
+    };
+    let flops = 2.0 * m as f64 * n as f64 * k as f64;
+    let record = ctx.measure(
+        "matmul",
+        params,
+        iters,
+        workload.as_mut(),
+        &[MetricSpec::tflops(flops)],
+    )?;
+    Ok(record.metric("tflops").map(|t| t.value).unwrap_or(0.0))
+}
+
+/// Sizes tried around `target`: four steps either side, steps of 64 to 256.
+pub fn search_steps(target: usize) -> Vec<usize> {
+    let step = (target / 16).clamp(64, 256) / 64 * 64;
+    (-4i64..=4)
+        .map(|d| target as i64 + d * step as i64)
+        .filter(|&s| s > 0)
+        .map(|s| s as usize)
+        .collect()
+}
+
+/// The maximum achievable FLOPS near a square size: first the square sizes around
+/// it, then the inner dimension around the best of those, each briefly and unchecked
+/// (label `search`); the winner is then measured in full and checked (`search_best`).
+fn search(
+    dtype: DType,
+    target: usize,
+    index: usize,
+    iters: Iterations,
+    ctx: &mut RunContext,
+) -> Result<()> {
+    let brief = Iterations {
+        warmup: 1,
+        timed: iters.timed.clamp(1, 5),
+        check: false,
+    };
+    let try_shape = |m: usize, n: usize, k: usize| MatmulShape {
+        label: "search".into(),
+        m,
+        n,
+        k,
+    };
+    let mut best = (0.0f64, try_shape(target, target, target));
+    for s in search_steps(target) {
+        let shape = try_shape(s, s, s);
+        let t = measure(dtype, &shape, index, brief, ctx)?;
+        if t > best.0 {
+            best = (t, shape);
+        }
+    }
+    let side = best.1.m;
+    for k in search_steps(side) {
+        if k == side {
+            continue;
+        }
+        let shape = try_shape(side, side, k);
+        let t = measure(dtype, &shape, index, brief, ctx)?;
+        if t > best.0 {
+            best = (t, shape);
+        }
+    }
+    let winner = MatmulShape {
+        label: "search_best".into(),
+        ..best.1
+    };
+    measure(dtype, &winner, index, iters, ctx)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_steps_surround_the_target() {
+        assert_eq!(
+            search_steps(4096),
+            vec![3072, 3328, 3584, 3840, 4096, 4352, 4608, 4864, 5120]
+        );
+        assert_eq!(
+            search_steps(256),
+            vec![64, 128, 192, 256, 320, 384, 448, 512]
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! warm-up, timing, cross-rank reduction, checking and reporting.
 
 pub mod allreduce;
+pub mod gpumem;
 pub mod matmul;
 pub mod membw;
 
@@ -38,7 +39,12 @@ pub trait Benchmark: Sync {
 
 /// Every benchmark, in the order a suite usually runs them.
 pub fn registry() -> &'static [&'static dyn Benchmark] {
-    &[&allreduce::AllReduceBench, &membw::MemBw, &matmul::Matmul]
+    &[
+        &allreduce::AllReduceBench,
+        &membw::MemBw,
+        &matmul::Matmul,
+        &gpumem::GpuMem,
+    ]
 }
 
 /// Defaults shared by every benchmark; each overrides what it needs.
@@ -55,5 +61,6 @@ pub fn base_config(name: &str) -> BenchConfig {
         ops: vec![],
         shapes: vec![],
         array_bytes: None,
+        search: false,
     }
 }

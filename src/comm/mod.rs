@@ -6,6 +6,8 @@
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+#[cfg(feature = "cuda")]
+pub mod nccl;
 
 use crate::options::{DType, ReduceOp};
 use anyhow::Result;

@@ -257,6 +257,10 @@ fn columns(params: &Params) -> Columns {
             keys: &["kernel", "array size", "threads/rank"],
             values: &["time", "GB/s", "best GB/s"],
         },
+        Params::Copy { .. } => Columns {
+            keys: &["copy", "size", "GPUs"],
+            values: &["time", "GB/s", "best GB/s"],
+        },
         Params::Matmul { .. } => Columns {
             keys: &["shape", "type", "m x n x k", "threads/rank"],
             values: &["time", "TFLOP/s", "best TFLOP/s"],
@@ -304,6 +308,22 @@ fn key_cells(r: &Record) -> (Vec<String>, (String, u64)) {
             ],
             (kernel.clone(), *array_bytes),
         ),
+        Params::Copy {
+            copy,
+            bytes,
+            src_gpu,
+            dst_gpu,
+            ..
+        } => {
+            let gpus = match (src_gpu, dst_gpu) {
+                (Some(a), Some(b)) => format!("{a}→{b}"),
+                _ => "–".into(),
+            };
+            (
+                vec![copy.clone(), format_bytes(*bytes), gpus.clone()],
+                (format!("{copy} {gpus}"), *bytes),
+            )
+        }
         Params::Matmul {
             dtype,
             label,
@@ -343,7 +363,7 @@ fn value_cells(r: &Record) -> Vec<Markup> {
             num("algbw", false),
             num("busbw", false),
         ],
-        Params::Stream { .. } => vec![
+        Params::Stream { .. } | Params::Copy { .. } => vec![
             plot::format_seconds(r.time_s.median),
             num("bandwidth", false),
             num("bandwidth", true),

@@ -422,7 +422,9 @@ pub fn build_charts(sources: &[Source]) -> Vec<NamedChart> {
             .find(|r| &r.benchmark == bench);
         match first.map(|r| &r.params) {
             Some(Params::Collective { .. }) => out.extend(collective_charts(bench, &with)),
-            Some(Params::Stream { .. }) => out.extend(stream_charts(bench, &with)),
+            Some(Params::Stream { .. } | Params::Copy { .. }) => {
+                out.extend(stream_charts(bench, &with))
+            }
             Some(Params::Matmul { .. }) => out.extend(matmul_charts(bench, &with)),
             None => {}
         }
@@ -730,21 +732,38 @@ fn matmul_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
     }]
 }
 
+/// The kind and size of a bandwidth measurement: a STREAM kernel and its array size, or
+/// a GPU copy (with its GPUs, for peer copies) and its size.
+fn bandwidth_kind(params: &Params) -> Option<(String, u64)> {
+    match params {
+        Params::Stream {
+            kernel,
+            array_bytes,
+            ..
+        } => Some((kernel.clone(), *array_bytes)),
+        Params::Copy {
+            copy,
+            bytes,
+            src_gpu,
+            dst_gpu,
+            ..
+        } => Some(match (src_gpu, dst_gpu) {
+            (Some(a), Some(b)) => (format!("{copy} {a}→{b}"), *bytes),
+            _ => (copy.clone(), *bytes),
+        }),
+        _ => None,
+    }
+}
+
 fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
     let labels: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
-    let mut points: Vec<(&Source, &Record, &str, u64, f64)> = Vec::new();
+    let mut points: Vec<(&Source, &Record, String, u64, f64)> = Vec::new();
     for s in sources {
         for r in drawable(&s.doc).filter(|r| r.benchmark == bench) {
-            if let (
-                Params::Stream {
-                    kernel,
-                    array_bytes,
-                    ..
-                },
-                Some(v),
-            ) = (&r.params, metric_value(r, "bandwidth"))
+            if let (Some((kind, bytes)), Some(v)) =
+                (bandwidth_kind(&r.params), metric_value(r, "bandwidth"))
             {
-                points.push((s, r, kernel.as_str(), *array_bytes, v));
+                points.push((s, r, kind, bytes, v));
             }
         }
     }

@@ -76,6 +76,26 @@ pub fn row(r: &Record) -> String {
             r.metric("bandwidth").map(|m| m.best).unwrap_or(f64::NAN),
             wrong(r)
         ),
+        Params::Copy {
+            copy,
+            bytes,
+            src_gpu,
+            dst_gpu,
+            ..
+        } => format!(
+            "{:>16} {:>5} {:>12} {:>10.3} {:>10.3} {:>10.2} {:>10.2} {:>6}",
+            copy,
+            match (src_gpu, dst_gpu) {
+                (Some(s), Some(d)) => format!("{s}->{d}"),
+                _ => "-".into(),
+            },
+            format_bytes(*bytes),
+            t.median * 1e3,
+            t.min * 1e3,
+            metric(r, "bandwidth"),
+            r.metric("bandwidth").map(|m| m.best).unwrap_or(f64::NAN),
+            wrong(r)
+        ),
         Params::Matmul {
             dtype,
             label,
@@ -109,6 +129,10 @@ pub fn header(benchmark: &str) -> &'static str {
         "membw" => concat!(
             "#   kernel   array size threads   time(ms)   best(ms)     GB/s  best GB/s #wrong\n",
             "#                       per rank     median                per iteration, all ranks"
+        ),
+        "gpumem" => concat!(
+            "#             copy  gpus         size   time(ms)   best(ms)       GB/s  best GB/s #wrong\n",
+            "#                                         median                per GPU"
         ),
         "matmul" => concat!(
             "#  dtype      shape      m      n      k threads   time(ms)   TFLOP/s      best #wrong   err/bnd\n",

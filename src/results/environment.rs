@@ -37,6 +37,77 @@ pub struct HostInfo {
     pub system_vendor: Option<String>,
     /// How the topology was read (`hwloc ...` or `procfs`).
     pub topology_source: String,
+    /// The host's NVIDIA GPUs, as the CUDA driver reports them (empty without one).
+    #[serde(default)]
+    pub gpus: Vec<GpuInfo>,
+    /// The CUDA driver and libraries found on the host, when the driver is present.
+    #[serde(default)]
+    pub cuda: Option<CudaStack>,
+}
+
+/// One GPU of a host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GpuInfo {
+    /// CUDA device ordinal (as seen through `CUDA_VISIBLE_DEVICES`).
+    pub index: u32,
+    /// Model, e.g. `NVIDIA H100 80GB HBM3`.
+    pub name: String,
+    pub uuid: Option<String>,
+    /// Compute capability, e.g. `9.0`.
+    pub compute_capability: String,
+    pub sm_count: u32,
+    pub memory_bytes: u64,
+    /// Peak SM clock.
+    pub sm_clock_mhz: Option<u32>,
+    /// Peak memory clock.
+    pub memory_clock_mhz: Option<u32>,
+    pub memory_bus_width_bits: Option<u32>,
+    pub l2_cache_bytes: Option<u64>,
+    /// PCI bus id, `0000:18:00.0`.
+    pub pci_bus_id: Option<String>,
+    /// NUMA node the GPU is attached to (from the PCI device in sysfs).
+    pub numa_node: Option<i32>,
+    /// CPUs close to the GPU, as a list (`0-47,96-143`).
+    pub cpu_affinity: Option<String>,
+    pub ecc_enabled: Option<bool>,
+}
+
+/// The CUDA driver and libraries of a host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CudaStack {
+    /// The kernel driver's version, e.g. `580.95.05`.
+    pub driver_version: Option<String>,
+    /// The newest CUDA version the driver supports, e.g. `13.0`.
+    pub cuda_driver_api: Option<String>,
+    pub cublas_version: Option<String>,
+    pub nccl_version: Option<String>,
+    pub nvrtc_version: Option<String>,
+    /// Where each library was found, or why it was not.
+    pub libraries: Vec<LibraryLocation>,
+}
+
+/// Where a CUDA library was found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryLocation {
+    /// `cuda`, `cublas`, `cublasLt`, `nccl` or `nvrtc`.
+    pub name: String,
+    /// The file, or `None` when it was not found.
+    pub path: Option<String>,
+    /// `loader` (found by the dynamic loader as it is) or the place searched
+    /// (`LD_LIBRARY_PATH`, `CUDA_HOME`, `CONDA_PREFIX`, `site-packages`, ...).
+    pub found_by: Option<String>,
+}
+
+/// The GPU a rank drives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RankGpu {
+    /// CUDA device ordinal within the rank's visible devices.
+    pub index: u32,
+    pub pci_bus_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -70,6 +141,9 @@ pub struct RankInfo {
     /// Cores the rank's worker threads use.
     pub cores: u32,
     pub pid: u32,
+    /// The GPU this rank drives (the CUDA backend's choice: local rank modulo devices).
+    #[serde(default)]
+    pub gpu: Option<RankGpu>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -143,6 +217,8 @@ pub fn local_host(topology: &crate::topology::Topology) -> HostInfo {
         instance_type: meaningful(read_trimmed("/sys/devices/virtual/dmi/id/product_name")),
         system_vendor: meaningful(read_trimmed("/sys/devices/virtual/dmi/id/sys_vendor")),
         topology_source: t.source,
+        gpus: crate::backend::cuda::gpu_inventory(),
+        cuda: crate::backend::cuda::cuda_stack(),
     }
 }
 
@@ -154,5 +230,6 @@ pub fn local_rank(rank: usize, topology: &crate::topology::Topology) -> RankInfo
         cpu_binding: topology.binding(),
         cores: topology.bound_core_count() as u32,
         pid: std::process::id(),
+        gpu: crate::backend::cuda::rank_gpu(),
     }
 }

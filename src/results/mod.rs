@@ -142,6 +142,20 @@ pub enum Params {
         /// Bytes counted per iteration over all ranks, as STREAM counts them.
         bytes_moved: u64,
     },
+    /// A GPU copy (`gpumem`); every rank copies on its own GPU at once.
+    Copy {
+        /// `h2d_pinned`, `h2d_pageable`, `d2h_pinned`, `d2h_pageable`,
+        /// `h2d_d2h_bidir`, `d2d_copy_engine`, `d2d_sm_copy`, `p2p`, `p2p_bidir`.
+        copy: String,
+        /// Bytes of one copy.
+        bytes: u64,
+        /// Bytes counted for the bandwidth: twice `bytes` for the bidirectional kinds.
+        bytes_moved: u64,
+        /// Source GPU of a peer copy.
+        src_gpu: Option<u32>,
+        /// Destination GPU of a peer copy.
+        dst_gpu: Option<u32>,
+    },
     /// C[m x n] = A[m x k] B[k x n]; every rank runs it at once.
     Matmul {
         dtype: DType,
@@ -264,6 +278,8 @@ mod tests {
                     instance_type: Some("p5.48xlarge".into()),
                     system_vendor: None,
                     topology_source: "test".into(),
+                    gpus: vec![],
+                    cuda: None,
                 }],
                 ranks: vec![RankInfo {
                     rank: 0,
@@ -271,6 +287,7 @@ mod tests {
                     cpu_binding: Some("0-1".into()),
                     cores: 2,
                     pid: 1,
+                    gpu: None,
                 }],
                 mpi: Some(MpiInfo {
                     library_version: "Open MPI v4.1".into(),

@@ -74,6 +74,7 @@ impl HostBuffer {
             DType::Double => go(b, value, |v| v as f64),
             DType::Int32 => go(b, value, |v| v as i32),
             DType::Int64 => go(b, value, |v| v),
+            other => unreachable!("{other} never reaches host collectives (options reject it)"),
         }
     }
 
@@ -96,6 +97,7 @@ impl HostBuffer {
             DType::Double => go(b, expected, |v| v as f64),
             DType::Int32 => go(b, expected, |v| v as i32),
             DType::Int64 => go(b, expected, |v| v),
+            other => unreachable!("{other} never reaches host collectives (options reject it)"),
         }
     }
 }

@@ -224,7 +224,10 @@ fn now_rfc3339() -> String {
 /// Runs a whole suite. On rank 0 returns the results document (written to disk).
 pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
     let topology = Topology::load()?;
-    let (backend, backend_note) = crate::backend::select(options.backend)?;
+    let (backend, backend_note) = crate::backend::select(options.backend, options.cuda_graph)?;
+    for cfg in &options.benches {
+        backend.check_config(cfg)?;
+    }
     let environment = gather_environment(comm, &topology)?;
 
     // Rank 0 names the run and counts the nodes; every rank needs both.

@@ -3,8 +3,10 @@
 
 mod bad_input;
 mod common;
+mod cuda;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod report;
 mod schema;
+mod search;
 mod single;

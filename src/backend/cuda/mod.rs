@@ -1,0 +1,188 @@
+//! The CUDA backend (feature `cuda`): devices through the CUDA driver, kernels compiled
+//! at run time with NVRTC, GEMM through cuBLAS, collectives through NCCL. Every library
+//! is loaded at run time (`cudarc`'s `dynamic-loading`), so the binary starts and
+//! falls back to the CPU on machines without CUDA. All `cudarc` use of the backend
+//! stays in this directory and in `comm/nccl.rs`.
+
+pub mod check;
+mod copies;
+pub mod discovery;
+pub mod inventory;
+pub mod kernels;
+mod lt;
+mod matmul;
+mod memory;
+pub mod symbols;
+
+use super::{Backend, CopyKind, StreamWorkload};
+use crate::comm::Communicator;
+use crate::options::{DType, MatmulShape};
+use crate::runner::collective::{Collective, CollectiveCase};
+use crate::runner::Workload;
+use anyhow::{anyhow, Result};
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
+use discovery::{CudaLib, Found};
+use std::sync::{Arc, OnceLock};
+
+pub use inventory::{cuda_stack, gpu_inventory, rank_gpu};
+
+/// Makes the CUDA libraries found outside the loader's path loadable; call first thing
+/// in `main`, before MPI or any thread starts (it may re-execute the program).
+/// `always`: also when no CUDA driver is present (commands that only compile kernels).
+pub fn prepare_loader(always: bool) {
+    discovery::expose_to_loader(!always);
+}
+
+/// Fails with a clear message naming what was searched unless `lib` can be loaded.
+pub fn require(lib: &CudaLib) -> Result<(), String> {
+    match discovery::find(lib) {
+        Found::Loader(_) => Ok(()),
+        Found::File { path, place } => Err(format!(
+            "{} was found at {} ({place}) but the dynamic loader cannot open it under a name cudarc asks for ({}); add its directory to LD_LIBRARY_PATH",
+            lib.what,
+            path.display(),
+            discovery::cudarc_names(lib.name).first().cloned().unwrap_or_default()
+        )),
+        Found::Missing { searched } => Err(discovery::missing_message(lib, &searched)),
+    }
+}
+
+/// Number of CUDA devices, or why there are none usable. Never panics: `cudarc`'s
+/// loader panics on a missing library, so presence is tested first.
+pub fn probe_devices() -> Result<usize, String> {
+    require(&discovery::DRIVER)?;
+    match CudaContext::device_count() {
+        Ok(0) => Err("the CUDA driver reports no devices".into()),
+        Ok(n) => Ok(n as usize),
+        Err(e) => Err(format!("the CUDA driver could not be initialised: {e}")),
+    }
+}
+
+/// The device this process drives: its rank on the node (from the launcher) modulo the
+/// devices visible, so one rank per GPU needs no per-rank `CUDA_VISIBLE_DEVICES`.
+pub fn local_device(devices: usize) -> usize {
+    let local = [
+        "OMPI_COMM_WORLD_LOCAL_RANK",
+        "MPI_LOCALRANKID",
+        "SLURM_LOCALID",
+        "PMI_LOCAL_RANK",
+        "LOCAL_RANK",
+    ]
+    .iter()
+    .find_map(|v| std::env::var(v).ok()?.parse::<usize>().ok())
+    .unwrap_or(0);
+    local % devices.max(1)
+}
+
+/// Opens the CUDA backend on this rank's device.
+pub fn open() -> Result<Box<dyn Backend>, String> {
+    open_with(None)
+}
+
+/// Opens the CUDA backend; `cuda_graph`: collectives time replays of CUDA graphs of
+/// that many calls.
+pub fn open_with(cuda_graph: Option<u32>) -> Result<Box<dyn Backend>, String> {
+    let devices = probe_devices()?;
+    let ordinal = local_device(devices);
+    let ctx = CudaContext::new(ordinal)
+        .map_err(|e| format!("cannot create a CUDA context on device {ordinal}: {e}"))?;
+    // One stream, synchronised explicitly: cudarc's per-buffer event tracking would
+    // add event records to every timed launch.
+    // SAFETY: nothing has been allocated in this context yet.
+    unsafe { ctx.disable_event_tracking() };
+    let stream = ctx
+        .new_stream()
+        .map_err(|e| format!("cannot create a CUDA stream on device {ordinal}: {e}"))?;
+    Ok(Box::new(CudaBackend {
+        ctx,
+        stream,
+        kernels: OnceLock::new(),
+        nccl: Default::default(),
+        cuda_graph,
+    }))
+}
+
+/// One device, its stream and the kernels compiled for it.
+pub struct CudaBackend {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    kernels: OnceLock<Arc<CudaModule>>,
+    nccl: crate::comm::nccl::NcclCache,
+    cuda_graph: Option<u32>,
+}
+
+/// [`kernels::SOURCE`] compiled for `ctx`'s device and loaded into it.
+fn load_kernels(ctx: &Arc<CudaContext>) -> Result<Arc<CudaModule>> {
+    require(&discovery::NVRTC).map_err(|e| crate::usage!("{e}"))?;
+    let (major, minor) = ctx.compute_capability()?;
+    let ptx = kernels::compile(&format!("compute_{major}{minor}"))?;
+    Ok(ctx.load_module(ptx)?)
+}
+
+impl CudaBackend {
+    /// A kernel of [`kernels::SOURCE`], compiled on first use for this device.
+    fn kernel(&self, name: &str) -> Result<CudaFunction> {
+        let module = match self.kernels.get() {
+            Some(m) => m.clone(),
+            None => {
+                let m = load_kernels(&self.ctx)?;
+                self.kernels.get_or_init(|| m).clone()
+            }
+        };
+        module
+            .load_function(name)
+            .map_err(|e| anyhow!("kernel {name} is not in the compiled module: {e}"))
+    }
+
+    /// SMs of the device, to size grids.
+    fn sm_count(&self) -> Result<u32> {
+        Ok(self.ctx.attribute(
+            cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+        )? as u32)
+    }
+}
+
+impl Backend for CudaBackend {
+    fn name(&self) -> &'static str {
+        "cuda"
+    }
+
+    fn threads(&self) -> usize {
+        1
+    }
+
+    fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>> {
+        Ok(Box::new(memory::GpuStream::new(self, elements)?))
+    }
+
+    fn copy(&self, kind: CopyKind, bytes: usize) -> Result<Box<dyn Workload>> {
+        copies::new(self, kind, bytes)
+    }
+
+    fn gpus_visible(&self) -> usize {
+        CudaContext::device_count().map(|n| n as usize).unwrap_or(1)
+    }
+
+    fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>> {
+        require(&discovery::CUBLAS).map_err(|e| crate::usage!("{e}"))?;
+        require(&discovery::CUBLASLT).map_err(|e| crate::usage!("{e}"))?;
+        matmul::new(self.stream.clone(), dtype, shape, seed)
+    }
+
+    fn collective<'a>(
+        &'a self,
+        coll: &'static dyn Collective,
+        comm: &'a dyn Communicator,
+        case: CollectiveCase,
+    ) -> Result<Box<dyn Workload + 'a>> {
+        require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
+        crate::comm::nccl::workload(
+            &self.nccl,
+            self.stream.clone(),
+            self.cuda_graph,
+            coll,
+            comm,
+            case,
+        )
+    }
+}

@@ -1,0 +1,145 @@
+//! GPU copy bandwidth: host<->device (pinned and pageable), both ways at once, device
+//! to device (copy engine and SMs), and peer to peer between every pair of GPUs.
+
+use super::{base_config, Benchmark, Supports};
+use crate::backend::CopyKind;
+use crate::options::{BenchConfig, DType};
+use crate::results::Params;
+use crate::runner::{Iterations, MetricSpec, RunContext};
+use crate::units::format_bytes;
+use anyhow::Result;
+
+pub struct GpuMem;
+
+/// Bytes per copy unless --array-size says otherwise.
+const DEFAULT_BYTES: u64 = 512 << 20;
+
+/// The copies of one device, in the order they run.
+const LOCAL_COPIES: [CopyKind; 7] = [
+    CopyKind::HostToDevice { pinned: true },
+    CopyKind::HostToDevice { pinned: false },
+    CopyKind::DeviceToHost { pinned: true },
+    CopyKind::DeviceToHost { pinned: false },
+    CopyKind::Bidirectional,
+    CopyKind::DeviceToDevice { sm: false },
+    CopyKind::DeviceToDevice { sm: true },
+];
+
+/// Every ordered pair of GPUs one way, then every unordered pair both ways.
+pub fn peer_copies(gpus: usize) -> Vec<CopyKind> {
+    let mut out = Vec::new();
+    for bidirectional in [false, true] {
+        for src in 0..gpus {
+            for dst in 0..gpus {
+                if src != dst && (!bidirectional || src < dst) {
+                    out.push(CopyKind::Peer {
+                        src,
+                        dst,
+                        bidirectional,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Benchmark for GpuMem {
+    fn name(&self) -> &'static str {
+        "gpumem"
+    }
+
+    fn description(&self) -> &'static str {
+        "GPU copies: H2D/D2H pinned and pageable, bidirectional, D2D (copy engine, SMs), peer-to-peer matrix (CUDA only)"
+    }
+
+    fn supports(&self) -> Supports {
+        Supports {
+            sizes: false,
+            ops: false,
+            shapes: false,
+            array: true,
+            dtypes: &[DType::Double],
+        }
+    }
+
+    fn default_config(&self) -> BenchConfig {
+        BenchConfig {
+            iters: 20,
+            warmup_iters: 3,
+            datatypes: vec![DType::Double],
+            array_bytes: Some(DEFAULT_BYTES),
+            ..base_config(self.name())
+        }
+    }
+
+    fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
+        if ctx.backend.gpus_visible() == 0 {
+            if ctx.rank() == 0 {
+                eprintln!(
+                    "clusterbench: gpumem skipped: the {} backend has no GPU",
+                    ctx.backend.name()
+                );
+            }
+            return Ok(());
+        }
+        let bytes = cfg.array_bytes.unwrap_or(DEFAULT_BYTES) / 16 * 16;
+        let iters = Iterations {
+            warmup: cfg.warmup_iters,
+            timed: cfg.iters,
+            check: cfg.check,
+        };
+        let mut kinds = LOCAL_COPIES.to_vec();
+        // Peer copies reach every GPU of the node, so one process must own them all.
+        if ctx.comm.size() == 1 {
+            kinds.extend(peer_copies(ctx.backend.gpus_visible()));
+        } else if ctx.rank() == 0 {
+            eprintln!("clusterbench: gpumem: peer-to-peer copies run only in a single-process run");
+        }
+        for kind in kinds {
+            let (src_gpu, dst_gpu) = match kind {
+                CopyKind::Peer { src, dst, .. } => (Some(src as u32), Some(dst as u32)),
+                _ => (None, None),
+            };
+            ctx.progress(format!("gpumem {} {}", kind.name(), format_bytes(bytes)));
+            let mut workload = ctx.backend.copy(kind, bytes as usize)?;
+            let moved = bytes * kind.directions();
+            let mut metrics = vec![MetricSpec::gbps("bandwidth", moved as f64)];
+            if matches!(kind, CopyKind::DeviceToDevice { .. }) {
+                // Bytes read plus bytes written: what to compare with the memory's peak.
+                metrics.push(MetricSpec::gbps("memory_traffic", 2.0 * moved as f64));
+            }
+            let params = Params::Copy {
+                copy: kind.name().to_string(),
+                bytes,
+                bytes_moved: moved,
+                src_gpu,
+                dst_gpu,
+            };
+            ctx.measure(self.name(), params, iters, workload.as_mut(), &metrics)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_matrix_covers_every_pair() {
+        assert!(peer_copies(1).is_empty());
+        let four = peer_copies(4);
+        assert_eq!(four.len(), 12 + 6);
+        assert!(four.contains(&CopyKind::Peer {
+            src: 3,
+            dst: 0,
+            bidirectional: false
+        }));
+        assert!(!four.contains(&CopyKind::Peer {
+            src: 3,
+            dst: 0,
+            bidirectional: true
+        }));
+    }
+}
