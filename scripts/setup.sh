@@ -1,15 +1,32 @@
 #!/usr/bin/env bash
-# Installs the system packages clusterbench builds and runs with (Debian 12 / Ubuntu).
-# Safe to run again: packages already present are left alone.
+# Installs what clusterbench builds and runs with (Debian 12 / Ubuntu).
+# Safe to run again: what is present already is left alone.
+#
+#   scripts/setup.sh          system packages to build and run
+#   scripts/setup.sh --gpu    also NVIDIA's CUDA 13 NVRTC, cuBLAS and NCCL wheels from PyPI
+#                             into a virtual environment clusterbench searches (for GPU
+#                             machines that lack those libraries)
+#   scripts/setup.sh --test   everything the tests need: the above, and Chromium
 set -euo pipefail
+
+WANT_WHEELS=0 WANT_TEST=0
+for arg in "$@"; do
+  case $arg in
+    --gpu) WANT_WHEELS=1 ;;
+    --test) WANT_WHEELS=1 WANT_TEST=1 ;;
+    *) echo "setup: unknown option '$arg' (use --gpu or --test)" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(
   build-essential pkg-config
   libopenmpi-dev openmpi-bin      # MPI (feature `mpi`) and mpirun for the tests
   libhwloc-dev hwloc libudev-dev  # topology (feature `hwloc`); hwloc's static flags name -ludev
   libclang-dev                    # mpi-sys generates its bindings with bindgen
-  chromium fonts-dejavu-core      # the tests render the HTML report headless and screenshot it
 )
+if [ "$WANT_TEST" = 1 ]; then
+  PACKAGES+=(chromium fonts-dejavu-core)  # the tests render the HTML report headless
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -37,6 +54,7 @@ echo "setup: system packages present"
 # its tests search like any Python environment. The versions match the CUDA 13.0
 # drivers (580 series) of the GPU machines: newer NVRTC emits PTX those cannot load.
 # CLUSTERBENCH_SKIP_CUDA_WHEELS=1 skips this (the tests that need them are then skipped).
+[ "$WANT_WHEELS" = 1 ] || exit 0
 CUDA_WHEELS=(
   nvidia-cuda-nvrtc==13.0.88
   nvidia-cublas==13.0.2.14

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+scripts/setup.sh --test
 # setup.sh installed the CUDA wheels: the tests that need them must run, not skip.
 if [ "${CLUSTERBENCH_SKIP_CUDA_WHEELS:-0}" != 1 ]; then
   export CLUSTERBENCH_REQUIRE_CUDA_WHEELS=1
