@@ -293,6 +293,9 @@ pub struct RunOptions {
     pub quiet: bool,
     #[serde(skip)]
     pub corrupt_rank: Option<usize>,
+    /// Test-only: factor by which every timed iteration is stretched.
+    #[serde(skip)]
+    pub slowdown: Option<f64>,
 }
 
 fn parse_list<T>(items: &[String], all: &[T], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>>
@@ -556,6 +559,14 @@ impl RunOptions {
             output_dir: args.output.clone(),
             quiet: args.quiet,
             corrupt_rank: args.debug_corrupt_rank,
+            slowdown: match args.debug_slowdown {
+                Some(f) if !(f.is_finite() && (1.0..=1000.0).contains(&f)) => {
+                    return Err(UsageError::new(format!(
+                        "--debug-slowdown must be a factor between 1 and 1000, not {f}"
+                    )))
+                }
+                other => other,
+            },
         })
     }
 }

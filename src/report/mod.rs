@@ -1,7 +1,10 @@
 //! Reporters: each output format is one type implementing [`Reporter`].
 
+pub mod compare;
+pub mod grid;
 pub mod json;
 pub mod table;
+pub mod validate;
 
 use crate::options::RunOptions;
 use crate::results::{Record, RunDocument};
