@@ -16,3 +16,25 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
 # The single-process build without MPI, hwloc or CUDA must build and pass too.
 cargo test --locked --no-default-features
+
+# Regression gate: the quick CPU suite, one process, release build, compared with the
+# baseline captured the same way on this machine class (2 cores). A record fails only
+# when its whole 95% interval is more than 1.5x slower, which a noisy 2-core machine
+# does not reach and a 2x slowdown does; the second run proves the gate can fail.
+cargo build --release --locked
+gate=$(mktemp -d)
+trap 'rm -rf "$gate"' EXIT
+baseline=results/baselines/quick-cpu-2core.json
+target/release/clusterbench run --suite quick --backend cpu -q --output "$gate/now"
+target/release/clusterbench compare "$baseline" "$gate"/now/*.json --threshold 0.5 --format markdown
+target/release/clusterbench run --suite quick --backend cpu -q --output "$gate/slow" --debug-slowdown 2
+set +e
+target/release/clusterbench compare "$baseline" "$gate"/slow/*.json --threshold 0.5 > "$gate/slow.txt"
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then
+  cat "$gate/slow.txt"
+  echo "test: the regression gate did not catch an injected 2x slowdown (compare exited $code)" >&2
+  exit 1
+fi
+echo "test: regression gate passes the current build and catches an injected 2x slowdown"

@@ -3,6 +3,10 @@
 
 mod bad_input;
 mod common;
+mod decisions;
+#[cfg(feature = "mpi")]
+mod decisions_mpi;
+mod parser_props;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod schema;
