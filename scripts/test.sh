@@ -18,18 +18,20 @@ cargo test --locked
 cargo test --locked --no-default-features
 
 # Regression gate: the quick CPU suite, one process, release build, compared with the
-# baseline captured the same way on this machine class (2 cores). A record fails only
-# when its whole 95% interval is more than 1.5x slower, which a noisy 2-core machine
-# does not reach and a 2x slowdown does; the second run proves the gate can fail.
+# baseline captured the same way on this machine class (2 cores). A benchmark fails
+# only when the 95% interval of its records' geometric-mean time ratio lies wholly
+# above 1.5x, which a noisy 2-core machine does not reach and a 2x slowdown does. The
+# second run, with a 2x slowdown injected, is compared side by side with the first
+# to prove the gate fails on it.
 cargo build --release --locked
 gate=$(mktemp -d)
 trap 'rm -rf "$gate"' EXIT
 baseline=results/baselines/quick-cpu-2core.json
 target/release/clusterbench run --suite quick --backend cpu -q --output "$gate/now"
-target/release/clusterbench compare "$baseline" "$gate"/now/*.json --threshold 0.5 --format markdown
+target/release/clusterbench compare "$baseline" "$gate"/now/*.json --threshold 0.5 --gate benchmarks --format markdown
 target/release/clusterbench run --suite quick --backend cpu -q --output "$gate/slow" --debug-slowdown 2
 set +e
-target/release/clusterbench compare "$baseline" "$gate"/slow/*.json --threshold 0.5 > "$gate/slow.txt"
+target/release/clusterbench compare "$gate"/now/*.json "$gate"/slow/*.json --threshold 0.5 --gate benchmarks > "$gate/slow.txt"
 code=$?
 set -e
 if [ "$code" -ne 1 ]; then

@@ -73,6 +73,11 @@ pub struct CompareArgs {
     /// or faster, and also hides a slowdown that hits the reference as much.
     #[arg(long, value_name = "REF")]
     pub normalize: Option<String>,
+    /// What fails: any regressed record, or a benchmark whose records together
+    /// (geometric mean, with its own interval) regressed; the latter tolerates one
+    /// flapping record on a noisy machine.
+    #[arg(long, value_enum, default_value_t = crate::report::compare::Gate::Records)]
+    pub gate: crate::report::compare::Gate,
     /// Output format.
     #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
     pub format: crate::report::grid::OutputFormat,
@@ -160,13 +165,28 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub calibrate: Vec<PathBuf>,
     /// Smallest size (bytes per rank buffer, nccl-tests 'size').
-    #[arg(short = 'b', long = "minbytes", default_value = "8", value_name = "SIZE")]
+    #[arg(
+        short = 'b',
+        long = "minbytes",
+        default_value = "8",
+        value_name = "SIZE"
+    )]
     pub minbytes: String,
     /// Largest size.
-    #[arg(short = 'e', long = "maxbytes", default_value = "1G", value_name = "SIZE")]
+    #[arg(
+        short = 'e',
+        long = "maxbytes",
+        default_value = "1G",
+        value_name = "SIZE"
+    )]
     pub maxbytes: String,
     /// Factor between sizes.
-    #[arg(short = 'f', long = "stepfactor", default_value_t = 4, value_name = "N")]
+    #[arg(
+        short = 'f',
+        long = "stepfactor",
+        default_value_t = 4,
+        value_name = "N"
+    )]
     pub stepfactor: u64,
     #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
     pub format: crate::report::grid::OutputFormat,

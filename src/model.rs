@@ -143,14 +143,18 @@ impl Topology {
                 && l.bandwidth_gbps > 0.0
         };
         if self.gpus_per_node == 0 {
-            return Err(UsageError::new("topology: gpus_per_node must be at least 1"));
+            return Err(UsageError::new(
+                "topology: gpus_per_node must be at least 1",
+            ));
         }
         if !ok(&self.intra) || !ok(&self.inter) {
             return Err(UsageError::new(
                 "topology: link latency must be >= 0 and bandwidth > 0 (microseconds, GB/s)",
             ));
         }
-        if self.switch_tiers == 0 || !(self.switch_latency_us.is_finite() && self.switch_latency_us >= 0.0) {
+        if self.switch_tiers == 0
+            || !(self.switch_latency_us.is_finite() && self.switch_latency_us >= 0.0)
+        {
             return Err(UsageError::new(
                 "topology: switch_tiers must be >= 1 and switch_latency_us >= 0",
             ));
@@ -225,7 +229,10 @@ pub fn predict_allreduce(topo: &Topology, ranks: u64, bytes: u64) -> Prediction 
         ("hierarchical", hierarchical_s),
     ]
     .into_iter()
-    .fold(("ring", f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
+    .fold(
+        ("ring", f64::INFINITY),
+        |a, b| if b.1 < a.1 { b } else { a },
+    );
     let n = ranks as f64;
     Prediction {
         bytes,
@@ -323,7 +330,10 @@ mod tests {
         assert_eq!(large.best, "hierarchical", "{large:?}");
         // Within one node the hierarchy has nothing to add.
         let one = predict_allreduce(&t, 8, 1 << 30);
-        assert!((one.hierarchical_s - one.ring_s).abs() / one.ring_s < 0.01, "{one:?}");
+        assert!(
+            (one.hierarchical_s - one.ring_s).abs() / one.ring_s < 0.01,
+            "{one:?}"
+        );
     }
 
     #[test]

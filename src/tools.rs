@@ -30,7 +30,12 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         .into());
     }
     opts.confidence = args.confidence;
-    opts.normalize = args.normalize.as_deref().map(Reference::parse).transpose()?;
+    opts.gate = args.gate;
+    opts.normalize = args
+        .normalize
+        .as_deref()
+        .map(Reference::parse)
+        .transpose()?;
     let baseline = read_document(&args.baseline)?;
     let candidate = read_document(&args.candidate)?;
     let report = compare::compare(&baseline, &candidate, &opts)?;
@@ -40,9 +45,12 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     }
     if report.regressions > 0 {
         return Err(VerdictFailed(format!(
-            "{} of {} measurements regressed",
+            "{} {} regressed",
             report.regressions,
-            report.comparisons.len()
+            match report.gate {
+                compare::Gate::Records => "measurements",
+                compare::Gate::Benchmarks => "benchmarks",
+            }
         ))
         .into());
     }
@@ -80,9 +88,15 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
     let results = validate::validate(&doc, &files);
     match args.format {
         OutputFormat::Json => print_json(&results)?,
-        f => print!("{}", validate::render(&results, f == OutputFormat::Markdown)),
+        f => print!(
+            "{}",
+            validate::render(&results, f == OutputFormat::Markdown)
+        ),
     }
-    let failed = results.iter().filter(|r| r.outcome == Outcome::Fail).count();
+    let failed = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .count();
     if failed > 0 {
         return Err(VerdictFailed(format!("{failed} claims failed")).into());
     }
@@ -104,8 +118,20 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         return print_json(&fits);
     }
     let header = [
-        "collective", "backend", "dtype", "op", "in place", "ranks", "nodes", "sizes", "alpha", "beta",
-        "rms error", "max error", "R2 (log)", "downweighted",
+        "collective",
+        "backend",
+        "dtype",
+        "op",
+        "in place",
+        "ranks",
+        "nodes",
+        "sizes",
+        "alpha",
+        "beta",
+        "rms error",
+        "max error",
+        "R2 (log)",
+        "downweighted",
     ];
     let rows: Vec<Vec<String>> = fits
         .iter()
@@ -118,7 +144,11 @@ pub fn model(args: &ModelArgs) -> Result<()> {
                 if f.in_place { "yes" } else { "no" }.into(),
                 f.ranks.to_string(),
                 f.nodes.to_string(),
-                format!("{}..{}", format_bytes(f.min_bytes), format_bytes(f.max_bytes)),
+                format!(
+                    "{}..{}",
+                    format_bytes(f.min_bytes),
+                    format_bytes(f.max_bytes)
+                ),
                 format_seconds(f.alpha_s),
                 if f.beta_bytes_per_s.is_finite() {
                     format!("{:.3} GB/s", f.beta_bytes_per_s / 1e9)
@@ -132,7 +162,10 @@ pub fn model(args: &ModelArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!("{}", render(&header, &rows, args.format == OutputFormat::Markdown));
+    print!(
+        "{}",
+        render(&header, &rows, args.format == OutputFormat::Markdown)
+    );
     println!("\nt(size) = alpha + size / beta per call; size is bytes per rank; errors are relative to the measured median times.");
     Ok(())
 }
@@ -148,8 +181,14 @@ fn topology_of(args: &PredictArgs) -> Result<Topology> {
         })?,
         None => Topology {
             gpus_per_node: 1,
-            intra: Link { latency_us: f64::NAN, bandwidth_gbps: f64::NAN },
-            inter: Link { latency_us: f64::NAN, bandwidth_gbps: f64::NAN },
+            intra: Link {
+                latency_us: f64::NAN,
+                bandwidth_gbps: f64::NAN,
+            },
+            inter: Link {
+                latency_us: f64::NAN,
+                bandwidth_gbps: f64::NAN,
+            },
             switch_tiers: 1,
             switch_latency_us: 0.0,
         },
@@ -239,10 +278,9 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
     let lo = parse_size(&args.minbytes)?;
     let hi = parse_size(&args.maxbytes)?;
     if lo == 0 || hi < lo || args.stepfactor < 2 {
-        return Err(UsageError::new(
-            "sizes: need 0 < minbytes <= maxbytes and a step factor >= 2",
-        )
-        .into());
+        return Err(
+            UsageError::new("sizes: need 0 < minbytes <= maxbytes and a step factor >= 2").into(),
+        );
     }
     let mut sizes = vec![lo];
     while let Some(next) = sizes.last().and_then(|s| s.checked_mul(args.stepfactor)) {
@@ -269,7 +307,14 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
         args.ranks.div_ceil(u64::from(topo.gpus_per_node)),
         topo.switch_tiers
     );
-    let header = ["size", "ring", "tree", "hierarchical", "best", "busbw (best)"];
+    let header = [
+        "size",
+        "ring",
+        "tree",
+        "hierarchical",
+        "best",
+        "busbw (best)",
+    ];
     let rows: Vec<Vec<String>> = preds
         .iter()
         .map(|p| {
@@ -283,7 +328,10 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!("{}", render(&header, &rows, args.format == OutputFormat::Markdown));
+    print!(
+        "{}",
+        render(&header, &rows, args.format == OutputFormat::Markdown)
+    );
     // Where the winner changes.
     let mut last = "";
     let mut changes = Vec::new();
@@ -309,9 +357,8 @@ pub fn import(args: &ImportArgs) -> Result<()> {
     let doc = crate::import::import(&text, args.format, &ctx)?;
     match &args.output {
         Some(p) => {
-            crate::report::json::write_document(&doc, p).map_err(|e| {
-                UsageError::new(format!("cannot write '{}': {e:#}", p.display()))
-            })?;
+            crate::report::json::write_document(&doc, p)
+                .map_err(|e| UsageError::new(format!("cannot write '{}': {e:#}", p.display())))?;
             eprintln!(
                 "clusterbench: imported {} records from {} into {}",
                 doc.records.len(),

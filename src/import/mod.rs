@@ -174,7 +174,11 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             ctx.source_name
         )));
     }
-    let backend = if parsed.tool == "nccl-tests" { "cuda" } else { "cpu" };
+    let backend = if parsed.tool == "nccl-tests" {
+        "cuda"
+    } else {
+        "cpu"
+    };
     let mut records = Vec::new();
     for row in &parsed.rows {
         let benchmark = benchmark_name(&row.collective);
@@ -191,9 +195,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
         } else {
             0.0
         });
-        let busbw = row
-            .busbw
-            .unwrap_or(algbw * busbw_factor(&benchmark, ranks));
+        let busbw = row.busbw.unwrap_or(algbw * busbw_factor(&benchmark, ranks));
         let metric = |name: &str, v: f64| Metric {
             name: name.into(),
             unit: "GB/s".into(),
@@ -271,10 +273,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
         })
         .collect();
     let now = chrono::Utc::now();
-    let mut note = format!(
-        "imported from {} output '{}'",
-        parsed.tool, ctx.source_name
-    );
+    let mut note = format!("imported from {} output '{}'", parsed.tool, ctx.source_name);
     if !parsed.gpu_names.is_empty() {
         note.push_str(&format!("; devices: {}", parsed.gpu_names.join(", ")));
     }
@@ -286,11 +285,18 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo {
             name: parsed.tool.clone(),
-            version: parsed.tool_version.clone().unwrap_or_else(|| "unknown".into()),
+            version: parsed
+                .tool_version
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
             git_commit: None,
         },
         run: RunInfo {
-            run_id: format!("{}-import-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), parsed.tool),
+            run_id: format!(
+                "{}-import-{}",
+                now.format("%Y%m%dT%H%M%S%.3fZ"),
+                parsed.tool
+            ),
             command_line: std::env::args().collect(),
             started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             finished_at: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),

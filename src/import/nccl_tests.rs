@@ -43,6 +43,42 @@ fn rank_line(line: &str) -> Option<(u32, String, String)> {
     Some((rank, host, device))
 }
 
+fn skip_dtype(parsed: &mut Parsed, type_name: &str) {
+    let why = format!("rows of datatype {type_name} (not in the result schema)");
+    if !parsed.skipped.contains(&why) {
+        parsed.skipped.push(why);
+    }
+}
+
+/// One half (out-of-place or in-place) of a result line; `figures` are time (us),
+/// algbw, busbw and #wrong. `None` when there is no positive time.
+fn timed_row(
+    collective: &str,
+    dtype: crate::options::DType,
+    op: Option<ReduceOp>,
+    in_place: bool,
+    count: u64,
+    bytes: u64,
+    figures: [Option<f64>; 4],
+) -> Option<Row> {
+    let [time_us, algbw, busbw, wrong] = figures;
+    let time_us = time_us.filter(|t| *t > 0.0)?;
+    Some(Row {
+        collective: collective.to_string(),
+        dtype,
+        op,
+        in_place,
+        count,
+        bytes,
+        time_s: time_us * 1e-6,
+        min_s: None,
+        max_s: None,
+        algbw,
+        busbw,
+        wrong: wrong.map(|w| w as u64),
+    })
+}
+
 /// Parses the text table.
 pub fn parse_text(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
     let collective = collective_from(text, ctx).ok_or_else(|| {
@@ -88,14 +124,14 @@ pub fn parse_text(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
         }
         let bytes: u64 = cells[0].parse().unwrap_or(0);
         let count: u64 = cells[1].parse().map_err(|_| {
-            UsageError::new(format!("'{}': bad count in row '{trimmed}'", ctx.source_name))
+            UsageError::new(format!(
+                "'{}': bad count in row '{trimmed}'",
+                ctx.source_name
+            ))
         })?;
         let type_name = cells[2];
         let Some(dtype) = dtype_of(type_name) else {
-            let why = format!("rows of datatype {type_name} (not in the result schema)");
-            if !parsed.skipped.contains(&why) {
-                parsed.skipped.push(why);
-            }
+            skip_dtype(&mut parsed, type_name);
             continue;
         };
         let op = op_of(cells[3]);
@@ -104,26 +140,16 @@ pub fn parse_text(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
             let Some(chunk) = cells.get(at..at + 4) else {
                 continue;
             };
-            let Some(time_us) = number(chunk[0]) else {
-                continue;
-            };
-            if time_us <= 0.0 {
-                continue;
-            }
-            parsed.rows.push(Row {
-                collective: collective.clone(),
+            let figures = [chunk[0], chunk[1], chunk[2], chunk[3]].map(number);
+            parsed.rows.extend(timed_row(
+                &collective,
                 dtype,
                 op,
                 in_place,
                 count,
                 bytes,
-                time_s: time_us * 1e-6,
-                min_s: None,
-                max_s: None,
-                algbw: number(chunk[1]),
-                busbw: number(chunk[2]),
-                wrong: number(chunk[3]).map(|w| w as u64),
-            });
+                figures,
+            ));
         }
     }
     Ok(parsed)
@@ -146,7 +172,11 @@ pub fn parse_json(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
     let args: Vec<String> = v
         .get("args")
         .and_then(|a| a.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let collective = ctx
         .collective
@@ -187,14 +217,20 @@ pub fn parse_json(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
         ))
     };
     for r in results {
-        let bytes = r.get("size").and_then(|x| x.as_u64()).ok_or_else(|| bad("size"))?;
-        let count = r.get("count").and_then(|x| x.as_u64()).ok_or_else(|| bad("count"))?;
-        let type_name = r.get("type").and_then(|x| x.as_str()).ok_or_else(|| bad("type"))?;
+        let bytes = r
+            .get("size")
+            .and_then(|x| x.as_u64())
+            .ok_or_else(|| bad("size"))?;
+        let count = r
+            .get("count")
+            .and_then(|x| x.as_u64())
+            .ok_or_else(|| bad("count"))?;
+        let type_name = r
+            .get("type")
+            .and_then(|x| x.as_str())
+            .ok_or_else(|| bad("type"))?;
         let Some(dtype) = dtype_of(type_name) else {
-            let why = format!("rows of datatype {type_name} (not in the result schema)");
-            if !parsed.skipped.contains(&why) {
-                parsed.skipped.push(why);
-            }
+            skip_dtype(&mut parsed, type_name);
             continue;
         };
         let op = r.get("redop").and_then(|x| x.as_str()).and_then(op_of);
@@ -203,26 +239,21 @@ pub fn parse_json(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
                 continue;
             };
             let num = |k: &str| b.get(k).and_then(|x| x.as_f64()).filter(|x| x.is_finite());
-            let Some(time_us) = num("time").or_else(|| num("cpu_time")) else {
-                continue;
-            };
-            if time_us <= 0.0 {
-                continue;
-            }
-            parsed.rows.push(Row {
-                collective: collective.clone(),
+            let figures = [
+                num("time").or_else(|| num("cpu_time")),
+                num("alg_bw"),
+                num("bus_bw"),
+                num("nwrong"),
+            ];
+            parsed.rows.extend(timed_row(
+                &collective,
                 dtype,
                 op,
                 in_place,
                 count,
                 bytes,
-                time_s: time_us * 1e-6,
-                min_s: None,
-                max_s: None,
-                algbw: num("alg_bw"),
-                busbw: num("bus_bw"),
-                wrong: num("nwrong").map(|w| w as u64),
-            });
+                figures,
+            ));
         }
     }
     Ok(parsed)

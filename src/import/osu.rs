@@ -37,14 +37,24 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
             let Some(test_at) = words.iter().position(|w| *w == "Test") else {
                 continue;
             };
-            parsed.tool_version = words.get(test_at + 1).map(|v| v.trim_start_matches('v').to_string());
+            parsed.tool_version = words
+                .get(test_at + 1)
+                .map(|v| v.trim_start_matches('v').to_string());
             let name_words: Vec<&str> = words[..test_at]
                 .iter()
                 .copied()
                 .filter(|w| !w.starts_with("MPI") && *w != "Latency" && *w != "Bandwidth")
                 .collect();
             let name = name_words.join("").to_ascii_lowercase();
-            let known = ["allreduce", "allgather", "reducescatter", "broadcast", "bcast", "alltoall", "reduce"];
+            let known = [
+                "allreduce",
+                "allgather",
+                "reducescatter",
+                "broadcast",
+                "bcast",
+                "alltoall",
+                "reduce",
+            ];
             if !known.contains(&name.as_str()) {
                 return Err(UsageError::new(format!(
                     "'{}': OSU test '{}' is not a collective this import reads ({})",

@@ -10,7 +10,9 @@
 
 use crate::error::UsageError;
 use crate::results::{Record, RunDocument};
-use crate::stats::bootstrap::{ratio_of_medians, Interval};
+use crate::stats::bootstrap::{
+    geometric_mean, percentile_interval, ratio_draws, seed_for, Interval,
+};
 use crate::units::format_bytes;
 use serde::Serialize;
 use serde_json::Value;
@@ -29,6 +31,20 @@ pub struct CompareOptions {
     /// Divide each side by a reference record of its own run (benchmark + a value
     /// among its parameters, e.g. `membw:copy`).
     pub normalize: Option<Reference>,
+    /// What fails the comparison.
+    pub gate: Gate,
+}
+
+/// What makes a comparison fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gate {
+    /// Any single measurement that regressed.
+    Records,
+    /// A benchmark whose measurements together (geometric mean of their time ratios,
+    /// with its own bootstrap interval) regressed: one flapping record does not fail,
+    /// a benchmark that slowed down across the board does.
+    Benchmarks,
 }
 
 impl Default for CompareOptions {
@@ -39,6 +55,7 @@ impl Default for CompareOptions {
             confidence: 0.95,
             resamples: 2000,
             normalize: None,
+            gate: Gate::Records,
         }
     }
 }
@@ -122,7 +139,17 @@ pub fn label(r: &Record) -> String {
     let mut parts = vec![r.benchmark.clone()];
     if let Value::Object(map) = params_value(r) {
         // Familiar fields first, in the order people say them; then any others.
-        const ORDER: [&str; 9] = ["kernel", "dtype", "op", "label", "m", "n", "k", "bytes", "array_bytes"];
+        const ORDER: [&str; 9] = [
+            "kernel",
+            "dtype",
+            "op",
+            "label",
+            "m",
+            "n",
+            "k",
+            "bytes",
+            "array_bytes",
+        ];
         let mut fields: Vec<(&String, &Value)> = map.iter().collect();
         fields.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
         for (k, v) in fields {
@@ -208,8 +235,33 @@ pub struct CompareReport {
     pub only_in_candidate: Vec<String>,
     /// Geometric mean of the time ratios of all matched records.
     pub geomean_time_ratio: f64,
+    /// Per benchmark: the geometric mean of its records' time ratios.
+    pub benchmarks: Vec<BenchmarkSummary>,
+    pub gate: Gate,
+    /// Records (gate `records`) or benchmarks (gate `benchmarks`) that regressed.
     pub regressions: usize,
     pub improvements: usize,
+}
+
+/// All matched records of one benchmark taken together.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchmarkSummary {
+    pub benchmark: String,
+    pub records: usize,
+    pub time_ratio: Interval,
+    /// The benchmark's own threshold (its name's, else the default).
+    pub threshold: f64,
+    pub verdict: Verdict,
+}
+
+fn verdict_of(ratio: &Interval, threshold: f64) -> Verdict {
+    if ratio.low > 1.0 + threshold {
+        Verdict::Regression
+    } else if ratio.high < 1.0 / (1.0 + threshold) {
+        Verdict::Improvement
+    } else {
+        Verdict::Unchanged
+    }
 }
 
 fn threshold_for(opts: &CompareOptions, r: &Record) -> f64 {
@@ -230,7 +282,10 @@ pub fn compare(
     opts: &CompareOptions,
 ) -> Result<CompareReport, UsageError> {
     let refs = match &opts.normalize {
-        Some(r) => Some((r.find(baseline, "baseline")?, r.find(candidate, "candidate")?)),
+        Some(r) => Some((
+            r.find(baseline, "baseline")?,
+            r.find(candidate, "candidate")?,
+        )),
         None => None,
     };
     let is_ref = |r: &Record| opts.normalize.as_ref().is_some_and(|n| n.matches(r));
@@ -240,6 +295,7 @@ pub fn compare(
     }
     let mut seen = std::collections::BTreeSet::new();
     let mut comparisons = Vec::new();
+    let mut per_benchmark: BTreeMap<String, Vec<(f64, Vec<f64>)>> = BTreeMap::new();
     let mut only_in_baseline = Vec::new();
     for b in &baseline.records {
         let key = match_key(b);
@@ -255,19 +311,22 @@ pub fn compare(
             continue;
         }
         let reference = refs.map(|(rb, rc)| (rc.samples_s.as_slice(), rb.samples_s.as_slice()));
-        let Some(ratio) =
-            ratio_of_medians(&c.samples_s, &b.samples_s, reference, opts.resamples, opts.confidence)
-        else {
+        let Some((estimate, draws)) = ratio_draws(
+            &c.samples_s,
+            &b.samples_s,
+            reference,
+            opts.resamples,
+            seed_for(&key),
+        ) else {
             continue;
         };
+        let ratio = percentile_interval(estimate, &draws, opts.confidence);
         let threshold = threshold_for(opts, b);
-        let verdict = if ratio.low > 1.0 + threshold {
-            Verdict::Regression
-        } else if ratio.high < 1.0 / (1.0 + threshold) {
-            Verdict::Improvement
-        } else {
-            Verdict::Unchanged
-        };
+        let verdict = verdict_of(&ratio, threshold);
+        per_benchmark
+            .entry(b.benchmark.clone())
+            .or_default()
+            .push((estimate, draws));
         let hb = headline(b);
         let hc = headline(c);
         comparisons.push(Comparison {
@@ -288,7 +347,13 @@ pub fn compare(
     let only_in_candidate: Vec<String> = candidate
         .records
         .iter()
-        .filter(|r| !is_ref(r) && !baseline.records.iter().any(|b| match_key(b) == match_key(r)))
+        .filter(|r| {
+            !is_ref(r)
+                && !baseline
+                    .records
+                    .iter()
+                    .any(|b| match_key(b) == match_key(r))
+        })
         .map(label)
         .collect();
     if comparisons.is_empty() {
@@ -305,6 +370,29 @@ pub fn compare(
         .sum::<f64>()
         / comparisons.len() as f64)
         .exp();
+    let benchmarks: Vec<BenchmarkSummary> = per_benchmark
+        .iter()
+        .filter_map(|(name, parts)| {
+            let ratio = geometric_mean(parts, opts.confidence)?;
+            let threshold = opts
+                .thresholds
+                .get(name)
+                .copied()
+                .unwrap_or(opts.default_threshold);
+            Some(BenchmarkSummary {
+                benchmark: name.clone(),
+                records: parts.len(),
+                verdict: verdict_of(&ratio, threshold),
+                time_ratio: ratio,
+                threshold,
+            })
+        })
+        .collect();
+    let count = |v: Verdict| match opts.gate {
+        Gate::Records => comparisons.iter().filter(|c| c.verdict == v).count(),
+        Gate::Benchmarks => benchmarks.iter().filter(|b| b.verdict == v).count(),
+    };
+    let (regressions, improvements) = (count(Verdict::Regression), count(Verdict::Improvement));
     Ok(CompareReport {
         baseline: baseline.run.run_id.clone(),
         candidate: candidate.run.run_id.clone(),
@@ -313,22 +401,29 @@ pub fn compare(
             format!(
                 "{}{}",
                 n.benchmark,
-                n.value.as_ref().map(|v| format!(":{v}")).unwrap_or_default()
+                n.value
+                    .as_ref()
+                    .map(|v| format!(":{v}"))
+                    .unwrap_or_default()
             )
         }),
-        regressions: comparisons
-            .iter()
-            .filter(|c| c.verdict == Verdict::Regression)
-            .count(),
-        improvements: comparisons
-            .iter()
-            .filter(|c| c.verdict == Verdict::Improvement)
-            .count(),
+        regressions,
+        improvements,
+        benchmarks,
+        gate: opts.gate,
         comparisons,
         only_in_baseline,
         only_in_candidate,
         geomean_time_ratio,
     })
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Regression => "REGRESSION",
+        Verdict::Improvement => "improvement",
+        Verdict::Unchanged => "ok",
+    }
 }
 
 fn pct(ratio: f64) -> String {
@@ -370,12 +465,7 @@ pub fn render(report: &CompareReport, markdown: bool) -> String {
                     format!("{} .. {}", pct(c.time_ratio.low), pct(c.time_ratio.high))
                 },
                 format!("{:.0}%", c.threshold * 100.0),
-                match c.verdict {
-                    Verdict::Regression => "REGRESSION",
-                    Verdict::Improvement => "improvement",
-                    Verdict::Unchanged => "ok",
-                }
-                .into(),
+                verdict_text(c.verdict).into(),
             ]
         })
         .collect();
@@ -387,10 +477,42 @@ pub fn render(report: &CompareReport, markdown: bool) -> String {
         ));
     }
     out.push_str(&super::grid::render(&header, &rows, markdown));
+    let bench_rows: Vec<Vec<String>> = report
+        .benchmarks
+        .iter()
+        .map(|b| {
+            vec![
+                b.benchmark.clone(),
+                b.records.to_string(),
+                pct(b.time_ratio.estimate),
+                format!("{} .. {}", pct(b.time_ratio.low), pct(b.time_ratio.high)),
+                format!("{:.0}%", b.threshold * 100.0),
+                verdict_text(b.verdict).into(),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&super::grid::render(
+        &[
+            "benchmark",
+            "records",
+            "time change (geomean)",
+            "interval",
+            "threshold",
+            "verdict",
+        ],
+        &bench_rows,
+        markdown,
+    ));
     let mut note = format!(
-        "\n{} compared, {} regressions, {} improvements; time change is candidate over baseline \
-         (positive = slower), interval {:.0}% bootstrap of the ratio of medians; geometric mean {}",
+        "\n{} compared; the gate counts {}: {} regressed, {} improved; time change is candidate over \
+         baseline (positive = slower), {:.0}% bootstrap interval of the ratio of medians; \
+         geometric mean of all {}",
         report.comparisons.len(),
+        match report.gate {
+            Gate::Records => "records",
+            Gate::Benchmarks => "benchmarks",
+        },
         report.regressions,
         report.improvements,
         report.confidence * 100.0,
@@ -420,8 +542,12 @@ pub fn parse_thresholds(specs: &[String], opts: &mut CompareOptions) -> Result<(
                 "bad --threshold '{spec}': expected a fraction such as 0.1 or NAME=0.25"
             ))
         })?;
-        let t = if v.trim().ends_with('%') { t / 100.0 } else { t };
-        if !(t.is_finite() && t >= 0.0 && t < 100.0) {
+        let t = if v.trim().ends_with('%') {
+            t / 100.0
+        } else {
+            t
+        };
+        if !(t.is_finite() && (0.0..100.0).contains(&t)) {
             return Err(UsageError::new(format!(
                 "bad --threshold '{spec}': a threshold is a fraction >= 0 (0.1 = 10%)"
             )));
@@ -474,24 +600,34 @@ mod tests {
     }
 
     fn doc(records: Vec<Record>) -> RunDocument {
-        let text = include_str!("../../tests/fixtures/nccl-tests-all_reduce_perf-a3mega-16gpu.json");
+        let text =
+            include_str!("../../tests/fixtures/nccl-tests-all_reduce_perf-a3mega-16gpu.json");
         let ctx = crate::import::ImportContext {
             source_name: "t".into(),
             ..Default::default()
         };
-        let mut d = crate::import::import(text, crate::import::Format::NcclTestsJson, &ctx).unwrap();
+        let mut d =
+            crate::import::import(text, crate::import::Format::NcclTestsJson, &ctx).unwrap();
         d.records = records;
         d
     }
 
     fn samples(center: f64, spread: f64) -> Vec<f64> {
-        (0..20).map(|i| center * (1.0 + spread * ((i % 5) as f64 - 2.0) / 2.0)).collect()
+        (0..20)
+            .map(|i| center * (1.0 + spread * ((i % 5) as f64 - 2.0) / 2.0))
+            .collect()
     }
 
     #[test]
     fn verdicts_follow_the_interval_not_the_point() {
-        let base = doc(vec![record(1024, samples(1.0, 0.02)), record(4096, samples(1.0, 0.02))]);
-        let cand = doc(vec![record(1024, samples(2.0, 0.02)), record(4096, samples(1.05, 0.02))]);
+        let base = doc(vec![
+            record(1024, samples(1.0, 0.02)),
+            record(4096, samples(1.0, 0.02)),
+        ]);
+        let cand = doc(vec![
+            record(1024, samples(2.0, 0.02)),
+            record(4096, samples(1.05, 0.02)),
+        ]);
         let rep = compare(&base, &cand, &CompareOptions::default()).unwrap();
         assert_eq!(rep.comparisons.len(), 2);
         assert_eq!(rep.comparisons[0].verdict, Verdict::Regression);
@@ -506,13 +642,24 @@ mod tests {
         let noisy_base = doc(vec![record(1024, samples(1.0, 0.9))]);
         let noisy_cand = doc(vec![record(1024, samples(1.3, 0.9))]);
         let rep = compare(&noisy_base, &noisy_cand, &CompareOptions::default()).unwrap();
-        assert_eq!(rep.comparisons[0].verdict, Verdict::Unchanged, "{:?}", rep.comparisons[0]);
+        assert_eq!(
+            rep.comparisons[0].verdict,
+            Verdict::Unchanged,
+            "{:?}",
+            rep.comparisons[0]
+        );
     }
 
     #[test]
     fn keys_are_generic_over_parameters_and_unmatched_records_are_listed() {
-        let base = doc(vec![record(1024, samples(1.0, 0.01)), record(8, samples(1.0, 0.01))]);
-        let cand = doc(vec![record(1024, samples(1.0, 0.01)), record(16, samples(1.0, 0.01))]);
+        let base = doc(vec![
+            record(1024, samples(1.0, 0.01)),
+            record(8, samples(1.0, 0.01)),
+        ]);
+        let cand = doc(vec![
+            record(1024, samples(1.0, 0.01)),
+            record(16, samples(1.0, 0.01)),
+        ]);
         let rep = compare(&base, &cand, &CompareOptions::default()).unwrap();
         assert_eq!(rep.comparisons.len(), 1);
         assert_eq!(rep.only_in_baseline.len(), 1);

@@ -13,22 +13,64 @@ use serde::{Deserialize, Serialize};
 /// Claims files built into the binary (`--claims auto` looks through these).
 pub const BUILTIN_CLAIMS: [(&str, &str); 17] = [
     ("aws-p4d", include_str!("../../harness/claims/aws-p4d.toml")),
-    ("aws-p4de", include_str!("../../harness/claims/aws-p4de.toml")),
+    (
+        "aws-p4de",
+        include_str!("../../harness/claims/aws-p4de.toml"),
+    ),
     ("aws-p5", include_str!("../../harness/claims/aws-p5.toml")),
     ("aws-p5e", include_str!("../../harness/claims/aws-p5e.toml")),
-    ("aws-p5en", include_str!("../../harness/claims/aws-p5en.toml")),
-    ("aws-p6-b200", include_str!("../../harness/claims/aws-p6-b200.toml")),
-    ("aws-p6e-gb200", include_str!("../../harness/claims/aws-p6e-gb200.toml")),
-    ("azure-nd-h100-v5", include_str!("../../harness/claims/azure-nd-h100-v5.toml")),
-    ("azure-nd-h200-v5", include_str!("../../harness/claims/azure-nd-h200-v5.toml")),
-    ("gcp-a3-mega", include_str!("../../harness/claims/gcp-a3-mega.toml")),
-    ("gcp-a3-ultra", include_str!("../../harness/claims/gcp-a3-ultra.toml")),
-    ("gpu-a100", include_str!("../../harness/claims/gpu-a100.toml")),
-    ("gpu-h100-sxm", include_str!("../../harness/claims/gpu-h100-sxm.toml")),
-    ("gpu-h100-pcie", include_str!("../../harness/claims/gpu-h100-pcie.toml")),
-    ("gpu-h200", include_str!("../../harness/claims/gpu-h200.toml")),
-    ("gpu-b200", include_str!("../../harness/claims/gpu-b200.toml")),
-    ("gpu-gb200", include_str!("../../harness/claims/gpu-gb200.toml")),
+    (
+        "aws-p5en",
+        include_str!("../../harness/claims/aws-p5en.toml"),
+    ),
+    (
+        "aws-p6-b200",
+        include_str!("../../harness/claims/aws-p6-b200.toml"),
+    ),
+    (
+        "aws-p6e-gb200",
+        include_str!("../../harness/claims/aws-p6e-gb200.toml"),
+    ),
+    (
+        "azure-nd-h100-v5",
+        include_str!("../../harness/claims/azure-nd-h100-v5.toml"),
+    ),
+    (
+        "azure-nd-h200-v5",
+        include_str!("../../harness/claims/azure-nd-h200-v5.toml"),
+    ),
+    (
+        "gcp-a3-mega",
+        include_str!("../../harness/claims/gcp-a3-mega.toml"),
+    ),
+    (
+        "gcp-a3-ultra",
+        include_str!("../../harness/claims/gcp-a3-ultra.toml"),
+    ),
+    (
+        "gpu-a100",
+        include_str!("../../harness/claims/gpu-a100.toml"),
+    ),
+    (
+        "gpu-h100-sxm",
+        include_str!("../../harness/claims/gpu-h100-sxm.toml"),
+    ),
+    (
+        "gpu-h100-pcie",
+        include_str!("../../harness/claims/gpu-h100-pcie.toml"),
+    ),
+    (
+        "gpu-h200",
+        include_str!("../../harness/claims/gpu-h200.toml"),
+    ),
+    (
+        "gpu-b200",
+        include_str!("../../harness/claims/gpu-b200.toml"),
+    ),
+    (
+        "gpu-gb200",
+        include_str!("../../harness/claims/gpu-gb200.toml"),
+    ),
 ];
 
 /// One claims file.
@@ -209,7 +251,12 @@ pub fn detected_hardware(raw: &serde_json::Value) -> (Vec<String>, Vec<String>) 
                 instances.push(t.to_string());
             }
         }
-        for g in h.get("gpus").and_then(|g| g.as_array()).into_iter().flatten() {
+        for g in h
+            .get("gpus")
+            .and_then(|g| g.as_array())
+            .into_iter()
+            .flatten()
+        {
             if let Some(n) = g.get("name").and_then(|v| v.as_str()) {
                 if !gpus.iter().any(|x| x == n) {
                     gpus.push(n.to_string());
@@ -337,13 +384,9 @@ fn collective_bytes(r: &Record) -> Option<u64> {
 
 /// The best figure among `candidates` (value, description), highest or lowest.
 fn best(candidates: Vec<(f64, String)>, highest: bool) -> Option<(f64, String)> {
-    candidates.into_iter().reduce(|a, b| {
-        if (b.0 > a.0) == highest {
-            b
-        } else {
-            a
-        }
-    })
+    candidates
+        .into_iter()
+        .reduce(|a, b| if (b.0 > a.0) == highest { b } else { a })
 }
 
 /// The measurement that tests `claim`, in GB/s, TFLOP/s or us; or why there is none.
@@ -363,9 +406,20 @@ fn measure(claim: &Claim, doc: &RunDocument, target: &Target) -> Result<(f64, St
             best(
                 recs.filter(|r| r.benchmark.contains("membw") && gpu(r) == want_gpu)
                     .filter_map(|r| {
-                        let per = if want_gpu { r.ranks.max(1) } else { r.nodes.max(1) };
+                        let per = if want_gpu {
+                            r.ranks.max(1)
+                        } else {
+                            r.nodes.max(1)
+                        };
                         metric(r, "bandwidth").map(|v| {
-                            (v / per as f64, format!("{} on {} ranks", crate::report::compare::label(r), r.ranks))
+                            (
+                                v / per as f64,
+                                format!(
+                                    "{} on {} ranks",
+                                    crate::report::compare::label(r),
+                                    r.ranks
+                                ),
+                            )
                         })
                     })
                     .collect(),
@@ -378,7 +432,9 @@ fn measure(claim: &Claim, doc: &RunDocument, target: &Target) -> Result<(f64, St
                 recs.filter(|r| r.benchmark.contains("matmul"))
                     .filter(|r| want.is_none() || record_dtype(r) == want)
                     .filter(|r| gpu(r) == (target.kind != TargetKind::Cpu))
-                    .filter_map(|r| metric(r, "tflops").map(|v| (v, crate::report::compare::label(r))))
+                    .filter_map(|r| {
+                        metric(r, "tflops").map(|v| (v, crate::report::compare::label(r)))
+                    })
                     .collect(),
                 true,
             )
@@ -446,7 +502,11 @@ pub fn validate(doc: &RunDocument, files: &[(String, ClaimsFile)]) -> Vec<ClaimR
                 .collect();
             let canon = canonical(c.value, &c.unit).unwrap_or(Canonical::Other);
             let (measured, evidence, outcome) = if c.quantity == Quantity::Informational {
-                (None, "stated, not testable here".to_string(), Outcome::Informational)
+                (
+                    None,
+                    "stated, not testable here".to_string(),
+                    Outcome::Informational,
+                )
             } else {
                 match measure(c, doc, &file.target) {
                     Err(why) => (None, why, Outcome::NotMeasured),
@@ -475,7 +535,11 @@ pub fn validate(doc: &RunDocument, files: &[(String, ClaimsFile)]) -> Vec<ClaimR
                             Outcome::Reported
                         } else {
                             let need = c.achievable.unwrap_or(1.0);
-                            let frac = if c.value > 0.0 { in_unit / c.value } else { 0.0 };
+                            let frac = if c.value > 0.0 {
+                                in_unit / c.value
+                            } else {
+                                0.0
+                            };
                             if frac >= need {
                                 Outcome::Pass
                             } else if frac >= need * 0.9 {

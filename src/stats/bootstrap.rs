@@ -32,25 +32,27 @@ fn resampled_median(data: &[f64], rng: &mut SmallRng, scratch: &mut Vec<f64>) ->
     quantile_sorted(scratch, 0.5)
 }
 
-/// Percentile-bootstrap interval of `median(num) / median(den)`, optionally divided
-/// by `median(ref_num) / median(ref_den)` (a reference measured in the same runs,
-/// resampled jointly so its noise widens the interval). `confidence` is e.g. 0.95.
-/// Returns `None` when a sample set is empty, not finite, or has a zero median.
-pub fn ratio_of_medians(
+/// Bootstrap draws of `median(num) / median(den)`, optionally divided by
+/// `median(ref_num) / median(ref_den)` (a reference measured in the same runs,
+/// resampled jointly so its noise widens the interval). Returns the point estimate
+/// and `resamples` draws (a non-finite draw is replaced by the estimate, so draws
+/// of different measurements stay aligned by index). `None` when a sample set is
+/// empty, not finite, or has a zero median.
+pub fn ratio_draws(
     num: &[f64],
     den: &[f64],
     reference: Option<(&[f64], &[f64])>,
     resamples: usize,
-    confidence: f64,
-) -> Option<Interval> {
+    seed: u64,
+) -> Option<(f64, Vec<f64>)> {
     let point = |n: f64, d: f64| if d > 0.0 { Some(n / d) } else { None };
     let mut estimate = point(median(num)?, median(den)?)?;
     if let Some((rn, rd)) = reference {
         estimate /= point(median(rn)?, median(rd)?)?;
     }
-    let mut rng = SmallRng::seed_from_u64(SEED);
+    let mut rng = SmallRng::seed_from_u64(seed);
     let mut scratch = Vec::new();
-    let mut ratios = Vec::with_capacity(resamples);
+    let mut draws = Vec::with_capacity(resamples);
     for _ in 0..resamples {
         let d = resampled_median(den, &mut rng, &mut scratch);
         let mut r = resampled_median(num, &mut rng, &mut scratch) / d;
@@ -58,23 +60,61 @@ pub fn ratio_of_medians(
             let rdm = resampled_median(rd, &mut rng, &mut scratch);
             r /= resampled_median(rn, &mut rng, &mut scratch) / rdm;
         }
-        if r.is_finite() {
-            ratios.push(r);
-        }
+        draws.push(if r.is_finite() { r } else { estimate });
     }
-    if ratios.is_empty() {
-        return Some(Interval {
+    Some((estimate, draws))
+}
+
+/// The percentile interval of `draws` around `estimate` at `confidence` (e.g. 0.95).
+pub fn percentile_interval(estimate: f64, draws: &[f64], confidence: f64) -> Interval {
+    if draws.is_empty() {
+        return Interval {
             estimate,
             low: estimate,
             high: estimate,
-        });
+        };
     }
-    ratios.sort_by(f64::total_cmp);
+    let mut sorted = draws.to_vec();
+    sorted.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence.clamp(0.0, 1.0)) / 2.0;
-    Some(Interval {
+    Interval {
         estimate,
-        low: quantile_sorted(&ratios, tail),
-        high: quantile_sorted(&ratios, 1.0 - tail),
+        low: quantile_sorted(&sorted, tail).min(estimate),
+        high: quantile_sorted(&sorted, 1.0 - tail).max(estimate),
+    }
+}
+
+/// Percentile-bootstrap interval of a ratio of medians (see [`ratio_draws`]).
+pub fn ratio_of_medians(
+    num: &[f64],
+    den: &[f64],
+    reference: Option<(&[f64], &[f64])>,
+    resamples: usize,
+    confidence: f64,
+) -> Option<Interval> {
+    let (estimate, draws) = ratio_draws(num, den, reference, resamples, SEED)?;
+    Some(percentile_interval(estimate, &draws, confidence))
+}
+
+/// Interval of the geometric mean of several ratios from their aligned draws.
+pub fn geometric_mean(parts: &[(f64, Vec<f64>)], confidence: f64) -> Option<Interval> {
+    if parts.is_empty() {
+        return None;
+    }
+    let k = parts.len() as f64;
+    let estimate = (parts.iter().map(|p| p.0.ln()).sum::<f64>() / k).exp();
+    let n = parts.iter().map(|p| p.1.len()).min().unwrap_or(0);
+    let draws: Vec<f64> = (0..n)
+        .map(|i| (parts.iter().map(|p| p.1[i].ln()).sum::<f64>() / k).exp())
+        .collect();
+    Some(percentile_interval(estimate, &draws, confidence))
+}
+
+/// A stable seed for one measurement, from its key (FNV-1a), so that the draws of
+/// different measurements are independent yet reproducible.
+pub fn seed_for(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ SEED, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
@@ -122,10 +162,30 @@ mod tests {
         let cand = noisy(2.0, 20, 7);
         let ref_base = noisy(5.0, 20, 8);
         let ref_cand = noisy(10.0, 20, 9);
-        let ci =
-            ratio_of_medians(&cand, &base, Some((&ref_cand, &ref_base)), 2000, 0.95).unwrap();
+        let ci = ratio_of_medians(&cand, &base, Some((&ref_cand, &ref_base)), 2000, 0.95).unwrap();
         assert!((ci.estimate - 1.0).abs() < 0.1, "{ci:?}");
         assert!(ci.low < 1.0 && ci.high > 1.0, "{ci:?}");
+    }
+
+    #[test]
+    fn geometric_mean_of_independent_ratios() {
+        let parts: Vec<(f64, Vec<f64>)> = [(2.0, 1), (0.5, 2), (1.0, 3)]
+            .iter()
+            .map(|(c, s)| {
+                ratio_draws(
+                    &noisy(*c, 20, *s),
+                    &noisy(1.0, 20, s + 10),
+                    None,
+                    1000,
+                    seed_for(&s.to_string()),
+                )
+                .unwrap()
+            })
+            .collect();
+        let g = geometric_mean(&parts, 0.95).unwrap();
+        assert!((g.estimate - 1.0).abs() < 0.05, "{g:?}");
+        assert!(g.low < 1.0 && g.high > 1.0 && g.high - g.low < 0.2, "{g:?}");
+        assert_ne!(seed_for("a"), seed_for("b"));
     }
 
     #[test]

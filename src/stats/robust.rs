@@ -52,7 +52,11 @@ fn weighted_line(x: &[f64], y: &[f64], w: &[f64]) -> Option<(f64, f64)> {
         let sxx0: f64 = x.iter().zip(w).map(|(x, w)| w * x * x).sum();
         let sxy0: f64 = x.iter().zip(y).zip(w).map(|((x, y), w)| w * x * y).sum();
         a = 0.0;
-        b = if sxx0 > 0.0 { (sxy0 / sxx0).max(0.0) } else { 0.0 };
+        b = if sxx0 > 0.0 {
+            (sxy0 / sxx0).max(0.0)
+        } else {
+            0.0
+        };
     }
     Some((a, b))
 }

@@ -11,7 +11,10 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 fn cb(dir: &Path, args: &[&str]) -> Output {
-    clusterbench(dir).args(args).output().expect("binary starts")
+    clusterbench(dir)
+        .args(args)
+        .output()
+        .expect("binary starts")
 }
 
 fn text(o: &Output) -> String {
@@ -33,8 +36,24 @@ fn small_run(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
         dir,
         &[
             &[
-                "run", "--bench", "allreduce,membw", "-b", "64K", "-e", "1M", "-f", "4", "-n",
-                "15", "-w", "3", "--array-size", "8M", "-q", "--output", name,
+                "run",
+                "--bench",
+                "allreduce,membw",
+                "-b",
+                "64K",
+                "-e",
+                "1M",
+                "-f",
+                "4",
+                "-n",
+                "15",
+                "-w",
+                "3",
+                "--array-size",
+                "8M",
+                "-q",
+                "--output",
+                name,
             ][..],
             extra,
         ]
@@ -51,7 +70,7 @@ fn a_run_compared_with_itself_passes_in_every_format() {
     let a = a.to_str().unwrap();
     let out = cb(dir.path(), &["compare", a, a]);
     assert_code(&out, 0);
-    assert!(text(&out).contains("0 regressions"), "{}", text(&out));
+    assert!(text(&out).contains("0 regressed"), "{}", text(&out));
     let md = cb(dir.path(), &["compare", a, a, "--format", "markdown"]);
     assert_code(&md, 0);
     assert!(String::from_utf8_lossy(&md.stdout).contains("|---|"));
@@ -73,17 +92,31 @@ fn an_injected_2x_slowdown_fails_the_gate_and_normalising_by_a_slowed_reference_
     let slow = small_run(dir.path(), "slow", &["--debug-slowdown", "2"]);
     let (b, s) = (base.to_str().unwrap(), slow.to_str().unwrap());
     // The CI gate's settings (scripts/test.sh).
-    let out = cb(dir.path(), &["compare", b, s, "--threshold", "0.5"]);
+    let gate = ["--threshold", "0.5", "--gate", "benchmarks"];
+    let out = cb(dir.path(), &[&["compare", b, s][..], &gate].concat());
     assert_code(&out, 1);
     assert!(text(&out).contains("REGRESSION"), "{}", text(&out));
+    assert!(
+        text(&out).contains("2 benchmarks regressed"),
+        "{}",
+        text(&out)
+    );
     // The other way round it is an improvement, not a failure.
-    let back = cb(dir.path(), &["compare", s, b, "--threshold", "0.5"]);
+    let back = cb(dir.path(), &[&["compare", s, b][..], &gate].concat());
     assert_code(&back, 0);
     assert!(text(&back).contains("improvement"), "{}", text(&back));
     // The switch slows every benchmark alike, the reference too: normalising cancels it.
     let norm = cb(
         dir.path(),
-        &["compare", b, s, "--threshold", "0.5", "--normalize", "membw:copy"],
+        &[
+            "compare",
+            b,
+            s,
+            "--threshold",
+            "0.5",
+            "--normalize",
+            "membw:copy",
+        ],
     );
     assert_code(&norm, 0);
     assert!(text(&norm).contains("normalised by its own membw:copy"));
@@ -97,7 +130,8 @@ fn compare_rejects_unusable_input_with_exit_2() {
     // Unreadable file.
     assert_code(&cb(dir.path(), &["compare", a_s, "/nonexistent.json"]), 2);
     // A schema version from the future.
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
     v["schema_version"] = serde_json::json!(99);
     let future = dir.path().join("future.json");
     std::fs::write(&future, v.to_string()).unwrap();
@@ -107,7 +141,9 @@ fn compare_rejects_unusable_input_with_exit_2() {
     // Nothing in common.
     let other = cb(
         dir.path(),
-        &["run", "--bench", "matmul", "--sizes", "64", "-n", "2", "-q", "--output", "m"],
+        &[
+            "run", "--bench", "matmul", "--sizes", "64", "-n", "2", "-q", "--output", "m",
+        ],
     );
     assert_code(&other, 0);
     let m = only_document(&dir.path().join("m")).0;
@@ -115,10 +151,22 @@ fn compare_rejects_unusable_input_with_exit_2() {
     assert_code(&out, 2);
     assert!(text(&out).contains("nothing to compare"));
     // Bad thresholds, confidence, reference.
-    assert_code(&cb(dir.path(), &["compare", a_s, a_s, "--threshold", "lots"]), 2);
-    assert_code(&cb(dir.path(), &["compare", a_s, a_s, "--threshold", "-1"]), 2);
-    assert_code(&cb(dir.path(), &["compare", a_s, a_s, "--confidence", "1.5"]), 2);
-    assert_code(&cb(dir.path(), &["compare", a_s, a_s, "--normalize", "matmul"]), 2);
+    assert_code(
+        &cb(dir.path(), &["compare", a_s, a_s, "--threshold", "lots"]),
+        2,
+    );
+    assert_code(
+        &cb(dir.path(), &["compare", a_s, a_s, "--threshold", "-1"]),
+        2,
+    );
+    assert_code(
+        &cb(dir.path(), &["compare", a_s, a_s, "--confidence", "1.5"]),
+        2,
+    );
+    assert_code(
+        &cb(dir.path(), &["compare", a_s, a_s, "--normalize", "matmul"]),
+        2,
+    );
 }
 
 #[test]
@@ -147,7 +195,10 @@ fn imports_of_nccl_tests_text_and_json_agree_and_validate_against_claims() {
         // 31 sizes, out-of-place and in-place.
         assert_eq!(doc.records.len(), 62);
         let r = &doc.records[doc.records.len() - 2];
-        assert_eq!((r.ranks, r.nodes, r.benchmark.as_str()), (16, 2, "allreduce"));
+        assert_eq!(
+            (r.ranks, r.nodes, r.benchmark.as_str()),
+            (16, 2, "allreduce")
+        );
         assert!((r.time_s.median - 47535e-6).abs() < 1e-9);
         assert_eq!(r.metric("busbw").unwrap().value, 338.82);
     }
@@ -195,7 +246,12 @@ fn osu_logs_import_with_the_rank_count_given() {
     let missing = cb(d, &["import", log]);
     assert_code(&missing, 2);
     assert!(text(&missing).contains("--ranks"));
-    let o = cb(d, &["import", log, "--ranks", "64", "--nodes", "2", "-o", "osu.json"]);
+    let o = cb(
+        d,
+        &[
+            "import", log, "--ranks", "64", "--nodes", "2", "-o", "osu.json",
+        ],
+    );
     assert_code(&o, 0);
     assert_matches_schema(&d.join("osu.json"));
     let doc = clusterbench::report::json::read_document(&d.join("osu.json")).unwrap();
@@ -237,10 +293,20 @@ fn import_rejects_what_it_cannot_read() {
     let o = cb(d, &["import", "junk.txt"]);
     assert_code(&o, 2);
     assert!(text(&o).contains("cannot tell the format"));
-    std::fs::write(d.join("bw.txt"), "# OSU MPI Bandwidth Test v7.0\n# Size      Bandwidth (MB/s)\n1 2.0\n").unwrap();
+    std::fs::write(
+        d.join("bw.txt"),
+        "# OSU MPI Bandwidth Test v7.0\n# Size      Bandwidth (MB/s)\n1 2.0\n",
+    )
+    .unwrap();
     assert_code(&cb(d, &["import", "bw.txt", "--ranks", "2"]), 2);
     std::fs::write(d.join("bad.json"), "{\"results\": [{\"size\": \"x\"}]}").unwrap();
-    assert_code(&cb(d, &["import", "bad.json", "--collective", "all_reduce_perf"]), 2);
+    assert_code(
+        &cb(
+            d,
+            &["import", "bad.json", "--collective", "all_reduce_perf"],
+        ),
+        2,
+    );
     assert_code(&cb(d, &["import", "/nonexistent.log"]), 2);
 }
 
@@ -307,9 +373,24 @@ fn validate_passes_fails_and_says_not_measured() {
     let t = text(&ok);
     assert!(t.contains("pass"), "{t}");
     // No matmul in the run, and no benchmark measures peer copies.
-    let js = cb(d, &["validate", run, "--claims", low.to_str().unwrap(), "--format", "json"]);
+    let js = cb(
+        d,
+        &[
+            "validate",
+            run,
+            "--claims",
+            low.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
     let v: serde_json::Value = serde_json::from_slice(&js.stdout).unwrap();
-    let outcomes: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(outcomes, ["pass", "not_measured", "not_measured"], "{v}");
     let high = claims_file(d, "high.toml", 1.0, "PB/s");
     let fail = cb(d, &["validate", run, "--claims", high.to_str().unwrap()]);
@@ -322,7 +403,11 @@ fn validate_passes_fails_and_says_not_measured() {
     assert!(text(&o).contains("unknown unit"));
     std::fs::write(d.join("broken.toml"), "[target\nname=").unwrap();
     assert_code(&cb(d, &["validate", run, "--claims", "broken.toml"]), 2);
-    std::fs::write(d.join("missing.toml"), "[target]\nname = \"x\"\nkind = \"gpu\"\n[[claim]]\nid = \"a\"\n").unwrap();
+    std::fs::write(
+        d.join("missing.toml"),
+        "[target]\nname = \"x\"\nkind = \"gpu\"\n[[claim]]\nid = \"a\"\n",
+    )
+    .unwrap();
     let o = cb(d, &["validate", run, "--claims", "missing.toml"]);
     assert_code(&o, 2);
     assert!(text(&o).contains("missing field"), "{}", text(&o));
@@ -335,14 +420,24 @@ fn every_builtin_claims_file_parses_and_keeps_its_sources() {
         let f = ClaimsFile::parse(body, name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!f.claims.is_empty(), "{name}");
         for c in &f.claims {
-            assert!(!c.source.is_empty() && !c.convention.is_empty(), "{name} {}", c.id);
+            assert!(
+                !c.source.is_empty() && !c.convention.is_empty(),
+                "{name} {}",
+                c.id
+            );
         }
     }
     // Every instance and GPU the project promises claims for.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/claims");
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".toml").to_string())
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".toml")
+                .to_string()
+        })
         .collect();
     on_disk.sort();
     let mut built: Vec<String> = BUILTIN_CLAIMS.iter().map(|(n, _)| n.to_string()).collect();
@@ -359,7 +454,18 @@ fn predict_from_a_topology_file_and_from_flags() {
         "gpus_per_node = 8\nswitch_tiers = 3\nswitch_latency_us = 0.5\n[intra]\nlatency_us = 3.0\nbandwidth_gbps = 150.0\n[inter]\nlatency_us = 12.0\nbandwidth_gbps = 50.0\n",
     )
     .unwrap();
-    let o = cb(d, &["predict", "--ranks", "64", "--topology", "topo.toml", "--format", "json"]);
+    let o = cb(
+        d,
+        &[
+            "predict",
+            "--ranks",
+            "64",
+            "--topology",
+            "topo.toml",
+            "--format",
+            "json",
+        ],
+    );
     assert_code(&o, 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let p = v["predictions"].as_array().unwrap();
@@ -368,17 +474,37 @@ fn predict_from_a_topology_file_and_from_flags() {
     let o = cb(
         d,
         &[
-            "predict", "--ranks", "16", "--gpus-per-node", "8", "--intra-latency", "2",
-            "--intra-bw", "100", "--inter-latency", "10", "--inter-bw", "25",
+            "predict",
+            "--ranks",
+            "16",
+            "--gpus-per-node",
+            "8",
+            "--intra-latency",
+            "2",
+            "--intra-bw",
+            "100",
+            "--inter-latency",
+            "10",
+            "--inter-bw",
+            "25",
         ],
     );
     assert_code(&o, 0);
     assert!(text(&o).contains("fastest:"), "{}", text(&o));
     // Missing links, bad values, malformed file.
     assert_code(&cb(d, &["predict", "--ranks", "16"]), 2);
-    assert_code(&cb(d, &["predict", "--ranks", "1", "--topology", "topo.toml"]), 2);
+    assert_code(
+        &cb(d, &["predict", "--ranks", "1", "--topology", "topo.toml"]),
+        2,
+    );
     std::fs::write(d.join("bad.toml"), "gpus_per_node = 0\n[intra]\nlatency_us = 1.0\nbandwidth_gbps = 1.0\n[inter]\nlatency_us = 1.0\nbandwidth_gbps = 1.0\n").unwrap();
-    assert_code(&cb(d, &["predict", "--ranks", "16", "--topology", "bad.toml"]), 2);
+    assert_code(
+        &cb(d, &["predict", "--ranks", "16", "--topology", "bad.toml"]),
+        2,
+    );
     std::fs::write(d.join("typo.toml"), "gpus_per_nod = 8\n").unwrap();
-    assert_code(&cb(d, &["predict", "--ranks", "16", "--topology", "typo.toml"]), 2);
+    assert_code(
+        &cb(d, &["predict", "--ranks", "16", "--topology", "typo.toml"]),
+        2,
+    );
 }

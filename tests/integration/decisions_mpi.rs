@@ -6,12 +6,30 @@ use crate::mpi::mpirun;
 fn sweep(np: usize, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     let out = mpirun(np, dir)
         .args([
-            "run", "--bench", "allreduce", "-b", "1K", "-e", "4M", "-f", "4", "-n", "10", "-w",
-            "2", "-q", "--output", name,
+            "run",
+            "--bench",
+            "allreduce",
+            "-b",
+            "1K",
+            "-e",
+            "4M",
+            "-f",
+            "4",
+            "-n",
+            "10",
+            "-w",
+            "2",
+            "-q",
+            "--output",
+            name,
         ])
         .output()
         .expect("mpirun starts");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     only_document(&dir.join(name)).0
 }
 
@@ -26,7 +44,11 @@ fn fits_and_predictions_from_runs_on_two_and_four_ranks() {
         .args(["model", r2, r4, "--format", "json"])
         .output()
         .unwrap();
-    assert!(model.status.success(), "{}", String::from_utf8_lossy(&model.stderr));
+    assert!(
+        model.status.success(),
+        "{}",
+        String::from_utf8_lossy(&model.stderr)
+    );
     let fits: serde_json::Value = serde_json::from_slice(&model.stdout).unwrap();
     let fits = fits.as_array().unwrap();
     // Out-of-place and in-place at each rank count.
@@ -45,10 +67,27 @@ fn fits_and_predictions_from_runs_on_two_and_four_ranks() {
         );
     }
     let pred = clusterbench(d)
-        .args(["predict", "--ranks", "8", "--calibrate", r2, r4, "-b", "1K", "-e", "4M", "--format", "json"])
+        .args([
+            "predict",
+            "--ranks",
+            "8",
+            "--calibrate",
+            r2,
+            r4,
+            "-b",
+            "1K",
+            "-e",
+            "4M",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
-    assert!(pred.status.success(), "{}", String::from_utf8_lossy(&pred.stderr));
+    assert!(
+        pred.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pred.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&pred.stdout).unwrap();
     // Calibrated from one node: every rank on it, the intra-node link set.
     assert_eq!(v["topology"]["gpus_per_node"], 8);

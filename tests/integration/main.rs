@@ -6,8 +6,8 @@ mod common;
 mod decisions;
 #[cfg(feature = "mpi")]
 mod decisions_mpi;
-mod parser_props;
 #[cfg(feature = "mpi")]
 mod mpi;
+mod parser_props;
 mod schema;
 mod single;

@@ -15,7 +15,12 @@ fn ctx() -> ImportContext {
     }
 }
 
-const FORMATS: [Format; 4] = [Format::Auto, Format::NcclTests, Format::NcclTestsJson, Format::Osu];
+const FORMATS: [Format; 4] = [
+    Format::Auto,
+    Format::NcclTests,
+    Format::NcclTestsJson,
+    Format::Osu,
+];
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(crate::decisions::fixture(name)).unwrap()
