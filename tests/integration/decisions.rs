@@ -108,15 +108,7 @@ fn an_injected_2x_slowdown_fails_the_gate_and_normalising_by_a_slowed_reference_
     // The switch slows every benchmark alike, the reference too: normalising cancels it.
     let norm = cb(
         dir.path(),
-        &[
-            "compare",
-            b,
-            s,
-            "--threshold",
-            "0.5",
-            "--normalize",
-            "membw:copy",
-        ],
+        &[&["compare", b, s, "--normalize", "membw:copy"][..], &gate].concat(),
     );
     assert_code(&norm, 0);
     assert!(text(&norm).contains("normalised by its own membw:copy"));
