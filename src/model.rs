@@ -152,11 +152,11 @@ impl Topology {
                 "topology: link latency must be >= 0 and bandwidth > 0 (microseconds, GB/s)",
             ));
         }
-        if self.switch_tiers == 0
+        if !(1..=16).contains(&self.switch_tiers)
             || !(self.switch_latency_us.is_finite() && self.switch_latency_us >= 0.0)
         {
             return Err(UsageError::new(
-                "topology: switch_tiers must be >= 1 and switch_latency_us >= 0",
+                "topology: switch_tiers must be between 1 and 16 and switch_latency_us >= 0",
             ));
         }
         Ok(())
@@ -390,6 +390,9 @@ mod tests {
         assert!(t.validate().is_err());
         let mut t = topo();
         t.inter.bandwidth_gbps = 0.0;
+        assert!(t.validate().is_err());
+        let mut t = topo();
+        t.switch_tiers = u32::MAX;
         assert!(t.validate().is_err());
         assert!(topo().validate().is_ok());
     }

@@ -172,13 +172,16 @@ pub fn model(args: &ModelArgs) -> Result<()> {
 
 fn topology_of(args: &PredictArgs) -> Result<Topology> {
     let mut topo = match &args.topology {
-        Some(p) => toml::from_str::<Topology>(&read_text(p)?).map_err(|e| {
-            UsageError::new(format!(
-                "'{}' is not a valid topology: {}",
-                p.display(),
-                e.to_string().trim().replace('\n', " ")
-            ))
-        })?,
+        Some(p) => {
+            let text = read_text(p)?;
+            toml::from_str::<Topology>(&text).map_err(|e| {
+                UsageError::new(format!(
+                    "'{}' is not a valid topology: {}",
+                    p.display(),
+                    validate::toml_error(&text, &e)
+                ))
+            })?
+        }
         None => Topology {
             gpus_per_node: 1,
             intra: Link {

@@ -187,13 +187,27 @@ fn canonical(value: f64, unit: &str) -> Result<Canonical, UsageError> {
     })
 }
 
+/// A TOML error as one line: the message and where it is.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map_or(1, |t| t.matches('\n').count() + 1);
+            format!("{message} (line {line})")
+        }
+        None => message,
+    }
+}
+
 impl ClaimsFile {
     /// Parses and checks a claims file; `name` is used in messages.
     pub fn parse(text: &str, name: &str) -> Result<ClaimsFile, UsageError> {
         let file: ClaimsFile = toml::from_str(text).map_err(|e| {
             UsageError::new(format!(
                 "'{name}' is not a valid claims file: {}",
-                e.to_string().trim().replace('\n', " ")
+                toml_error(text, &e)
             ))
         })?;
         for c in &file.claims {

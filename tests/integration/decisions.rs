@@ -28,6 +28,11 @@ fn text(o: &Output) -> String {
 fn assert_code(o: &Output, code: i32) {
     assert_eq!(o.status.code(), Some(code), "{}", text(o));
     assert!(!text(o).contains("panicked"), "{}", text(o));
+    if code == 2 {
+        // Bad input: one clear line on standard error.
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
 }
 
 /// A small run (all-reduce sweep and STREAM) written under `dir/name`, its path.
