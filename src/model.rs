@@ -20,9 +20,9 @@ pub struct CollectiveFit {
     pub nodes: u32,
     /// Seconds.
     pub alpha_s: f64,
-    /// Bytes per second of the per-rank buffer (algorithm bandwidth); infinite when
+    /// Bytes per second of the per-rank buffer (algorithm bandwidth); `None` when
     /// the sweep shows no size dependence.
-    pub beta_bytes_per_s: f64,
+    pub beta_bytes_per_s: Option<f64>,
     pub fit: LineFit,
     pub min_bytes: u64,
     pub max_bytes: u64,
@@ -79,11 +79,7 @@ pub fn fit_collectives(doc: &RunDocument) -> Vec<CollectiveFit> {
             ranks,
             nodes,
             alpha_s: fit.intercept,
-            beta_bytes_per_s: if fit.slope > 0.0 {
-                1.0 / fit.slope
-            } else {
-                f64::INFINITY
-            },
+            beta_bytes_per_s: (fit.slope > 0.0).then(|| 1.0 / fit.slope),
             fit,
             min_bytes: x.iter().fold(f64::MAX, |a, b| a.min(*b)) as u64,
             max_bytes: x.iter().fold(0.0f64, |a, b| a.max(*b)) as u64,
@@ -268,11 +264,7 @@ pub fn calibrate_ring(fits: &[&CollectiveFit]) -> Result<Link, UsageError> {
         let y = 2.0 * (n - 1.0) / n;
         sxa += x * f.alpha_s;
         sxx += x * x;
-        let inv_beta = if f.beta_bytes_per_s.is_finite() {
-            1.0 / f.beta_bytes_per_s
-        } else {
-            0.0
-        };
+        let inv_beta = f.beta_bytes_per_s.map_or(0.0, |b| 1.0 / b);
         syb += y * inv_beta;
         syy += y * y;
     }
@@ -357,7 +349,7 @@ mod tests {
                 ranks: n as u32,
                 nodes: n as u32,
                 alpha_s: fit.intercept,
-                beta_bytes_per_s: 1.0 / fit.slope,
+                beta_bytes_per_s: Some(1.0 / fit.slope),
                 fit,
                 min_bytes: 8,
                 max_bytes: 1 << 26,

@@ -150,10 +150,9 @@ pub fn model(args: &ModelArgs) -> Result<()> {
                     format_bytes(f.max_bytes)
                 ),
                 format_seconds(f.alpha_s),
-                if f.beta_bytes_per_s.is_finite() {
-                    format!("{:.3} GB/s", f.beta_bytes_per_s / 1e9)
-                } else {
-                    "no size dependence".into()
+                match f.beta_bytes_per_s {
+                    Some(b) => format!("{:.3} GB/s", b / 1e9),
+                    None => "no size dependence".into(),
                 },
                 format!("{:.1}%", f.fit.rms_rel_error * 100.0),
                 format!("{:.1}%", f.fit.max_rel_error * 100.0),

@@ -152,10 +152,7 @@ fn compare_rejects_unusable_input_with_exit_2() {
         &cb(dir.path(), &["compare", a_s, a_s, "--threshold", "lots"]),
         2,
     );
-    assert_code(
-        &cb(dir.path(), &["compare", a_s, a_s, "--threshold", "-1"]),
-        2,
-    );
+    assert_code(&cb(dir.path(), &["compare", a_s, a_s, "--threshold=-1"]), 2);
     assert_code(
         &cb(dir.path(), &["compare", a_s, a_s, "--confidence", "1.5"]),
         2,

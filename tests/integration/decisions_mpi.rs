@@ -55,14 +55,16 @@ fn fits_and_predictions_from_runs_on_two_and_four_ranks() {
     assert_eq!(fits.len(), 4, "{fits:?}");
     for f in fits {
         assert!(f["alpha_s"].as_f64().unwrap() >= 0.0);
-        assert!(f["beta_bytes_per_s"].as_f64().unwrap() > 0.0);
+        // Null when a noisy sweep shows no size dependence; else positive.
+        let beta = f["beta_bytes_per_s"].as_f64();
+        assert!(beta.is_none_or(|b| b > 0.0), "{f}");
         assert_eq!(f["fit"]["points"], 7);
         let rms = f["fit"]["rms_rel_error"].as_f64().unwrap();
         eprintln!(
             "fit {} ranks: alpha {:.2} us, beta {:.3} GB/s, rms error {:.1}%",
             f["ranks"],
             f["alpha_s"].as_f64().unwrap() * 1e6,
-            f["beta_bytes_per_s"].as_f64().unwrap() / 1e9,
+            beta.unwrap_or(f64::NAN) / 1e9,
             rms * 100.0
         );
     }
