@@ -148,9 +148,8 @@ impl Topology {
                 "topology: link latency must be >= 0 and bandwidth > 0 (microseconds, GB/s)",
             ));
         }
-        if !(1..=16).contains(&self.switch_tiers)
-            || !(self.switch_latency_us.is_finite() && self.switch_latency_us >= 0.0)
-        {
+        let tiers_ok = (1..=16).contains(&self.switch_tiers);
+        if !(tiers_ok && self.switch_latency_us.is_finite() && self.switch_latency_us >= 0.0) {
             return Err(UsageError::new(
                 "topology: switch_tiers must be between 1 and 16 and switch_latency_us >= 0",
             ));
