@@ -22,3 +22,27 @@ cargo test --locked
 cargo test --locked --no-default-features
 # The report tests leave screenshots of the rendered HTML report here, for CI to keep.
 echo "test: report screenshots in target/tmp/report-screenshots/"
+
+# Regression gate: the quick CPU suite, one process, release build, compared with the
+# baseline captured the same way on this machine class (2 cores). A benchmark fails
+# only when the 95% interval of its records' geometric-mean time ratio lies wholly
+# above 1.5x, which a noisy 2-core machine does not reach and a 2x slowdown does. The
+# second run, with a 2x slowdown injected, is compared side by side with the first
+# to prove the gate fails on it.
+cargo build --release --locked
+gate=$(mktemp -d)
+trap 'rm -rf "$gate"' EXIT
+baseline=results/baselines/quick-cpu-2core.json
+target/release/clusterbench run --suite quick --backend cpu -q --output "$gate/now"
+target/release/clusterbench compare "$baseline" "$gate"/now/*.json --threshold 0.5 --gate benchmarks --format markdown
+target/release/clusterbench run --suite quick --backend cpu -q --output "$gate/slow" --debug-slowdown 2
+set +e
+target/release/clusterbench compare "$gate"/now/*.json "$gate"/slow/*.json --threshold 0.5 --gate benchmarks > "$gate/slow.txt"
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then
+  cat "$gate/slow.txt"
+  echo "test: the regression gate did not catch an injected 2x slowdown (compare exited $code)" >&2
+  exit 1
+fi
+echo "test: regression gate passes the current build and catches an injected 2x slowdown"

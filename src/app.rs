@@ -107,6 +107,11 @@ fn dispatch(cli: Cli) -> Result<()> {
             println!("clusterbench: report written to {}", args.output.display());
             Ok(())
         }
+        Command::Compare(args) => crate::tools::compare(&args),
+        Command::Validate(args) => crate::tools::validate(&args),
+        Command::Model(args) => crate::tools::model(&args),
+        Command::Predict(args) => crate::tools::predict(&args),
+        Command::Import(args) => crate::tools::import(&args),
     }
 }
 

@@ -55,6 +55,197 @@ pub enum Command {
     /// Prints where each library was found; exit 2 if one is missing.
     #[command(name = "cuda-check")]
     CudaCheck,
+    /// Compare a candidate run with a baseline: exit 1 on a regression.
+    Compare(CompareArgs),
+    /// Check measurements against vendor claims: exit 1 when a claim fails.
+    Validate(ValidateArgs),
+    /// Fit latency and bandwidth (alpha-beta) to each collective sweep.
+    Model(ModelArgs),
+    /// Predict all-reduce time at N ranks with ring, tree and hierarchical models.
+    Predict(PredictArgs),
+    /// Convert nccl-tests or OSU micro-benchmarks output into a results file.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    long_about = "Compares the records two results files have in common (same benchmark, backend, \
+ranks, nodes and parameters: dtype, op, size, kernel, shape). For each, the change is the ratio \
+of median times with a bootstrap confidence interval drawn from the raw samples (fixed seed: \
+the same files always give the same answer). A record regresses only when the whole interval is \
+slower than its threshold, so noise alone does not fail.\n\n\
+Exit codes: 0 no regression, 1 at least one regression, 2 unusable input (unreadable file, \
+other schema version, nothing in common).\n\n\
+Examples:\n  clusterbench compare results/baselines/quick-cpu-2core.json new.json\n  \
+clusterbench compare base.json new.json --threshold 0.05 --threshold allreduce=0.25 --format markdown\n  \
+clusterbench compare base.json new.json --normalize membw:copy"
+)]
+pub struct CompareArgs {
+    /// The reference results file.
+    pub baseline: PathBuf,
+    /// The results file under test.
+    pub candidate: PathBuf,
+    /// Allowed slowdown as a fraction (0.1 = 10% more time), or NAME=FRACTION for one
+    /// benchmark (allreduce=0.25) or metric (busbw=0.2). Repeat or separate by commas.
+    #[arg(long, value_name = "SPEC", value_delimiter = ',')]
+    pub threshold: Vec<String>,
+    /// Confidence of the interval, in (0, 1).
+    #[arg(long, default_value_t = 0.95, value_name = "P")]
+    pub confidence: f64,
+    /// Divide each run by a reference measured in the same run (BENCHMARK or
+    /// BENCHMARK:VALUE, e.g. membw:copy): cancels a machine that is uniformly slower
+    /// or faster, and also hides a slowdown that hits the reference as much.
+    #[arg(long, value_name = "REF")]
+    pub normalize: Option<String>,
+    /// What fails: any regressed record, or a benchmark whose records together
+    /// (geometric mean, with its own interval) regressed; the latter tolerates one
+    /// flapping record on a noisy machine.
+    #[arg(long, value_enum, default_value_t = crate::report::compare::Gate::Records)]
+    pub gate: crate::report::compare::Gate,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
+    pub format: crate::report::grid::OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    long_about = "Prints measured against claimed for each vendor claim: the percentage of the \
+claim and pass (at or above the achievable fraction), warn (within 10% below it) or fail. Claims \
+with no measurement in the file say 'not measured'. With --claims auto (the default) the built-in \
+claims files (harness/claims/) are picked by the instance type and GPU model recorded in the \
+results.\n\nExit codes: 0 nothing failed, 1 a claim failed, 2 bad input or nothing to check against.\n\n\
+Examples:\n  clusterbench validate run.json\n  clusterbench validate run.json --claims harness/claims/aws-p5.toml --format markdown"
+)]
+pub struct ValidateArgs {
+    /// The results file.
+    pub results: PathBuf,
+    /// A claims TOML file, or `auto` to pick built-in files by the detected hardware.
+    /// Repeat to check several files.
+    #[arg(long, value_name = "FILE|auto", default_value = "auto")]
+    pub claims: Vec<String>,
+    #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
+    pub format: crate::report::grid::OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    long_about = "Fits t(size) = alpha + size / beta to each collective sweep (per benchmark, \
+dtype, op and rank count) by Huber-weighted least squares on relative residuals, so small and \
+large messages count alike and a few disturbed points do not pull the fit. Prints alpha \
+(latency), beta (bandwidth of the per-rank buffer) and the fit quality.\n\n\
+Example:\n  clusterbench model run-2ranks.json run-4ranks.json"
+)]
+pub struct ModelArgs {
+    /// Results files.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
+    pub format: crate::report::grid::OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    long_about = "Predicts all-reduce time on N ranks with three cost models: ring (2(n-1) \
+latency steps, bandwidth-optimal), tree (2 log2 n steps, whole buffer twice) and hierarchical \
+(reduce-scatter in the node, ring across nodes on 1/g of the data, all-gather in the node), and \
+says which wins at each size. The cluster comes from --topology FILE (TOML), from flags, or from \
+--calibrate: all-reduce runs at two or more rank counts whose fits give the link's latency and \
+bandwidth (runs on one node calibrate the intra-node link; runs with one rank per node the \
+inter-node link).\n\n\
+Topology TOML:\n  gpus_per_node = 8\n  switch_tiers = 2\n  switch_latency_us = 0.5\n  \
+[intra]\n  latency_us = 3.0\n  bandwidth_gbps = 150.0\n  [inter]\n  latency_us = 15.0\n  bandwidth_gbps = 50.0\n\n\
+Examples:\n  clusterbench predict --ranks 4096 --topology harness/topologies/h100-efa.toml\n  \
+clusterbench predict --ranks 8 --gpus-per-node 1 --calibrate r2.json r4.json"
+)]
+pub struct PredictArgs {
+    /// Ranks (GPUs) to predict for.
+    #[arg(long, value_name = "N")]
+    pub ranks: u64,
+    /// Topology TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Ranks per node.
+    #[arg(long, value_name = "G")]
+    pub gpus_per_node: Option<u32>,
+    /// Intra-node latency, microseconds.
+    #[arg(long, value_name = "US")]
+    pub intra_latency: Option<f64>,
+    /// Intra-node bandwidth per rank, GB/s.
+    #[arg(long, value_name = "GBPS")]
+    pub intra_bw: Option<f64>,
+    /// Inter-node latency, microseconds.
+    #[arg(long, value_name = "US")]
+    pub inter_latency: Option<f64>,
+    /// Inter-node bandwidth per rank, GB/s.
+    #[arg(long, value_name = "GBPS")]
+    pub inter_bw: Option<f64>,
+    /// Switch tiers between nodes.
+    #[arg(long, value_name = "T")]
+    pub switch_tiers: Option<u32>,
+    /// Latency of one switch hop, microseconds.
+    #[arg(long, value_name = "US")]
+    pub switch_latency: Option<f64>,
+    /// Results files of all-reduce sweeps at two or more rank counts to calibrate from.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub calibrate: Vec<PathBuf>,
+    /// Smallest size (bytes per rank buffer, nccl-tests 'size').
+    #[arg(
+        short = 'b',
+        long = "minbytes",
+        default_value = "8",
+        value_name = "SIZE"
+    )]
+    pub minbytes: String,
+    /// Largest size.
+    #[arg(
+        short = 'e',
+        long = "maxbytes",
+        default_value = "1G",
+        value_name = "SIZE"
+    )]
+    pub maxbytes: String,
+    /// Factor between sizes.
+    #[arg(
+        short = 'f',
+        long = "stepfactor",
+        default_value_t = 4,
+        value_name = "N"
+    )]
+    pub stepfactor: u64,
+    #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
+    pub format: crate::report::grid::OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    long_about = "Reads the output of nccl-tests (the text table or its -J JSON) or of an OSU \
+micro-benchmarks collective (osu_allreduce, osu_allgather, ...) and writes a clusterbench results \
+file, so that compare, model and validate work on it. The document's 'tool' names the program \
+that measured. Rows of datatypes the schema has no name for (half, bfloat16, int8) are skipped \
+and listed in the run note.\n\n\
+Examples:\n  clusterbench import all_reduce_perf.log -o nccl.json --instance-type p5.48xlarge\n  \
+clusterbench import osu_allreduce.out --ranks 64 --nodes 2 -o osu.json"
+)]
+pub struct ImportArgs {
+    /// The log file.
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value_t = crate::import::Format::Auto)]
+    pub format: crate::import::Format,
+    /// Where to write the results (default: standard output).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Ranks that ran (required for OSU logs, which do not print it).
+    #[arg(long, value_name = "N")]
+    pub ranks: Option<u32>,
+    /// Nodes they ran on (default: hosts named in the log, else 1).
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<u32>,
+    /// Instance type to record (lets `validate` pick claims).
+    #[arg(long, value_name = "TYPE")]
+    pub instance_type: Option<String>,
+    /// Collective name when the log does not say (e.g. all_reduce_perf).
+    #[arg(long, value_name = "NAME")]
+    pub collective: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
@@ -160,6 +351,11 @@ pub struct RunArgs {
     /// Test-only: corrupt one input element on this rank to prove that checks catch it.
     #[arg(long = "debug-corrupt-rank", hide = true, value_name = "RANK")]
     pub debug_corrupt_rank: Option<usize>,
+
+    /// Test-only: make every timed iteration FACTOR times slower (busy-waiting) to prove
+    /// that `compare` catches a slowdown.
+    #[arg(long = "debug-slowdown", hide = true, value_name = "FACTOR")]
+    pub debug_slowdown: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]

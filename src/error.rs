@@ -28,6 +28,12 @@ pub struct CheckFailed {
     pub path: String,
 }
 
+/// A decision tool's verdict is negative (a regression, a failed claim): exit code 1.
+/// The report was already printed.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct VerdictFailed(pub String);
+
 /// Process exit code for an error chain.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<clap::Error>().is_some() {

@@ -327,6 +327,9 @@ pub struct RunOptions {
     /// GPU collectives: calls captured per CUDA graph, whose replays are timed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cuda_graph: Option<u32>,
+    /// Test-only: factor by which every timed iteration is stretched.
+    #[serde(skip)]
+    pub slowdown: Option<f64>,
 }
 
 fn parse_list<T>(items: &[String], all: &[T], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>>
@@ -607,6 +610,14 @@ impl RunOptions {
                     ))
                 }
                 n => n,
+            },
+            slowdown: match args.debug_slowdown {
+                Some(f) if !(f.is_finite() && (1.0..=1000.0).contains(&f)) => {
+                    return Err(UsageError::new(format!(
+                        "--debug-slowdown must be a factor between 1 and 1000, not {f}"
+                    )))
+                }
+                other => other,
             },
         })
     }

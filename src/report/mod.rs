@@ -1,9 +1,12 @@
 //! Reporters: each output format is one type implementing [`Reporter`].
 
+pub mod compare;
+pub mod grid;
 pub mod html;
 pub mod json;
 pub mod plot;
 pub mod table;
+pub mod validate;
 
 use crate::options::RunOptions;
 use crate::results::{Record, RunDocument};

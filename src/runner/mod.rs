@@ -87,6 +87,8 @@ pub struct RunContext<'a> {
     pub nodes: u32,
     /// Test-only: the rank whose input is corrupted before each check.
     pub corrupt_rank: Option<usize>,
+    /// Test-only: every timed iteration is stretched by this factor.
+    pub slowdown: Option<f64>,
     reporters: &'a mut [Box<dyn Reporter>],
     progress: &'a ProgressBar,
     pub records: Vec<Record>,
@@ -136,7 +138,11 @@ impl RunContext<'_> {
         self.comm.barrier();
         let mut samples = Vec::with_capacity(iters.timed as usize);
         for _ in 0..iters.timed {
-            samples.push(workload.iterate()?);
+            let t = workload.iterate()?;
+            samples.push(match self.slowdown {
+                Some(factor) => t + busy_wait((factor - 1.0) * t),
+                None => t,
+            });
         }
         self.comm.max_f64(&mut samples)?;
 
@@ -193,6 +199,16 @@ impl RunContext<'_> {
         self.records.push(record.clone());
         Ok(record)
     }
+}
+
+/// Spins for `seconds` (test-only slowdown) and returns the time really spent, so
+/// the stretched sample is a measured time, not a multiplied one.
+fn busy_wait(seconds: f64) -> f64 {
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs_f64() < seconds {
+        std::hint::spin_loop();
+    }
+    start.elapsed().as_secs_f64()
 }
 
 /// Collects the environment fingerprint from every rank (complete on rank 0).
@@ -311,6 +327,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             topology: &topology,
             nodes,
             corrupt_rank: options.corrupt_rank,
+            slowdown: options.slowdown,
             reporters: &mut reporters,
             progress: &progress,
             records: Vec::new(),

@@ -1,5 +1,8 @@
 //! Summaries of timing samples: pure functions, no I/O.
 
+pub mod bootstrap;
+pub mod robust;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -4,8 +4,12 @@
 mod bad_input;
 mod common;
 mod cuda;
+mod decisions;
+#[cfg(feature = "mpi")]
+mod decisions_mpi;
 #[cfg(feature = "mpi")]
 mod mpi;
+mod parser_props;
 mod report;
 mod schema;
 mod search;

@@ -1,0 +1,329 @@
+//! Other tools' logs into the result schema, so they can be compared, modelled and
+//! validated beside clusterbench's own: nccl-tests (text table and `-J` JSON) and
+//! OSU micro-benchmarks. The imported document names the source tool in `tool`,
+//! and its run note says which file it came from.
+
+pub mod nccl_tests;
+pub mod osu;
+
+use crate::error::UsageError;
+use crate::options::{DType, ReduceOp};
+use crate::results::environment::{HostInfo, RankInfo};
+use crate::results::{
+    Check, Environment, Metric, Params, Record, RunDocument, RunInfo, RunStatus, ToolInfo,
+    SCHEMA_VERSION,
+};
+use crate::stats::Summary;
+
+/// Which log format a file is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Guess from the content.
+    Auto,
+    /// nccl-tests standard output (`all_reduce_perf ...`).
+    NcclTests,
+    /// nccl-tests `-J FILE` JSON.
+    NcclTestsJson,
+    /// OSU micro-benchmarks collective output (`osu_allreduce ...`).
+    Osu,
+}
+
+/// What the caller knows that the log does not say.
+#[derive(Debug, Clone, Default)]
+pub struct ImportContext {
+    pub source_name: String,
+    /// Ranks (OSU logs do not print them).
+    pub ranks: Option<u32>,
+    pub nodes: Option<u32>,
+    pub instance_type: Option<String>,
+    /// Collective name when the log does not say (nccl-tests text of old versions).
+    pub collective: Option<String>,
+}
+
+/// One parsed row, before it becomes a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub collective: String,
+    pub dtype: DType,
+    pub op: Option<ReduceOp>,
+    pub in_place: bool,
+    pub count: u64,
+    pub bytes: u64,
+    pub time_s: f64,
+    /// Fastest and slowest iteration when the log reports them (OSU -f).
+    pub min_s: Option<f64>,
+    pub max_s: Option<f64>,
+    pub algbw: Option<f64>,
+    pub busbw: Option<f64>,
+    pub wrong: Option<u64>,
+}
+
+/// The parsed log.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub tool: String,
+    pub tool_version: Option<String>,
+    pub rows: Vec<Row>,
+    /// (rank, host) pairs when the log lists them.
+    pub ranks: Vec<(u32, String)>,
+    pub gpu_names: Vec<String>,
+    /// Rows dropped, with why (e.g. datatypes the schema has no name for).
+    pub skipped: Vec<String>,
+}
+
+/// Maps a collective name as other tools spell it to clusterbench's benchmark name.
+pub fn benchmark_name(tool_name: &str) -> String {
+    let n = tool_name
+        .trim()
+        .trim_end_matches("_perf")
+        .trim_start_matches("osu_")
+        .to_ascii_lowercase()
+        .replace(['_', '-', ' '], "");
+    match n.as_str() {
+        "bcast" => "broadcast".into(),
+        other => other.into(),
+    }
+}
+
+/// nccl-tests / MPI names of datatypes the schema knows; `None` for others (half, bf16, int8...).
+pub fn dtype_of(name: &str) -> Option<DType> {
+    match name.trim() {
+        "float" | "float32" | "MPI_FLOAT" => Some(DType::Float),
+        "double" | "float64" | "MPI_DOUBLE" => Some(DType::Double),
+        "int32" | "int" | "MPI_INT" => Some(DType::Int32),
+        "int64" | "MPI_LONG" | "MPI_LONG_LONG" => Some(DType::Int64),
+        _ => None,
+    }
+}
+
+/// nccl-tests bus-bandwidth factors (the same as clusterbench's).
+pub fn busbw_factor(benchmark: &str, ranks: u32) -> f64 {
+    let n = ranks.max(1) as f64;
+    match benchmark {
+        "allreduce" => 2.0 * (n - 1.0) / n,
+        "allgather" | "reducescatter" | "alltoall" => (n - 1.0) / n,
+        _ => 1.0,
+    }
+}
+
+/// Detects the format of `text`.
+pub fn detect(text: &str) -> Result<Format, UsageError> {
+    let t = text.trim_start();
+    if t.starts_with('{') {
+        Ok(Format::NcclTestsJson)
+    } else if text.contains("# OSU ") {
+        Ok(Format::Osu)
+    } else if text.contains("nThread") || text.contains("out-of-place") {
+        Ok(Format::NcclTests)
+    } else {
+        Err(UsageError::new(
+            "cannot tell the format of this log (no nccl-tests header, no '# OSU' title, not JSON): pass --format",
+        ))
+    }
+}
+
+/// Parses `text` as `format` and builds a results document.
+pub fn import(text: &str, format: Format, ctx: &ImportContext) -> Result<RunDocument, UsageError> {
+    let format = if format == Format::Auto {
+        detect(text)?
+    } else {
+        format
+    };
+    let parsed = match format {
+        Format::NcclTests => nccl_tests::parse_text(text, ctx)?,
+        Format::NcclTestsJson => nccl_tests::parse_json(text, ctx)?,
+        Format::Osu => osu::parse(text, ctx)?,
+        Format::Auto => unreachable!("resolved above"),
+    };
+    to_document(parsed, ctx)
+}
+
+fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, UsageError> {
+    if parsed.rows.is_empty() {
+        let why = if parsed.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parsed.skipped.join("; "))
+        };
+        return Err(UsageError::new(format!(
+            "'{}': no result rows found in this {} log{why}",
+            ctx.source_name, parsed.tool
+        )));
+    }
+    let mut hosts_seen: Vec<String> = Vec::new();
+    for (_, h) in &parsed.ranks {
+        if !hosts_seen.contains(h) {
+            hosts_seen.push(h.clone());
+        }
+    }
+    let ranks = ctx
+        .ranks
+        .or_else(|| (!parsed.ranks.is_empty()).then_some(parsed.ranks.len() as u32))
+        .ok_or_else(|| {
+            UsageError::new(format!(
+                "'{}': this {} log does not say how many ranks ran: pass --ranks N",
+                ctx.source_name, parsed.tool
+            ))
+        })?;
+    let nodes = ctx
+        .nodes
+        .unwrap_or_else(|| (hosts_seen.len() as u32).max(1));
+    if ranks == 0 || nodes == 0 || nodes > ranks {
+        return Err(UsageError::new(format!(
+            "'{}': {ranks} ranks on {nodes} nodes is not possible",
+            ctx.source_name
+        )));
+    }
+    let backend = if parsed.tool == "nccl-tests" {
+        "cuda"
+    } else {
+        "cpu"
+    };
+    let mut records = Vec::new();
+    for row in &parsed.rows {
+        let benchmark = benchmark_name(&row.collective);
+        let samples = vec![row.time_s];
+        let mut time_s = Summary::of(&samples).ok_or_else(|| {
+            UsageError::new(format!("'{}': a time is not finite", ctx.source_name))
+        })?;
+        if let (Some(lo), Some(hi)) = (row.min_s, row.max_s) {
+            time_s.min = lo.min(row.time_s);
+            time_s.max = hi.max(row.time_s);
+        }
+        let algbw = row.algbw.unwrap_or(if row.time_s > 0.0 {
+            row.bytes as f64 / row.time_s / 1e9
+        } else {
+            0.0
+        });
+        let busbw = row.busbw.unwrap_or(algbw * busbw_factor(&benchmark, ranks));
+        let metric = |name: &str, v: f64| Metric {
+            name: name.into(),
+            unit: "GB/s".into(),
+            value: v,
+            best: v,
+        };
+        records.push(Record {
+            benchmark,
+            backend: backend.into(),
+            ranks,
+            nodes,
+            params: Params::Collective {
+                dtype: row.dtype,
+                op: row.op,
+                in_place: row.in_place,
+                count: row.count,
+                bytes: row.bytes,
+            },
+            time_s,
+            samples_s: samples,
+            metrics: vec![metric("algbw", algbw), metric("busbw", busbw)],
+            check: match row.wrong {
+                Some(w) => Check {
+                    performed: true,
+                    passed: w == 0,
+                    checked: 0,
+                    wrong: w,
+                    max_error_ratio: None,
+                    method: format!("{} #wrong", parsed.tool),
+                },
+                None => Check {
+                    performed: false,
+                    passed: true,
+                    checked: 0,
+                    wrong: 0,
+                    max_error_ratio: None,
+                    method: format!("not checked ({} does not check)", parsed.tool),
+                },
+            },
+        });
+    }
+    let host_names = if hosts_seen.is_empty() {
+        vec!["unknown".to_string()]
+    } else {
+        hosts_seen
+    };
+    let hosts = host_names
+        .iter()
+        .map(|h| HostInfo {
+            hostname: h.clone(),
+            cpu_model: None,
+            sockets: 0,
+            cores: 0,
+            threads: 0,
+            numa_nodes: vec![],
+            caches: vec![],
+            memory_bytes: 0,
+            os: None,
+            kernel: None,
+            arch: String::new(),
+            instance_type: ctx.instance_type.clone(),
+            system_vendor: None,
+            topology_source: format!("imported from a {} log (not measured here)", parsed.tool),
+            // The logs name devices but not their properties: the names stay in the note.
+            gpus: Vec::new(),
+            cuda: None,
+        })
+        .collect();
+    let rank_infos = parsed
+        .ranks
+        .iter()
+        .map(|(r, h)| RankInfo {
+            rank: *r,
+            host: h.clone(),
+            cpu_binding: None,
+            cores: 0,
+            pid: 0,
+            gpu: None,
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    let mut note = format!("imported from {} output '{}'", parsed.tool, ctx.source_name);
+    if !parsed.gpu_names.is_empty() {
+        note.push_str(&format!("; devices: {}", parsed.gpu_names.join(", ")));
+    }
+    if !parsed.skipped.is_empty() {
+        note.push_str(&format!("; skipped: {}", parsed.skipped.join("; ")));
+    }
+    let failed = records.iter().any(|r| !r.check.passed);
+    Ok(RunDocument {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: parsed.tool.clone(),
+            version: parsed
+                .tool_version
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+            git_commit: None,
+        },
+        run: RunInfo {
+            run_id: format!(
+                "{}-import-{}",
+                now.format("%Y%m%dT%H%M%S%.3fZ"),
+                parsed.tool
+            ),
+            command_line: std::env::args().collect(),
+            started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            finished_at: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            status: if failed {
+                RunStatus::CheckFailed
+            } else {
+                RunStatus::Completed
+            },
+            backend: backend.into(),
+            backend_note: Some(note),
+            suite: None,
+            options: serde_json::json!({ "imported_from": parsed.tool, "file": ctx.source_name }),
+        },
+        environment: Environment {
+            hosts,
+            ranks: rank_infos,
+            mpi: None,
+        },
+        records,
+    })
+}
+
+/// Parses a number as the tools print it; `None` for `N/A`, `nan` and the like.
+pub(crate) fn number(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}

@@ -1,0 +1,390 @@
+//! Alpha-beta models of collectives: robust fits of measured sweeps, and cost models
+//! (ring, tree, hierarchical) that extrapolate to rank counts no one can rent.
+//!
+//! Time of one message of `s` bytes over a link: alpha + s / beta. Pure math, no I/O.
+
+use crate::error::UsageError;
+use crate::results::{Params, RunDocument};
+use crate::stats::robust::{huber_line, LineFit};
+use serde::{Deserialize, Serialize};
+
+/// A fitted t(bytes) = alpha + bytes / beta for one collective at one rank count.
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectiveFit {
+    pub benchmark: String,
+    pub backend: String,
+    pub dtype: String,
+    pub op: Option<String>,
+    pub in_place: bool,
+    pub ranks: u32,
+    pub nodes: u32,
+    /// Seconds.
+    pub alpha_s: f64,
+    /// Bytes per second of the per-rank buffer (algorithm bandwidth); `None` when
+    /// the sweep shows no size dependence.
+    pub beta_bytes_per_s: Option<f64>,
+    pub fit: LineFit,
+    pub min_bytes: u64,
+    pub max_bytes: u64,
+}
+
+/// Fits every collective sweep (records grouped by everything but the size) of `doc`
+/// from the median times. Sweeps of fewer than three sizes are skipped.
+pub fn fit_collectives(doc: &RunDocument) -> Vec<CollectiveFit> {
+    type Key = (String, String, String, Option<String>, bool, u32, u32);
+    let mut groups: std::collections::BTreeMap<Key, Vec<(f64, f64)>> = Default::default();
+    for r in &doc.records {
+        if let Params::Collective {
+            dtype,
+            op,
+            in_place,
+            bytes,
+            ..
+        } = &r.params
+        {
+            if !r.check.passed || *bytes == 0 {
+                continue;
+            }
+            let key = (
+                r.benchmark.clone(),
+                r.backend.clone(),
+                dtype.name().to_string(),
+                op.map(|o| o.name().to_string()),
+                *in_place,
+                r.ranks,
+                r.nodes,
+            );
+            groups
+                .entry(key)
+                .or_default()
+                .push((*bytes as f64, r.time_s.median));
+        }
+    }
+    let mut out = Vec::new();
+    for ((benchmark, backend, dtype, op, in_place, ranks, nodes), points) in groups {
+        if points.len() < 3 {
+            continue;
+        }
+        let x: Vec<f64> = points.iter().map(|p| p.0).collect();
+        let y: Vec<f64> = points.iter().map(|p| p.1).collect();
+        let Some(fit) = huber_line(&x, &y) else {
+            continue;
+        };
+        out.push(CollectiveFit {
+            benchmark,
+            backend,
+            dtype,
+            op,
+            in_place,
+            ranks,
+            nodes,
+            alpha_s: fit.intercept,
+            beta_bytes_per_s: (fit.slope > 0.0).then(|| 1.0 / fit.slope),
+            fit,
+            min_bytes: x.iter().fold(f64::MAX, |a, b| a.min(*b)) as u64,
+            max_bytes: x.iter().fold(0.0f64, |a, b| a.max(*b)) as u64,
+        });
+    }
+    out
+}
+
+/// One kind of link.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Per-message latency, microseconds.
+    pub latency_us: f64,
+    /// One-direction bandwidth per rank, GB/s (1e9 bytes).
+    pub bandwidth_gbps: f64,
+}
+
+impl Link {
+    fn alpha(&self) -> f64 {
+        self.latency_us * 1e-6
+    }
+    fn beta(&self) -> f64 {
+        self.bandwidth_gbps * 1e9
+    }
+}
+
+/// A cluster described for the cost models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Ranks (GPUs) per node.
+    pub gpus_per_node: u32,
+    /// Between ranks of one node (NVLink, shared memory).
+    pub intra: Link,
+    /// Between nodes (one NIC's share per rank).
+    pub inter: Link,
+    /// Switch tiers a message between two nodes may cross (1 = one leaf switch;
+    /// a three-tier fat tree is 3). Each tier beyond the first adds two switch hops.
+    #[serde(default = "one")]
+    pub switch_tiers: u32,
+    /// Latency of one switch hop, microseconds.
+    #[serde(default)]
+    pub switch_latency_us: f64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Topology {
+    pub fn validate(&self) -> Result<(), UsageError> {
+        let ok = |l: &Link| {
+            l.latency_us.is_finite()
+                && l.latency_us >= 0.0
+                && l.bandwidth_gbps.is_finite()
+                && l.bandwidth_gbps > 0.0
+        };
+        if self.gpus_per_node == 0 {
+            return Err(UsageError::new(
+                "topology: gpus_per_node must be at least 1",
+            ));
+        }
+        if !ok(&self.intra) || !ok(&self.inter) {
+            return Err(UsageError::new(
+                "topology: link latency must be >= 0 and bandwidth > 0 (microseconds, GB/s)",
+            ));
+        }
+        let tiers_ok = (1..=16).contains(&self.switch_tiers);
+        if !(tiers_ok && self.switch_latency_us.is_finite() && self.switch_latency_us >= 0.0) {
+            return Err(UsageError::new(
+                "topology: switch_tiers must be between 1 and 16 and switch_latency_us >= 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The inter-node link with the switch hops of the worst-case path added.
+    fn inter_path(&self) -> Link {
+        Link {
+            latency_us: self.inter.latency_us
+                + self.switch_latency_us * (2 * self.switch_tiers - 1) as f64,
+            bandwidth_gbps: self.inter.bandwidth_gbps,
+        }
+    }
+}
+
+/// All-reduce of `bytes` over `n` ranks on one kind of link, ring algorithm:
+/// reduce-scatter then all-gather, 2(n-1) steps of bytes/n each.
+pub fn ring_allreduce(n: u64, bytes: f64, link: &Link) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    let n = n as f64;
+    2.0 * (n - 1.0) * link.alpha() + 2.0 * (n - 1.0) / n * bytes / link.beta()
+}
+
+/// All-reduce as a pipelined (double) binary tree: reduce up and broadcast down,
+/// 2 log2(n) latency steps, each rank sending the whole buffer twice.
+pub fn tree_allreduce(n: u64, bytes: f64, link: &Link) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    2.0 * (n as f64).log2().ceil() * link.alpha() + 2.0 * bytes / link.beta()
+}
+
+/// Predicted all-reduce times on a topology.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prediction {
+    pub bytes: u64,
+    pub ring_s: f64,
+    pub tree_s: f64,
+    /// Intra-node reduce-scatter, inter-node ring all-reduce of 1/g of the data,
+    /// intra-node all-gather.
+    pub hierarchical_s: f64,
+    pub best: &'static str,
+    /// nccl-tests bus bandwidth of the best algorithm, GB/s.
+    pub best_busbw_gbps: f64,
+}
+
+/// Predicts all-reduce of `bytes` on `ranks` ranks of `topo`.
+pub fn predict_allreduce(topo: &Topology, ranks: u64, bytes: u64) -> Prediction {
+    let g = (topo.gpus_per_node as u64).min(ranks).max(1);
+    let nodes = ranks.div_ceil(g);
+    let s = bytes as f64;
+    let inter = topo.inter_path();
+    // Flat algorithms run at the pace of their slowest link.
+    let flat = if nodes > 1 { inter } else { topo.intra };
+    let ring_s = ring_allreduce(ranks, s, &flat);
+    let tree_s = tree_allreduce(ranks, s, &flat);
+    let gf = g as f64;
+    let hierarchical_s = if g > 1 {
+        let rs = (gf - 1.0) * topo.intra.alpha() + (gf - 1.0) / gf * s / topo.intra.beta();
+        // g rails: each rank exchanges its 1/g shard with its peers on other nodes.
+        2.0 * rs + ring_allreduce(nodes, s / gf, &inter)
+    } else {
+        ring_allreduce(nodes, s, &inter)
+    };
+    let (best, t) = [
+        ("ring", ring_s),
+        ("tree", tree_s),
+        ("hierarchical", hierarchical_s),
+    ]
+    .into_iter()
+    .fold(
+        ("ring", f64::INFINITY),
+        |a, b| if b.1 < a.1 { b } else { a },
+    );
+    let n = ranks as f64;
+    Prediction {
+        bytes,
+        ring_s,
+        tree_s,
+        hierarchical_s,
+        best,
+        best_busbw_gbps: if t > 0.0 {
+            s / t / 1e9 * 2.0 * (n - 1.0) / n
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Link parameters recovered from fits at several rank counts by inverting the
+/// ring model: alpha_n = 2(n-1) a and 1/beta_n = 2(n-1)/n / b, solved by least
+/// squares over the rank counts. Needs fits at two or more rank counts.
+pub fn calibrate_ring(fits: &[&CollectiveFit]) -> Result<Link, UsageError> {
+    let usable: Vec<&&CollectiveFit> = fits.iter().filter(|f| f.ranks > 1).collect();
+    let mut counts: Vec<u32> = usable.iter().map(|f| f.ranks).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    if counts.len() < 2 {
+        return Err(UsageError::new(
+            "calibration needs all-reduce sweeps at two or more rank counts (e.g. runs on 2 and 4 ranks)",
+        ));
+    }
+    let (mut sxa, mut sxx, mut syb, mut syy) = (0.0, 0.0, 0.0, 0.0);
+    for f in &usable {
+        let n = f.ranks as f64;
+        let x = 2.0 * (n - 1.0);
+        let y = 2.0 * (n - 1.0) / n;
+        sxa += x * f.alpha_s;
+        sxx += x * x;
+        let inv_beta = f.beta_bytes_per_s.map_or(0.0, |b| 1.0 / b);
+        syb += y * inv_beta;
+        syy += y * y;
+    }
+    let alpha = sxa / sxx;
+    let inv_b = syb / syy;
+    if inv_b <= 0.0 {
+        return Err(UsageError::new(
+            "calibration: the sweeps show no size dependence; measure larger messages",
+        ));
+    }
+    Ok(Link {
+        latency_us: alpha * 1e6,
+        bandwidth_gbps: 1.0 / inv_b / 1e9,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topo() -> Topology {
+        Topology {
+            gpus_per_node: 8,
+            intra: Link {
+                latency_us: 3.0,
+                bandwidth_gbps: 150.0,
+            },
+            inter: Link {
+                latency_us: 15.0,
+                bandwidth_gbps: 12.5,
+            },
+            switch_tiers: 2,
+            switch_latency_us: 1.0,
+        }
+    }
+
+    #[test]
+    fn ring_matches_the_textbook_formula() {
+        let l = Link {
+            latency_us: 10.0,
+            bandwidth_gbps: 1.0,
+        };
+        // 4 ranks, 1 GB: 6 alpha + 1.5 s.
+        let t = ring_allreduce(4, 1e9, &l);
+        assert!((t - (6.0 * 10e-6 + 1.5)).abs() < 1e-12);
+        assert_eq!(ring_allreduce(1, 1e9, &l), 0.0);
+    }
+
+    #[test]
+    fn tree_wins_small_messages_and_ring_or_hierarchical_wins_large_at_scale() {
+        let t = topo();
+        let small = predict_allreduce(&t, 4096, 8);
+        assert_eq!(small.best, "tree", "{small:?}");
+        let large = predict_allreduce(&t, 4096, 1 << 30);
+        assert_eq!(large.best, "hierarchical", "{large:?}");
+        // Within one node the hierarchy has nothing to add.
+        let one = predict_allreduce(&t, 8, 1 << 30);
+        assert!(
+            (one.hierarchical_s - one.ring_s).abs() / one.ring_s < 0.01,
+            "{one:?}"
+        );
+    }
+
+    #[test]
+    fn fit_then_calibrate_recovers_a_known_link() {
+        // Sweeps generated from a known ring model at 2 and 4 ranks.
+        let link = Link {
+            latency_us: 25.0,
+            bandwidth_gbps: 2.0,
+        };
+        let mut fits = Vec::new();
+        for n in [2u64, 4] {
+            let x: Vec<f64> = (3..=26).map(|p| (1u64 << p) as f64).collect();
+            let y: Vec<f64> = x.iter().map(|s| ring_allreduce(n, *s, &link)).collect();
+            let fit = huber_line(&x, &y).unwrap();
+            fits.push(CollectiveFit {
+                benchmark: "allreduce".into(),
+                backend: "cpu".into(),
+                dtype: "float".into(),
+                op: Some("sum".into()),
+                in_place: false,
+                ranks: n as u32,
+                nodes: n as u32,
+                alpha_s: fit.intercept,
+                beta_bytes_per_s: Some(1.0 / fit.slope),
+                fit,
+                min_bytes: 8,
+                max_bytes: 1 << 26,
+            });
+        }
+        let refs: Vec<&CollectiveFit> = fits.iter().collect();
+        let got = calibrate_ring(&refs).unwrap();
+        assert!((got.latency_us - 25.0).abs() < 0.01, "{got:?}");
+        assert!((got.bandwidth_gbps - 2.0).abs() < 1e-4, "{got:?}");
+        // Extrapolating to 8 ranks reproduces the model exactly.
+        let t = Topology {
+            gpus_per_node: 1,
+            intra: got,
+            inter: got,
+            switch_tiers: 1,
+            switch_latency_us: 0.0,
+        };
+        for s in [1u64 << 20, 1 << 26] {
+            let p = predict_allreduce(&t, 8, s);
+            let truth = ring_allreduce(8, s as f64, &link);
+            assert!((p.ring_s - truth).abs() / truth < 1e-3);
+        }
+        assert!(calibrate_ring(&refs[..1]).is_err());
+    }
+
+    #[test]
+    fn bad_topologies_are_rejected() {
+        let mut t = topo();
+        t.gpus_per_node = 0;
+        assert!(t.validate().is_err());
+        let mut t = topo();
+        t.inter.bandwidth_gbps = 0.0;
+        assert!(t.validate().is_err());
+        let mut t = topo();
+        t.switch_tiers = u32::MAX;
+        assert!(t.validate().is_err());
+        assert!(topo().validate().is_ok());
+    }
+}

@@ -1,0 +1,374 @@
+//! The decision tools behind `compare`, `validate`, `model`, `predict` and `import`:
+//! read files, call the pure parts (report::compare, report::validate, model,
+//! import), print. Bad input is a `UsageError` (exit 2); a negative verdict is a
+//! `VerdictFailed` (exit 1) after the report is printed.
+
+use crate::cli::{CompareArgs, ImportArgs, ModelArgs, PredictArgs, ValidateArgs};
+use crate::error::{UsageError, VerdictFailed};
+use crate::model::{self, Link, Topology};
+use crate::report::compare::{self, CompareOptions, Reference};
+use crate::report::grid::{render, OutputFormat};
+use crate::report::json::read_document;
+use crate::report::validate::{self, ClaimsFile, Outcome};
+use crate::units::{format_bytes, format_seconds, parse_size};
+use anyhow::Result;
+use std::path::Path;
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub fn compare(args: &CompareArgs) -> Result<()> {
+    let mut opts = CompareOptions::default();
+    compare::parse_thresholds(&args.threshold, &mut opts)?;
+    if !(args.confidence > 0.0 && args.confidence < 1.0) {
+        return Err(UsageError::new(format!(
+            "--confidence must be between 0 and 1, not {}",
+            args.confidence
+        ))
+        .into());
+    }
+    opts.confidence = args.confidence;
+    opts.gate = args.gate;
+    opts.normalize = args
+        .normalize
+        .as_deref()
+        .map(Reference::parse)
+        .transpose()?;
+    let baseline = read_document(&args.baseline)?;
+    let candidate = read_document(&args.candidate)?;
+    let report = compare::compare(&baseline, &candidate, &opts)?;
+    match args.format {
+        OutputFormat::Json => print_json(&report)?,
+        f => print!("{}", compare::render(&report, f == OutputFormat::Markdown)),
+    }
+    if report.regressions > 0 {
+        return Err(VerdictFailed(format!(
+            "{} {} regressed",
+            report.regressions,
+            match report.gate {
+                compare::Gate::Records => "measurements",
+                compare::Gate::Benchmarks => "benchmarks",
+            }
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn read_text(path: &Path) -> Result<String, UsageError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| UsageError::new(format!("cannot read '{}': {e}", path.display())))
+}
+
+pub fn validate(args: &ValidateArgs) -> Result<()> {
+    let doc = read_document(&args.results)?;
+    let raw: serde_json::Value = serde_json::from_str(&read_text(&args.results)?)
+        .map_err(|e| UsageError::new(format!("'{}': {e}", args.results.display())))?;
+    let mut files: Vec<(String, ClaimsFile)> = Vec::new();
+    for spec in &args.claims {
+        if spec == "auto" {
+            let (instances, gpus) = validate::detected_hardware(&raw);
+            let picked = validate::auto_select(&ClaimsFile::builtin(), &instances, &gpus);
+            if picked.is_empty() {
+                return Err(UsageError::new(format!(
+                    "no claims file matches this run (instance types: {}; GPUs: {}): pass --claims FILE",
+                    if instances.is_empty() { "none recorded".into() } else { instances.join(", ") },
+                    if gpus.is_empty() { "none recorded".into() } else { gpus.join(", ") }
+                ))
+                .into());
+            }
+            files.extend(picked);
+        } else {
+            let path = Path::new(spec);
+            files.push((spec.clone(), ClaimsFile::parse(&read_text(path)?, spec)?));
+        }
+    }
+    let results = validate::validate(&doc, &files);
+    match args.format {
+        OutputFormat::Json => print_json(&results)?,
+        f => print!(
+            "{}",
+            validate::render(&results, f == OutputFormat::Markdown)
+        ),
+    }
+    let failed = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .count();
+    if failed > 0 {
+        return Err(VerdictFailed(format!("{failed} claims failed")).into());
+    }
+    Ok(())
+}
+
+pub fn model(args: &ModelArgs) -> Result<()> {
+    let mut fits = Vec::new();
+    for p in &args.results {
+        fits.extend(model::fit_collectives(&read_document(p)?));
+    }
+    if fits.is_empty() {
+        return Err(UsageError::new(
+            "no collective sweep of three or more sizes in these results: nothing to fit",
+        )
+        .into());
+    }
+    if args.format == OutputFormat::Json {
+        return print_json(&fits);
+    }
+    let header = [
+        "collective",
+        "backend",
+        "dtype",
+        "op",
+        "in place",
+        "ranks",
+        "nodes",
+        "sizes",
+        "alpha",
+        "beta",
+        "rms error",
+        "max error",
+        "R2 (log)",
+        "downweighted",
+    ];
+    let rows: Vec<Vec<String>> = fits
+        .iter()
+        .map(|f| {
+            vec![
+                f.benchmark.clone(),
+                f.backend.clone(),
+                f.dtype.clone(),
+                f.op.clone().unwrap_or_else(|| "-".into()),
+                if f.in_place { "yes" } else { "no" }.into(),
+                f.ranks.to_string(),
+                f.nodes.to_string(),
+                format!(
+                    "{}..{}",
+                    format_bytes(f.min_bytes),
+                    format_bytes(f.max_bytes)
+                ),
+                format_seconds(f.alpha_s),
+                match f.beta_bytes_per_s {
+                    Some(b) => format!("{:.3} GB/s", b / 1e9),
+                    None => "no size dependence".into(),
+                },
+                format!("{:.1}%", f.fit.rms_rel_error * 100.0),
+                format!("{:.1}%", f.fit.max_rel_error * 100.0),
+                format!("{:.4}", f.fit.r_squared_log),
+                format!("{}/{}", f.fit.downweighted, f.fit.points),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render(&header, &rows, args.format == OutputFormat::Markdown)
+    );
+    println!("\nt(size) = alpha + size / beta per call; size is bytes per rank; errors are relative to the measured median times.");
+    Ok(())
+}
+
+fn topology_of(args: &PredictArgs) -> Result<Topology> {
+    let mut topo = match &args.topology {
+        Some(p) => {
+            let text = read_text(p)?;
+            toml::from_str::<Topology>(&text).map_err(|e| {
+                UsageError::new(format!(
+                    "'{}' is not a valid topology: {}",
+                    p.display(),
+                    validate::toml_error(&text, &e)
+                ))
+            })?
+        }
+        None => Topology {
+            gpus_per_node: 1,
+            intra: Link {
+                latency_us: f64::NAN,
+                bandwidth_gbps: f64::NAN,
+            },
+            inter: Link {
+                latency_us: f64::NAN,
+                bandwidth_gbps: f64::NAN,
+            },
+            switch_tiers: 1,
+            switch_latency_us: 0.0,
+        },
+    };
+    if !args.calibrate.is_empty() {
+        let mut fits = Vec::new();
+        for p in &args.calibrate {
+            fits.extend(
+                model::fit_collectives(&read_document(p)?)
+                    .into_iter()
+                    .filter(|f| f.benchmark == "allreduce" && !f.in_place),
+            );
+        }
+        // One sweep per rank count: the first dtype/op seen.
+        let mut chosen: Vec<&model::CollectiveFit> = Vec::new();
+        for f in &fits {
+            if !chosen.iter().any(|c| c.ranks == f.ranks) {
+                chosen.push(f);
+            }
+        }
+        let link = model::calibrate_ring(&chosen)?;
+        let one_node = chosen.iter().all(|f| f.nodes == 1);
+        let one_per_node = chosen.iter().all(|f| f.nodes == f.ranks);
+        if one_node {
+            topo.intra = link;
+        } else if one_per_node {
+            topo.inter = link;
+        } else {
+            return Err(UsageError::new(
+                "--calibrate needs runs on one node, or runs with one rank per node",
+            )
+            .into());
+        }
+        eprintln!(
+            "calibrated {} link from {} sweeps: latency {:.2} us, bandwidth {:.3} GB/s",
+            if one_node { "intra-node" } else { "inter-node" },
+            chosen.len(),
+            link.latency_us,
+            link.bandwidth_gbps
+        );
+        if one_node && args.gpus_per_node.is_none() && args.topology.is_none() {
+            topo.gpus_per_node = u32::MAX;
+        }
+    }
+    if let Some(g) = args.gpus_per_node {
+        topo.gpus_per_node = g;
+    }
+    let set = |v: Option<f64>, slot: &mut f64| {
+        if let Some(v) = v {
+            *slot = v;
+        }
+    };
+    set(args.intra_latency, &mut topo.intra.latency_us);
+    set(args.intra_bw, &mut topo.intra.bandwidth_gbps);
+    set(args.inter_latency, &mut topo.inter.latency_us);
+    set(args.inter_bw, &mut topo.inter.bandwidth_gbps);
+    set(args.switch_latency, &mut topo.switch_latency_us);
+    if let Some(t) = args.switch_tiers {
+        topo.switch_tiers = t;
+    }
+    // A link the prediction never uses may stay unset.
+    let nodes = args.ranks.div_ceil(u64::from(topo.gpus_per_node.max(1)));
+    if nodes <= 1 && topo.inter.latency_us.is_nan() {
+        topo.inter = topo.intra;
+    }
+    if topo.gpus_per_node == 1 && topo.intra.latency_us.is_nan() {
+        topo.intra = topo.inter;
+    }
+    if topo.gpus_per_node == u32::MAX {
+        topo.gpus_per_node = u32::try_from(args.ranks).unwrap_or(u32::MAX);
+    }
+    if topo.intra.latency_us.is_nan() || topo.inter.latency_us.is_nan() {
+        return Err(UsageError::new(
+            "predict needs the links: --topology FILE, --calibrate RUNS, or --intra-latency/--intra-bw and --inter-latency/--inter-bw",
+        )
+        .into());
+    }
+    topo.validate()?;
+    Ok(topo)
+}
+
+pub fn predict(args: &PredictArgs) -> Result<()> {
+    if args.ranks < 2 {
+        return Err(UsageError::new("--ranks must be at least 2").into());
+    }
+    let topo = topology_of(args)?;
+    let lo = parse_size(&args.minbytes)?;
+    let hi = parse_size(&args.maxbytes)?;
+    if lo == 0 || hi < lo || args.stepfactor < 2 {
+        return Err(
+            UsageError::new("sizes: need 0 < minbytes <= maxbytes and a step factor >= 2").into(),
+        );
+    }
+    let mut sizes = vec![lo];
+    while let Some(next) = sizes.last().and_then(|s| s.checked_mul(args.stepfactor)) {
+        if next > hi {
+            break;
+        }
+        sizes.push(next);
+    }
+    let preds: Vec<model::Prediction> = sizes
+        .iter()
+        .map(|s| model::predict_allreduce(&topo, args.ranks, *s))
+        .collect();
+    if args.format == OutputFormat::Json {
+        return print_json(&serde_json::json!({
+            "ranks": args.ranks,
+            "topology": topo,
+            "predictions": preds,
+        }));
+    }
+    println!(
+        "all-reduce on {} ranks, {} per node ({} nodes), {} switch tier(s)",
+        args.ranks,
+        topo.gpus_per_node,
+        args.ranks.div_ceil(u64::from(topo.gpus_per_node)),
+        topo.switch_tiers
+    );
+    let header = [
+        "size",
+        "ring",
+        "tree",
+        "hierarchical",
+        "best",
+        "busbw (best)",
+    ];
+    let rows: Vec<Vec<String>> = preds
+        .iter()
+        .map(|p| {
+            vec![
+                format_bytes(p.bytes),
+                format_seconds(p.ring_s),
+                format_seconds(p.tree_s),
+                format_seconds(p.hierarchical_s),
+                p.best.to_string(),
+                format!("{:.2} GB/s", p.best_busbw_gbps),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render(&header, &rows, args.format == OutputFormat::Markdown)
+    );
+    // Where the winner changes.
+    let mut last = "";
+    let mut changes = Vec::new();
+    for p in &preds {
+        if p.best != last {
+            changes.push(format!("{} from {}", p.best, format_bytes(p.bytes)));
+            last = p.best;
+        }
+    }
+    println!("\nfastest: {}", changes.join(", "));
+    Ok(())
+}
+
+pub fn import(args: &ImportArgs) -> Result<()> {
+    let text = read_text(&args.file)?;
+    let ctx = crate::import::ImportContext {
+        source_name: args.file.display().to_string(),
+        ranks: args.ranks,
+        nodes: args.nodes,
+        instance_type: args.instance_type.clone(),
+        collective: args.collective.clone(),
+    };
+    let doc = crate::import::import(&text, args.format, &ctx)?;
+    match &args.output {
+        Some(p) => {
+            crate::report::json::write_document(&doc, p)
+                .map_err(|e| UsageError::new(format!("cannot write '{}': {e:#}", p.display())))?;
+            eprintln!(
+                "clusterbench: imported {} records from {} into {}",
+                doc.records.len(),
+                doc.tool.name,
+                p.display()
+            );
+        }
+        None => print_json(&doc)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! Property tests of the parsers of results, claims and other tools' logs: arbitrary
+//! and mutated input gives a value or a usage error, never a panic.
+
+use clusterbench::import::{import, Format, ImportContext};
+use clusterbench::report::validate::{ClaimsFile, BUILTIN_CLAIMS};
+use proptest::prelude::*;
+
+fn ctx() -> ImportContext {
+    ImportContext {
+        source_name: "prop".into(),
+        ranks: Some(4),
+        nodes: None,
+        instance_type: None,
+        collective: Some("all_reduce_perf".into()),
+    }
+}
+
+const FORMATS: [Format; 4] = [
+    Format::Auto,
+    Format::NcclTests,
+    Format::NcclTestsJson,
+    Format::Osu,
+];
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(crate::decisions::fixture(name)).unwrap()
+}
+
+/// `text` with the bytes in `cut` removed and `insert` put at `at` (positions wrap).
+fn mutate(text: &str, at: usize, cut: usize, insert: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let at = at % (chars.len() + 1);
+    let end = (at + cut).min(chars.len());
+    let mut out: String = chars[..at].iter().collect();
+    out.push_str(insert);
+    out.extend(&chars[end..]);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_text_never_panics_an_importer(text in ".{0,400}") {
+        for f in FORMATS {
+            let _ = import(&text, f, &ctx());
+        }
+    }
+
+    #[test]
+    fn mutated_real_logs_never_panic_an_importer(
+        at in 0usize..12000,
+        cut in 0usize..200,
+        insert in "[ 0-9a-z#.\\-\\n{}\\[\\]\":,]{0,40}",
+    ) {
+        for (name, f) in [
+            ("nccl-tests-all_reduce_perf-a3mega-16gpu.log", Format::NcclTests),
+            ("nccl-tests-all_reduce_perf-a3mega-16gpu.json", Format::NcclTestsJson),
+            ("osu_allreduce-v5.6.2-64ranks.out", Format::Osu),
+            ("osu_allreduce-v7.0-minmax.out", Format::Osu),
+        ] {
+            let text = mutate(&fixture(name), at, cut, &insert);
+            if let Ok(doc) = import(&text, f, &ctx()) {
+                // Whatever is accepted is a well-formed document.
+                prop_assert!(!doc.records.is_empty());
+                for r in &doc.records {
+                    prop_assert!(r.time_s.median.is_finite() && r.time_s.median > 0.0);
+                    prop_assert!(r.ranks >= r.nodes && r.nodes >= 1);
+                }
+                let json = serde_json::to_string(&doc).unwrap();
+                let back: clusterbench::results::RunDocument = serde_json::from_str(&json).unwrap();
+                prop_assert_eq!(back.records.len(), doc.records.len());
+            }
+        }
+    }
+
+    #[test]
+    fn generated_nccl_tests_rows_import_exactly(
+        rows in proptest::collection::vec((1u64..1u64 << 40, 1u32..1_000_000, 0u32..100), 1..20)
+    ) {
+        let mut text = String::from(
+            "# nThread 1 nGpus 1 minBytes 8 maxBytes 8 step: 2(factor) warmup iters: 5 iters: 20 agg iters: 1 validation: 1 graph: 0\n\
+             #       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong\n",
+        );
+        for (bytes, t_centi, wrong) in &rows {
+            let t = *t_centi as f64 / 100.0;
+            text.push_str(&format!(
+                "{:>12} {:>12} float sum -1 {t:.2} 1.00 1.50 {wrong} {t:.2} 1.00 1.50 0\n",
+                bytes * 4,
+                bytes
+            ));
+        }
+        let doc = import(&text, Format::NcclTests, &ctx()).unwrap();
+        prop_assert_eq!(doc.records.len(), rows.len() * 2);
+        for (pair, (bytes, t_centi, wrong)) in doc.records.chunks(2).zip(&rows) {
+            let expect = (*t_centi as f64 / 100.0) * 1e-6;
+            prop_assert!((pair[0].time_s.median - expect).abs() <= 1e-12 * expect.max(1.0));
+            prop_assert_eq!(pair[0].check.wrong, *wrong as u64);
+            prop_assert_eq!(pair[0].check.passed, *wrong == 0);
+            match &pair[0].params {
+                clusterbench::results::Params::Collective { bytes: b, count, .. } => {
+                    prop_assert_eq!(*b, bytes * 4);
+                    prop_assert_eq!(*count, *bytes);
+                }
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_and_mutated_claims_never_panic(
+        text in ".{0,300}",
+        which in 0usize..BUILTIN_CLAIMS.len(),
+        at in 0usize..4000,
+        cut in 0usize..50,
+        insert in "[ a-z0-9=\\[\\]\".\\n-]{0,20}",
+    ) {
+        let _ = ClaimsFile::parse(&text, "prop");
+        let _ = ClaimsFile::parse(&mutate(BUILTIN_CLAIMS[which].1, at, cut, &insert), "prop");
+    }
+
+    #[test]
+    fn arbitrary_and_mutated_results_files_never_panic(
+        at in 0usize..3000,
+        cut in 0usize..100,
+        insert in "[ a-z0-9{}\\[\\]\":,.\\-]{0,30}",
+    ) {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/baselines/quick-cpu-2core.json"),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        std::fs::write(&p, mutate(&text, at, cut, &insert)).unwrap();
+        if let Ok(doc) = clusterbench::report::json::read_document(&p) {
+            // A document that reads can be compared and fitted without a panic.
+            let _ = clusterbench::report::compare::compare(&doc, &doc, &Default::default());
+            let _ = clusterbench::model::fit_collectives(&doc);
+        }
+    }
+}
