@@ -5,9 +5,13 @@
 //! [`RunContext::measure`](crate::runner::RunContext::measure), which does the
 //! warm-up, timing, cross-rank reduction, checking and reporting.
 
+pub mod allgather;
 pub mod allreduce;
+pub mod alltoall;
+pub mod broadcast;
 pub mod matmul;
 pub mod membw;
+pub mod reducescatter;
 
 use crate::options::{BenchConfig, DType};
 use crate::runner::RunContext;
@@ -38,7 +42,15 @@ pub trait Benchmark: Sync {
 
 /// Every benchmark, in the order a suite usually runs them.
 pub fn registry() -> &'static [&'static dyn Benchmark] {
-    &[&allreduce::AllReduceBench, &membw::MemBw, &matmul::Matmul]
+    &[
+        &allreduce::AllReduceBench,
+        &allgather::BENCH,
+        &reducescatter::BENCH,
+        &broadcast::BENCH,
+        &alltoall::BENCH,
+        &membw::MemBw,
+        &matmul::Matmul,
+    ]
 }
 
 /// Defaults shared by every benchmark; each overrides what it needs.
