@@ -31,6 +31,9 @@ pub enum Command {
     Schema,
     /// List the benchmarks and the built-in suites.
     List,
+    /// Measure latency and bandwidth between every pair of nodes (one rank per node),
+    /// print the node x node matrix and flag the pairs and nodes far below the rest.
+    Links(Box<crate::bench::links::LinksArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
@@ -121,6 +124,20 @@ pub struct RunArgs {
     /// Print no progress and no tables (results are still written).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+
+    /// Seconds one measurement may take before the watchdog ends the job, naming the
+    /// benchmark, the size and the ranks that never arrived (0 = no watchdog).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub timeout: f64,
+
+    /// The two ranks of the point-to-point benchmark (`p2p`), e.g. 0,7.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub peers: Vec<usize>,
+
+    /// Messages in flight per iteration of the p2p and links bandwidth tests (as OSU's
+    /// window); fewer for large messages, so that a window stays within 64 MiB.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub window: usize,
 
     /// Test-only: corrupt one input element on this rank to prove that checks catch it.
     #[arg(long = "debug-corrupt-rank", hide = true, value_name = "RANK")]

@@ -10,7 +10,9 @@ pub mod allreduce;
 pub mod alltoall;
 pub mod broadcast;
 pub mod matmul;
+pub mod links;
 pub mod membw;
+pub mod p2p;
 pub mod reducescatter;
 
 use crate::options::{BenchConfig, DType};
@@ -48,6 +50,8 @@ pub fn registry() -> &'static [&'static dyn Benchmark] {
         &reducescatter::BENCH,
         &broadcast::BENCH,
         &alltoall::BENCH,
+        &p2p::PointToPoint,
+        &links::Links,
         &membw::MemBw,
         &matmul::Matmul,
     ]

@@ -113,6 +113,10 @@ impl Reporter for JsonReporter {
         self.write_line(&StreamLine::Record(record.clone()))
     }
 
+    fn links(&mut self, matrix: &crate::results::links::LinkMatrix) -> Result<()> {
+        self.write_line(&StreamLine::Links(matrix.clone()))
+    }
+
     fn finish(&mut self, doc: &RunDocument) -> Result<Option<PathBuf>> {
         self.write_line(&StreamLine::Footer {
             finished_at: doc.run.finished_at.clone().unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! Reporters: each output format is one type implementing [`Reporter`].
 
 pub mod json;
+pub mod links;
 pub mod table;
 
 use crate::options::RunOptions;
@@ -23,6 +24,10 @@ pub trait Reporter {
     }
     /// A record was measured.
     fn record(&mut self, record: &Record) -> Result<()>;
+    /// The link matrix of `clusterbench links` is complete.
+    fn links(&mut self, _matrix: &crate::results::links::LinkMatrix) -> Result<()> {
+        Ok(())
+    }
     /// The run ended (completed, failed a check, or aborted). Returns the file written, if any.
     fn finish(&mut self, doc: &RunDocument) -> Result<Option<PathBuf>>;
 }
