@@ -308,7 +308,8 @@ fn build_matrix(
     for p in pairs {
         let (l, b) = p.summaries()?;
         window = p.window;
-        let moved = P2pMode::Bandwidth.bytes_per_iteration(cfg.maxbytes as usize, p.window as usize);
+        let moved =
+            P2pMode::Bandwidth.bytes_per_iteration(cfg.maxbytes as usize, p.window as usize);
         let (l_us, gbps) = (l.median * 1e6, moved / b.median / 1e9);
         lat[p.a][p.b] = Some(l_us);
         lat[p.b][p.a] = Some(l_us);

@@ -55,7 +55,8 @@ impl Collective for ReduceScatter {
 /// The benchmark that sweeps it.
 pub const BENCH: CollectiveBench = CollectiveBench {
     coll: &ReduceScatter,
-    description: "reduce-scatter: reduction of all ranks' inputs, one block per rank (message = input size)",
+    description:
+        "reduce-scatter: reduction of all ranks' inputs, one block per rank (message = input size)",
 };
 
 #[cfg(test)]

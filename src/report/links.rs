@@ -35,7 +35,12 @@ pub fn matrix_text(m: &LinkMatrix) -> String {
         m.bandwidth_bytes,
         m.window
     );
-    out += &grid(m, "bandwidth (GB/s, unidirectional, median)", &m.bandwidth_gbps, 3);
+    out += &grid(
+        m,
+        "bandwidth (GB/s, unidirectional, median)",
+        &m.bandwidth_gbps,
+        3,
+    );
     out += &grid(m, "latency (us, one way, median)", &m.latency_us, 2);
     let s = &m.stats;
     let _ = writeln!(

@@ -84,22 +84,24 @@ pub fn row(r: &Record) -> String {
             to,
             from_host,
             to_host,
-        } => format!(
-            "{:>9} {:>12} {:>6} {:>14} {:>10.2} {:>10.2} {:>9.3} {:>9.3} {:>6}",
-            mode,
-            bytes,
-            window,
-            format!("{from}>{to}"),
-            t.median * 1e6,
-            t.min * 1e6,
-            metric(r, "bandwidth"),
-            r.metric("bandwidth").map(|m| m.best).unwrap_or(f64::NAN),
-            wrong(r)
-        ) + &if from_host != to_host {
-            format!("  {from_host}>{to_host}")
-        } else {
-            String::new()
-        },
+        } => {
+            format!(
+                "{:>9} {:>12} {:>6} {:>14} {:>10.2} {:>10.2} {:>9.3} {:>9.3} {:>6}",
+                mode,
+                bytes,
+                window,
+                format!("{from}>{to}"),
+                t.median * 1e6,
+                t.min * 1e6,
+                metric(r, "bandwidth"),
+                r.metric("bandwidth").map(|m| m.best).unwrap_or(f64::NAN),
+                wrong(r)
+            ) + &if from_host != to_host {
+                format!("  {from_host}>{to_host}")
+            } else {
+                String::new()
+            }
+        }
         Params::Matmul {
             dtype,
             label,

@@ -299,7 +299,11 @@ pub fn describe(benchmark: &str, params: &Params) -> String {
             "{benchmark} {} {dtype}{} {}",
             format_bytes(*bytes),
             op.map(|o| format!(" {o}")).unwrap_or_default(),
-            if *in_place { "in-place" } else { "out-of-place" }
+            if *in_place {
+                "in-place"
+            } else {
+                "out-of-place"
+            }
         ),
         Params::Stream {
             kernel,
@@ -376,12 +380,8 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             safe_host
         );
         let rank_hosts: Vec<String> = environment.ranks.iter().map(|r| r.host.clone()).collect();
-        let shared = serde_json::to_vec(&(
-            id,
-            started_at,
-            environment.hosts.len() as u32,
-            rank_hosts,
-        ))?;
+        let shared =
+            serde_json::to_vec(&(id, started_at, environment.hosts.len() as u32, rank_hosts))?;
         let agreed = comm.broadcast_bytes(&shared)?;
         serde_json::from_slice::<(String, String, u32, Vec<String>)>(&agreed)?
     };
@@ -436,7 +436,11 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     let watchdog = options.timeout_s.map(|t| {
         watchdog::Watchdog::start(
             std::time::Duration::from_secs_f64(t),
-            format!("rank {} ({})", comm.rank(), crate::results::environment::hostname()),
+            format!(
+                "rank {} ({})",
+                comm.rank(),
+                crate::results::environment::hostname()
+            ),
         )
     });
     let outcome = {

@@ -154,7 +154,10 @@ mod robust_tests {
                 let mut busy = HashSet::new();
                 for &(a, b) in round {
                     assert!(a < b && b < n);
-                    assert!(busy.insert(a) && busy.insert(b), "n={n}: a node twice in a round");
+                    assert!(
+                        busy.insert(a) && busy.insert(b),
+                        "n={n}: a node twice in a round"
+                    );
                     assert!(seen.insert((a, b)), "n={n}: pair twice");
                 }
             }

@@ -6,4 +6,6 @@ mod common;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod schema;
+#[cfg(feature = "mpi")]
+mod simcluster;
 mod single;
