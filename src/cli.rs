@@ -139,6 +139,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub window: usize,
 
+    /// Test-only: this rank stalls before its second measurement, for the watchdog tests.
+    #[arg(long = "debug-stall-rank", hide = true, value_name = "RANK")]
+    pub debug_stall_rank: Option<usize>,
+
     /// Test-only: corrupt one input element on this rank to prove that checks catch it.
     #[arg(long = "debug-corrupt-rank", hide = true, value_name = "RANK")]
     pub debug_corrupt_rank: Option<usize>,

@@ -293,6 +293,8 @@ pub struct RunOptions {
     pub quiet: bool,
     #[serde(skip)]
     pub corrupt_rank: Option<usize>,
+    #[serde(skip)]
+    pub stall_rank: Option<usize>,
     /// Watchdog limit per measurement, in seconds (`None`: no watchdog).
     pub timeout_s: Option<f64>,
     /// Ranks of the point-to-point benchmark.
@@ -562,6 +564,7 @@ impl RunOptions {
             output_dir: args.output.clone(),
             quiet: args.quiet,
             corrupt_rank: args.debug_corrupt_rank,
+            stall_rank: args.debug_stall_rank,
             timeout_s: timeout_of(args.timeout)?,
             peers: peers_of(&args.peers)?,
             window: match args.window {

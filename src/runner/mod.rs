@@ -100,6 +100,9 @@ pub struct RunContext<'a> {
     pub peers: (usize, usize),
     /// Messages in flight per bandwidth iteration.
     pub window: usize,
+    /// Test-only: the rank that stalls before its second measurement.
+    pub stall_rank: Option<usize>,
+    operations_started: u64,
     /// The node x node link matrix, when `links` ran.
     pub links: Option<results::links::LinkMatrix>,
 }
@@ -142,10 +145,14 @@ impl RunContext<'_> {
 
     /// Waits until every rank has arrived at the operation `what` (none hangs past the
     /// watchdog's limit), then arms the watchdog for `operations` operations.
-    pub fn start_operation(&self, what: &str, operations: u64) -> Result<()> {
+    pub fn start_operation(&mut self, what: &str, operations: u64) -> Result<()> {
+        self.operations_started += 1;
         let Some(w) = self.watchdog else {
             return Ok(());
         };
+        if self.operations_started == 2 && self.stall_rank == Some(self.rank()) {
+            std::thread::sleep(w.timeout * 4);
+        }
         // Rank 0 names the missing ranks; the others wait a little longer for its verdict.
         let grace = if self.rank() == 0 {
             std::time::Duration::ZERO
@@ -457,6 +464,8 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             watchdog: watchdog.as_ref(),
             peers: options.peers,
             window: options.window,
+            stall_rank: options.stall_rank,
+            operations_started: 0,
             links: None,
         };
         let mut result = Ok(());

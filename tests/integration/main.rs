@@ -4,6 +4,8 @@
 mod bad_input;
 mod common;
 #[cfg(feature = "mpi")]
+mod faults;
+#[cfg(feature = "mpi")]
 mod mpi;
 mod schema;
 #[cfg(feature = "mpi")]

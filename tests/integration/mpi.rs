@@ -6,7 +6,7 @@ use std::process::Command;
 
 /// mpirun with the settings these machines need: root allowed, oversubscription for
 /// more ranks than cores, and yielding ranks so that oversubscribed runs progress.
-fn mpirun(np: usize, dir: &std::path::Path) -> Command {
+pub(crate) fn mpirun(np: usize, dir: &std::path::Path) -> Command {
     let mut c = Command::new("mpirun");
     c.current_dir(dir)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
