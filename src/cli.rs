@@ -54,8 +54,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME|FILE")]
     pub suite: Option<String>,
 
-    /// Comma-separated benchmarks to run (allreduce, membw, matmul). With --suite, picks
-    /// those benchmarks out of the suite.
+    /// Comma-separated benchmarks to run (see `clusterbench list`: allreduce, allgather,
+    /// reducescatter, broadcast, alltoall, p2p, links, membw, matmul). With --suite,
+    /// picks those benchmarks out of the suite.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub bench: Vec<String>,
 
