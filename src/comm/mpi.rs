@@ -73,6 +73,32 @@ fn ensure_len(what: &str, buf: &[u8], count: usize, dtype: DType) -> Result<()> 
     Ok(())
 }
 
+impl MpiComm {
+    /// Posts a one-byte non-blocking send (or receive) of `*token` with `peer` on the
+    /// control communicator.
+    ///
+    /// # Safety
+    /// `token` must stay valid until the request completes.
+    unsafe fn post_token(
+        &self,
+        send: bool,
+        token: *mut u8,
+        peer: usize,
+        tag: std::ffi::c_int,
+    ) -> ffi::MPI_Request {
+        let mut req = std::mem::zeroed();
+        let comm = self.control.as_raw();
+        let peer = peer as std::ffi::c_int;
+        let buf = token as *mut std::ffi::c_void;
+        if send {
+            ffi::MPI_Isend(buf, 1, ffi::RSMPI_UINT8_T, peer, tag, comm, &mut req);
+        } else {
+            ffi::MPI_Irecv(buf, 1, ffi::RSMPI_UINT8_T, peer, tag, comm, &mut req);
+        }
+        req
+    }
+}
+
 /// Polls `requests` until all complete or `deadline` passes; returns which completed.
 fn poll_until(requests: &mut [ffi::MPI_Request], deadline: std::time::Instant) -> Vec<bool> {
     let mut done = vec![false; requests.len()];
@@ -371,87 +397,46 @@ impl Communicator for MpiComm {
         // Each check has its own tag, so a late message of an earlier one never counts.
         let tag = (self.arrivals.get() % 30_000) as std::ffi::c_int;
         self.arrivals.set(self.arrivals.get() + 1);
-        let comm = self.control.as_raw();
         let ranks = self.size();
-        let token: u8 = 1;
-        // Heap buffers, leaked when a rank is missing: its request may still be pending.
+        // Heap buffers, leaked when a rank is missing: its request may still be pending
+        // (a missing rank is fatal: the caller ends the job).
         let mut tokens = vec![1u8; ranks.max(2)];
-        let mut requests: Vec<ffi::MPI_Request> = Vec::with_capacity(ranks);
-        // SAFETY: each buffer lives until its request completes or the job ends (a
-        // missing rank is fatal: the caller aborts the job).
-        unsafe {
-            if self.rank() == 0 {
-                for (r, t) in tokens.iter_mut().enumerate().skip(1) {
-                    let mut req = std::mem::zeroed();
-                    ffi::MPI_Irecv(
-                        t as *mut u8 as *mut std::ffi::c_void,
-                        1,
-                        ffi::RSMPI_UINT8_T,
-                        r as std::ffi::c_int,
-                        tag,
-                        comm,
-                        &mut req,
-                    );
-                    requests.push(req);
-                }
-                let done = poll_until(&mut requests, deadline);
-                let missing: Vec<usize> = done
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &d)| !d)
-                    .map(|(i, _)| i + 1)
-                    .collect();
-                if !missing.is_empty() {
-                    std::mem::forget(tokens);
-                    return Err(Missing { ranks: missing });
-                }
-                // Everyone is here: release them.
-                let mut releases = Vec::with_capacity(ranks);
-                for r in 1..ranks {
-                    let mut req = std::mem::zeroed();
-                    ffi::MPI_Isend(
-                        &token as *const u8 as *const std::ffi::c_void,
-                        1,
-                        ffi::RSMPI_UINT8_T,
-                        r as std::ffi::c_int,
-                        tag,
-                        comm,
-                        &mut req,
-                    );
-                    releases.push(req);
-                }
+        let base = tokens.as_mut_ptr();
+        if self.rank() == 0 {
+            let mut requests: Vec<ffi::MPI_Request> = (1..ranks)
+                // SAFETY: token r lives until the request completes (or is leaked).
+                .map(|r| unsafe { self.post_token(false, base.add(r), r, tag) })
+                .collect();
+            let done = poll_until(&mut requests, deadline);
+            let missing: Vec<usize> = (1..ranks).filter(|r| !done[r - 1]).collect();
+            if !missing.is_empty() {
+                std::mem::forget(tokens);
+                return Err(Missing { ranks: missing });
+            }
+            // Everyone is here: release them.
+            let mut releases: Vec<ffi::MPI_Request> = (1..ranks)
+                // SAFETY: token 0 lives until the waitall below.
+                .map(|r| unsafe { self.post_token(true, base, r, tag) })
+                .collect();
+            // SAFETY: every request was posted above.
+            unsafe {
                 ffi::MPI_Waitall(
                     releases.len() as std::ffi::c_int,
                     releases.as_mut_ptr(),
                     ffi::RSMPI_STATUSES_IGNORE,
-                );
-            } else {
-                let mut req = std::mem::zeroed();
-                ffi::MPI_Isend(
-                    tokens.as_ptr() as *const std::ffi::c_void,
-                    1,
-                    ffi::RSMPI_UINT8_T,
-                    0,
-                    tag,
-                    comm,
-                    &mut req,
-                );
-                requests.push(req);
-                let mut req = std::mem::zeroed();
-                ffi::MPI_Irecv(
-                    tokens.as_mut_ptr().add(1) as *mut std::ffi::c_void,
-                    1,
-                    ffi::RSMPI_UINT8_T,
-                    0,
-                    tag,
-                    comm,
-                    &mut req,
-                );
-                requests.push(req);
-                if !poll_until(&mut requests, deadline).iter().all(|&d| d) {
-                    std::mem::forget(tokens);
-                    return Err(Missing { ranks: vec![0] });
-                }
+                )
+            };
+        } else {
+            // SAFETY: tokens 0 and 1 live until the requests complete (or are leaked).
+            let mut requests = unsafe {
+                vec![
+                    self.post_token(true, base, 0, tag),
+                    self.post_token(false, base.add(1), 0, tag),
+                ]
+            };
+            if !poll_until(&mut requests, deadline).iter().all(|&d| d) {
+                std::mem::forget(tokens);
+                return Err(Missing { ranks: vec![0] });
             }
         }
         Ok(())
