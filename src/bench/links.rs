@@ -366,3 +366,61 @@ fn build_matrix(
         stats,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pairs of 4 nodes whose bandwidth is `gbps(a, b)` (1 MiB x 1 per iteration).
+    fn pairs(gbps: impl Fn(usize, usize) -> f64) -> Vec<PairResult> {
+        let mut out = Vec::new();
+        for (r, round) in round_robin(4).iter().enumerate() {
+            for &(a, b) in round {
+                let t = (1 << 20) as f64 / (gbps(a, b) * 1e9);
+                out.push(PairResult {
+                    a,
+                    b,
+                    round: r,
+                    window: 1,
+                    latency_samples: vec![5e-6, 6e-6, 5.5e-6],
+                    bandwidth_samples: vec![t, t * 1.01, t * 0.99],
+                    checked: 1,
+                    wrong: 0,
+                });
+            }
+        }
+        out
+    }
+
+    fn matrix(gbps: impl Fn(usize, usize) -> f64) -> LinkMatrix {
+        let cfg = Links.default_config();
+        let hosts: Vec<String> = (1..=4).map(|i| format!("n{i}")).collect();
+        build_matrix(&cfg, &hosts, &[0, 2, 4, 6], 3, &pairs(gbps)).unwrap()
+    }
+
+    #[test]
+    fn the_slow_node_and_only_its_pairs_are_flagged() {
+        let m = matrix(|a, b| if a == 2 || b == 2 { 0.03 } else { 0.12 });
+        let slow: Vec<&str> = m
+            .nodes
+            .iter()
+            .filter(|n| n.slow_bandwidth)
+            .map(|n| n.host.as_str())
+            .collect();
+        assert_eq!(slow, ["n3"]);
+        for p in &m.pairs {
+            assert_eq!(p.slow_bandwidth, p.a == 2 || p.b == 2, "{p:?}");
+            assert!(!p.slow_latency);
+        }
+        assert!((m.bandwidth_gbps[0][1].unwrap() - 0.12).abs() < 1e-9);
+        assert_eq!(m.bandwidth_gbps[3][3], None);
+        assert_eq!(m.bandwidth_gbps[1][2], m.bandwidth_gbps[2][1]);
+    }
+
+    #[test]
+    fn equal_nodes_with_noise_are_not_flagged() {
+        let m = matrix(|a, b| 0.12 * (1.0 + 0.03 * ((a * 3 + b) % 4) as f64));
+        assert!(m.nodes.iter().all(|n| !n.slow_bandwidth && !n.slow_latency));
+        assert!(m.pairs.iter().all(|p| !p.slow_bandwidth));
+    }
+}
