@@ -108,7 +108,7 @@ for i in $(seq 1 "$N"); do echo "$(node "$i") slots=$SLOTS"; done >"$WORK/hostfi
 
 # Starts a command "on" a node: in its namespace, with its hostname (so that Open MPI's
 # per-host session directories in the shared /tmp do not collide) and its hosts file.
-cat >"$WORK/on-node" <<AGENT
+cat >"$WORK/on-node" <<ON_NODE
 #!/usr/bin/env bash
 # Open MPI's rsh launcher calls: on-node [options] HOST WORDS..., words that a remote
 # shell joins and interprets (as ssh does), so they are joined here too.
@@ -116,7 +116,7 @@ while [[ \$1 == -* ]]; do shift; done
 host=\$1; shift
 cmd="\$*"
 exec ip netns exec "\$host" unshare --uts --mount sh -c 'hostname "\$0"; mount --bind "$WORK/hosts" /etc/hosts; exec sh -c "\$1"' "\$host" "\$cmd"
-AGENT
+ON_NODE
 chmod +x "$WORK/on-node"
 
 mca=(--mca plm_rsh_agent "$WORK/on-node" --mca btl self,vader,tcp
