@@ -7,6 +7,7 @@
 # Builds scripts/fidelity/{stream_triad,allreduce_loop}.c into a temp dir, runs
 #   1. clusterbench membw (STREAM triad) and stream_triad, alternating,
 #      TRIAD_REPS times each, same array length and thread count;
+#   3. clusterbench p2p (2 ranks: latency, windowed bandwidth) and pingpong.c, alternating;
 #   2. clusterbench allreduce (2 ranks, 8 B .. 16 MiB, float/sum) and
 #      allreduce_loop under the same mpirun options, alternating, AR_REPS times each;
 # then prints ratio tables via scripts/fidelity/compare.py. Goals (triad >= 0.97x,
@@ -24,7 +25,11 @@
 #                    K/M/G suffixes are powers of 1024)
 #   NP               MPI ranks                 (default 2)
 #   MPIRUN_ARGS      extra mpirun arguments    (default: --allow-run-as-root when run as root)
-#   SKIP_TRIAD=1 / SKIP_ALLREDUCE=1   leave a section out
+#   P2P_ITERS        p2p iterations, both sides (default 1000)
+#   P2P_WARMUP       p2p warm-up, both sides   (default 100)
+#   P2P_REPS         runs per side, p2p        (default 2)
+#   P2P_MAX          largest p2p message       (default 256K; doubling from 8 B)
+#   SKIP_TRIAD=1 / SKIP_ALLREDUCE=1 / SKIP_P2P=1   leave a section out
 #   KEEP_TMP=1       keep the temp dir (raw outputs) and print its path
 set -euo pipefail
 
@@ -43,6 +48,11 @@ AR_MAX=${AR_MAX:-16M}
 NP=${NP:-2}
 SKIP_TRIAD=${SKIP_TRIAD:-0}
 SKIP_ALLREDUCE=${SKIP_ALLREDUCE:-0}
+P2P_ITERS=${P2P_ITERS:-1000}
+P2P_WARMUP=${P2P_WARMUP:-100}
+P2P_REPS=${P2P_REPS:-2}
+P2P_MAX=${P2P_MAX:-256K}
+SKIP_P2P=${SKIP_P2P:-0}
 if [[ -z ${MPIRUN_ARGS+x} ]]; then
     MPIRUN_ARGS=""
     [[ $(id -u) -eq 0 ]] && MPIRUN_ARGS="--allow-run-as-root"
@@ -101,6 +111,9 @@ log "building C references in $TMP"
 gcc -O3 -march=native -fopenmp -o "$TMP/stream_triad" "$here/fidelity/stream_triad.c"
 if [[ $SKIP_ALLREDUCE != 1 ]]; then
     mpicc -O3 -march=native -o "$TMP/allreduce_loop" "$here/fidelity/allreduce_loop.c"
+fi
+if [[ $SKIP_P2P != 1 ]]; then
+    mpicc -O3 -march=native -o "$TMP/pingpong" "$here/fidelity/pingpong.c"
 fi
 
 compare_args=()
@@ -165,8 +178,36 @@ if [[ $SKIP_ALLREDUCE != 1 ]]; then
     done
 fi
 
-[[ ${#compare_args[@]} -gt 0 ]] || die "nothing to compare (both sections skipped)"
+# ------------------------------------------------------------ point-to-point
+p2p_args=()
+if [[ $SKIP_P2P != 1 ]]; then
+    p2p_max_bytes=$(to_bytes "$P2P_MAX")
+    # shellcheck disable=SC2086
+    mpi=(mpirun $MPIRUN_ARGS -np 2 --bind-to core)
+    for rep in $(seq 1 "$P2P_REPS"); do
+        out="$TMP/p2p.$rep"
+        log "p2p $rep/$P2P_REPS: clusterbench run --bench p2p (2 ranks)"
+        "${mpi[@]}" "$CLUSTERBENCH" run --bench p2p -b 8 -e "$P2P_MAX" -f 2 -n "$P2P_ITERS" \
+            -w "$P2P_WARMUP" --window 64 -q --output "$out" >"$TMP/p2p.$rep.log" 2>&1 \
+            || { cat "$TMP/p2p.$rep.log" >&2; die "clusterbench p2p failed"; }
+        json=$(one_json "$out") || exit 1
+        p2p_args+=(--cb "$json")
+        log "p2p $rep/$P2P_REPS: pingpong (2 ranks)"
+        "${mpi[@]}" "$TMP/pingpong" "$P2P_ITERS" "$P2P_WARMUP" 8 "$p2p_max_bytes" 64 \
+            >"$TMP/pingpong.$rep.txt" 2>"$TMP/pingpong.$rep.log" \
+            || { cat "$TMP/pingpong.$rep.log" >&2; die "pingpong failed"; }
+        p2p_args+=(--c "$TMP/pingpong.$rep.txt")
+    done
+fi
+
+[[ ${#compare_args[@]} -gt 0 || ${#p2p_args[@]} -gt 0 ]] || die "nothing to compare (both sections skipped)"
 echo
 echo "clusterbench fidelity on $(hostname) ($(nproc) cores), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo
-python3 "$here/fidelity/compare.py" "${compare_args[@]}"
+if [[ ${#compare_args[@]} -gt 0 ]]; then
+    python3 "$here/fidelity/compare.py" "${compare_args[@]}"
+fi
+if [[ ${#p2p_args[@]} -gt 0 ]]; then
+    echo
+    python3 "$here/fidelity/compare_p2p.py" "${p2p_args[@]}"
+fi

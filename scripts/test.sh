@@ -17,9 +17,14 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+# Tests whose verdict rests on measured speed (a bandwidth cap, an injected slowdown)
+# are named serial_*: they run afterwards, one at a time, so that other tests running
+# beside them on a small machine cannot disturb what they measure.
+cargo test --locked -- --skip serial_
+cargo test --locked --test integration serial_ -- --test-threads=1
 # The single-process build without MPI, hwloc or CUDA must build and pass too.
-cargo test --locked --no-default-features
+cargo test --locked --no-default-features -- --skip serial_
+cargo test --locked --no-default-features --test integration serial_ -- --test-threads=1
 # The report tests leave screenshots of the rendered HTML report here, for CI to keep.
 echo "test: report screenshots in target/tmp/report-screenshots/"
 

@@ -55,6 +55,13 @@ fn dispatch(cli: Cli) -> Result<()> {
                 crate::runner::run(&options, c).map(|_| ())
             })
         }
+        Command::Links(args) => {
+            let options = RunOptions::from_args(&args.run_args())?;
+            let comm = comm::open()?;
+            with_abort_on_error(comm.as_ref(), |c| {
+                crate::runner::run(&options, c).map(|_| ())
+            })
+        }
         Command::Env => {
             let comm = comm::open()?;
             with_abort_on_error(comm.as_ref(), |c| {

@@ -55,6 +55,9 @@ pub enum Command {
     /// Prints where each library was found; exit 2 if one is missing.
     #[command(name = "cuda-check")]
     CudaCheck,
+    /// Measure latency and bandwidth between every pair of nodes (one rank per node),
+    /// print the node x node matrix and flag the pairs and nodes far below the rest.
+    Links(Box<crate::bench::links::LinksArgs>),
     /// Compare a candidate run with a baseline: exit 1 on a regression.
     Compare(CompareArgs),
     /// Check measurements against vendor claims: exit 1 when a claim fails.
@@ -266,8 +269,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME|FILE")]
     pub suite: Option<String>,
 
-    /// Comma-separated benchmarks to run (allreduce, membw, matmul). With --suite, picks
-    /// those benchmarks out of the suite.
+    /// Comma-separated benchmarks to run (see `clusterbench list`: allreduce, allgather,
+    /// reducescatter, broadcast, alltoall, p2p, links, membw, matmul). With --suite,
+    /// picks those benchmarks out of the suite.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub bench: Vec<String>,
 
@@ -347,6 +351,24 @@ pub struct RunArgs {
     /// Print no progress and no tables (results are still written).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+
+    /// Seconds one measurement may take before the watchdog ends the job, naming the
+    /// benchmark, the size and the ranks that never arrived (0 = no watchdog).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub timeout: f64,
+
+    /// The two ranks of the point-to-point benchmark (`p2p`), e.g. 0,7.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub peers: Vec<usize>,
+
+    /// Messages in flight per iteration of the p2p and links bandwidth tests (as OSU's
+    /// window); fewer for large messages, so that a window stays within 64 MiB.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub window: usize,
+
+    /// Test-only: this rank stalls before its second measurement, for the watchdog tests.
+    #[arg(long = "debug-stall-rank", hide = true, value_name = "RANK")]
+    pub debug_stall_rank: Option<usize>,
 
     /// Test-only: corrupt one input element on this rank to prove that checks catch it.
     #[arg(long = "debug-corrupt-rank", hide = true, value_name = "RANK")]

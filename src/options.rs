@@ -330,6 +330,14 @@ pub struct RunOptions {
     /// Test-only: factor by which every timed iteration is stretched.
     #[serde(skip)]
     pub slowdown: Option<f64>,
+    #[serde(skip)]
+    pub stall_rank: Option<usize>,
+    /// Watchdog limit per measurement, in seconds (`None`: no watchdog).
+    pub timeout_s: Option<f64>,
+    /// Ranks of the point-to-point benchmark.
+    pub peers: (usize, usize),
+    /// Messages in flight per bandwidth iteration (p2p, links).
+    pub window: usize,
 }
 
 fn parse_list<T>(items: &[String], all: &[T], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>>
@@ -619,7 +627,35 @@ impl RunOptions {
                 }
                 other => other,
             },
+            stall_rank: args.debug_stall_rank,
+            timeout_s: timeout_of(args.timeout)?,
+            peers: peers_of(&args.peers)?,
+            window: match args.window {
+                0 => return Err(UsageError::new("--window must be at least 1")),
+                w => w,
+            },
         })
+    }
+}
+
+/// `--timeout`: positive seconds, or 0 for none.
+fn timeout_of(seconds: f64) -> Result<Option<f64>> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(UsageError::new(format!(
+            "--timeout must be a number of seconds >= 0 (0 turns the watchdog off), got {seconds}"
+        )));
+    }
+    Ok((seconds > 0.0).then_some(seconds))
+}
+
+/// `--peers A,B`: two distinct ranks (checked against the job size when it starts).
+fn peers_of(peers: &[usize]) -> Result<(usize, usize)> {
+    match peers {
+        [] => Ok((0, 1)),
+        [a, b] if a != b => Ok((*a, *b)),
+        _ => Err(UsageError::new(
+            "--peers takes two different ranks, e.g. --peers 0,1",
+        )),
     }
 }
 

@@ -98,9 +98,15 @@ struct HostCollective<'a> {
     coll: &'static dyn Collective,
     comm: &'a dyn Communicator,
     case: CollectiveCase,
+    send_count: usize,
+    recv_count: usize,
     send: HostBuffer,
+    /// The output; in place also the input, sized for the larger of the two.
     recv: HostBuffer,
 }
+
+/// A value no collective of the inputs produces, so unwritten output is caught.
+const UNWRITTEN: i64 = -7;
 
 impl<'a> HostCollective<'a> {
     fn new(
@@ -110,12 +116,19 @@ impl<'a> HostCollective<'a> {
     ) -> Self {
         let (send_count, recv_count) = coll.counts(case.count, comm.size());
         let size = case.dtype.size();
+        let (send_len, recv_len) = if case.in_place {
+            (0, send_count.max(recv_count))
+        } else {
+            (send_count, recv_count)
+        };
         let mut me = HostCollective {
             coll,
             comm,
             case,
-            send: HostBuffer::new(if case.in_place { 0 } else { send_count * size }),
-            recv: HostBuffer::new(recv_count * size),
+            send_count,
+            recv_count,
+            send: HostBuffer::new(send_len * size),
+            recv: HostBuffer::new(recv_len * size),
         };
         me.fill_inputs(false);
         me
@@ -123,11 +136,13 @@ impl<'a> HostCollective<'a> {
 
     fn fill_inputs(&mut self, for_check: bool) {
         let (rank, ranks) = (self.comm.rank(), self.comm.size());
-        let CollectiveCase { dtype, op, .. } = self.case;
+        let CollectiveCase {
+            dtype, op, count, ..
+        } = self.case;
         let coll = self.coll;
         let corrupt = for_check && self.case.corrupt;
         let value = move |i: usize| {
-            let v = coll.input(op, rank, ranks, i);
+            let v = coll.input(op, rank, ranks, count, i);
             if corrupt && i == 0 {
                 v + 1
             } else {
@@ -135,11 +150,18 @@ impl<'a> HostCollective<'a> {
             }
         };
         if self.case.in_place {
-            self.recv.fill(dtype, value);
+            let offset = coll.in_place_input_offset(count, rank, ranks);
+            let end = offset + self.send_count;
+            self.recv.fill(dtype, |i| {
+                if (offset..end).contains(&i) {
+                    value(i - offset)
+                } else {
+                    UNWRITTEN
+                }
+            });
         } else {
             self.send.fill(dtype, value);
-            // A value no reduction of the inputs produces, so unwritten output is caught.
-            self.recv.fill(dtype, |_| -7);
+            self.recv.fill(dtype, |_| UNWRITTEN);
         }
     }
 
@@ -149,6 +171,7 @@ impl<'a> HostCollective<'a> {
             self.comm,
             send,
             self.recv.bytes_mut(),
+            self.recv_count,
             self.case.dtype,
             self.case.op,
         )
@@ -165,15 +188,18 @@ impl Workload for HostCollective<'_> {
     fn verify(&mut self) -> Result<LocalCheck> {
         self.fill_inputs(true);
         self.call()?;
-        let (period, table) = self.coll.expected_table(self.case.op, self.comm.size());
+        let (rank, ranks) = (self.comm.rank(), self.comm.size());
+        let expected = self
+            .coll
+            .expected(self.case.op, rank, ranks, self.case.count);
         let wrong = self
             .recv
-            .count_wrong(self.case.dtype, |i| table[i % period]);
+            .count_wrong_in(self.case.dtype, self.recv_count, expected);
         Ok(LocalCheck {
-            checked: (self.recv.bytes().len() / self.case.dtype.size()) as u64,
+            checked: self.recv_count as u64,
             wrong,
             max_error_ratio: None,
-            method: "exact: every element against its computed reduction",
+            method: "exact: every output element against its computed value",
         })
     }
 }

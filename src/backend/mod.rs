@@ -4,6 +4,7 @@
 //! behind the `cuda` feature as an enabled/disabled module pair with one signature.
 
 pub mod cpu;
+pub mod cpu_p2p;
 #[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "cuda_disabled.rs")]
 pub mod cuda;
@@ -13,6 +14,7 @@ use crate::comm::Communicator;
 use crate::error::UsageError;
 use crate::options::{DType, MatmulShape};
 use crate::runner::collective::{Collective, CollectiveCase};
+use crate::runner::p2p::P2pCase;
 use crate::runner::Workload;
 use anyhow::Result;
 
@@ -158,6 +160,11 @@ pub trait Backend {
     fn gpus_visible(&self) -> usize {
         0
     }
+    /// Whether this backend measures `coll` in place; the sweep leaves out the in-place
+    /// cases of those it does not.
+    fn supports_in_place(&self, _coll: &dyn Collective) -> bool {
+        true
+    }
     /// One point of a collective sweep.
     fn collective<'a>(
         &'a self,
@@ -165,6 +172,16 @@ pub trait Backend {
         comm: &'a dyn Communicator,
         case: CollectiveCase,
     ) -> Result<Box<dyn Workload + 'a>>;
+    /// This rank's part in a point-to-point case (idle when not one of the pair). The
+    /// default runs on host buffers through `comm`; a GPU backend overrides it with
+    /// device buffers (NCCL send/recv).
+    fn point_to_point<'a>(
+        &'a self,
+        comm: &'a dyn Communicator,
+        case: P2pCase,
+    ) -> Result<Box<dyn Workload + 'a>> {
+        Ok(Box::new(cpu_p2p::HostPointToPoint::new(comm, case)))
+    }
 }
 
 /// Picks the backend. Returns it and, when it differs from what was asked for, why.

@@ -3,7 +3,6 @@
 use super::{base_config, Benchmark, Supports};
 use crate::comm::Communicator;
 use crate::options::{BenchConfig, DType, ReduceOp};
-use crate::results::Params;
 use crate::runner::collective::{run_sweep, Collective};
 use crate::runner::RunContext;
 use anyhow::Result;
@@ -14,9 +13,9 @@ pub struct AllReduce;
 /// Input pattern period: element `i` of rank `r` is a function of `(i + 7 r) mod 61`,
 /// so the expected reduction of element `i` depends only on `i mod 61` and is computed
 /// once per residue, whatever the number of ranks.
-const PERIOD: usize = 61;
+pub(crate) const PERIOD: usize = 61;
 
-fn input_value(op: ReduceOp, i: usize, rank: usize) -> i64 {
+pub(crate) fn input_value(op: ReduceOp, i: usize, rank: usize) -> i64 {
     let k = ((i + 7 * rank) % PERIOD) as i64;
     match op {
         // Products stay exact at any scale: factors of +1 and -1.
@@ -32,7 +31,7 @@ fn input_value(op: ReduceOp, i: usize, rank: usize) -> i64 {
     }
 }
 
-fn combine(op: ReduceOp, a: i64, b: i64) -> i64 {
+pub(crate) fn combine(op: ReduceOp, a: i64, b: i64) -> i64 {
     match op {
         ReduceOp::Sum => a + b,
         ReduceOp::Prod => a * b,
@@ -42,6 +41,18 @@ fn combine(op: ReduceOp, a: i64, b: i64) -> i64 {
         ReduceOp::Bor => a | b,
         ReduceOp::Bxor => a ^ b,
     }
+}
+
+/// The reduction over `ranks` ranks of input element `i`, at `table[i % PERIOD]`
+/// (the inputs of every rank repeat with that period).
+pub(crate) fn reduction_table(op: ReduceOp, ranks: usize) -> Vec<i64> {
+    (0..PERIOD)
+        .map(|s| {
+            (1..ranks).fold(input_value(op, s, 0), |acc, r| {
+                combine(op, acc, input_value(op, s, r))
+            })
+        })
+        .collect()
 }
 
 impl Collective for AllReduce {
@@ -58,30 +69,31 @@ impl Collective for AllReduce {
         (count, count)
     }
 
-    fn input(&self, op: ReduceOp, rank: usize, _ranks: usize, i: usize) -> i64 {
+    fn input(&self, op: ReduceOp, rank: usize, _ranks: usize, _count: usize, i: usize) -> i64 {
         input_value(op, i, rank)
     }
 
-    fn expected_table(&self, op: ReduceOp, ranks: usize) -> (usize, Vec<i64>) {
-        let table = (0..PERIOD)
-            .map(|s| {
-                (1..ranks).fold(input_value(op, s, 0), |acc, r| {
-                    combine(op, acc, input_value(op, s, r))
-                })
-            })
-            .collect();
-        (PERIOD, table)
+    fn expected(
+        &self,
+        op: ReduceOp,
+        _rank: usize,
+        ranks: usize,
+        _count: usize,
+    ) -> Box<dyn Fn(usize) -> i64 + Send + Sync> {
+        let table = reduction_table(op, ranks);
+        Box::new(move |i| table[i % PERIOD])
     }
 
     fn call(
         &self,
         comm: &dyn Communicator,
         send: Option<&[u8]>,
-        recv: &mut [u8],
+        buf: &mut [u8],
+        _recv_count: usize,
         dtype: DType,
         op: ReduceOp,
     ) -> Result<()> {
-        comm.all_reduce(send, recv, dtype, op)
+        comm.all_reduce(send, buf, dtype, op)
     }
 }
 
@@ -118,17 +130,6 @@ impl Benchmark for AllReduceBench {
     }
 }
 
-/// The parameters recorded for one all-reduce point.
-pub fn params(dtype: DType, op: ReduceOp, in_place: bool, count: usize) -> Params {
-    Params::Collective {
-        dtype,
-        op: Some(op),
-        in_place,
-        count: count as u64,
-        bytes: (count * dtype.size()) as u64,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,12 +152,12 @@ mod tests {
             ReduceOp::Bxor,
         ] {
             for ranks in [1, 2, 3, 64] {
-                let (period, table) = AllReduce.expected_table(op, ranks);
+                let expected = AllReduce.expected(op, 0, ranks, 20000);
                 for i in [0usize, 1, 60, 61, 1000, 12345] {
                     let direct = (1..ranks).fold(input_value(op, i, 0), |acc, r| {
                         combine(op, acc, input_value(op, i, r))
                     });
-                    assert_eq!(table[i % period], direct, "{op} ranks={ranks} i={i}");
+                    assert_eq!(expected(i), direct, "{op} ranks={ranks} i={i}");
                 }
             }
         }
@@ -164,8 +165,8 @@ mod tests {
 
     #[test]
     fn sums_of_two_ranks() {
-        let (_, table) = AllReduce.expected_table(ReduceOp::Sum, 2);
+        let expected = AllReduce.expected(ReduceOp::Sum, 0, 2, 8);
         // i = 0: rank 0 gives 1, rank 1 gives (0 + 7) % 61 + 1 = 8.
-        assert_eq!(table[0], 9);
+        assert_eq!(expected(0), 9);
     }
 }

@@ -5,10 +5,16 @@
 //! [`RunContext::measure`](crate::runner::RunContext::measure), which does the
 //! warm-up, timing, cross-rank reduction, checking and reporting.
 
+pub mod allgather;
 pub mod allreduce;
+pub mod alltoall;
+pub mod broadcast;
 pub mod gpumem;
+pub mod links;
 pub mod matmul;
 pub mod membw;
+pub mod p2p;
+pub mod reducescatter;
 
 use crate::options::{BenchConfig, DType};
 use crate::runner::RunContext;
@@ -41,6 +47,12 @@ pub trait Benchmark: Sync {
 pub fn registry() -> &'static [&'static dyn Benchmark] {
     &[
         &allreduce::AllReduceBench,
+        &allgather::BENCH,
+        &reducescatter::BENCH,
+        &broadcast::BENCH,
+        &alltoall::BENCH,
+        &p2p::PointToPoint,
+        &links::Links,
         &membw::MemBw,
         &matmul::Matmul,
         &gpumem::GpuMem,

@@ -1,8 +1,21 @@
 //! A job of one process.
 
-use super::Communicator;
+use super::{Communicator, Missing};
 use crate::options::{DType, ReduceOp};
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Result};
+
+/// On one rank every collective but the reductions' arithmetic is a copy of the input
+/// (or nothing, in place).
+fn copy_in(send: Option<&[u8]>, recv: &mut [u8]) -> Result<()> {
+    if let Some(send) = send {
+        ensure!(
+            send.len() <= recv.len(),
+            "send buffer larger than the receive buffer"
+        );
+        recv[..send.len()].copy_from_slice(send);
+    }
+    Ok(())
+}
 
 /// The single-rank communicator: every collective is a copy (or nothing).
 pub struct LocalComm;
@@ -25,13 +38,57 @@ impl Communicator for LocalComm {
         _dtype: DType,
         _op: ReduceOp,
     ) -> Result<()> {
-        if let Some(send) = send {
-            ensure!(
-                send.len() == recv.len(),
-                "all_reduce: send and receive buffers differ in size"
-            );
-            recv.copy_from_slice(send);
-        }
+        copy_in(send, recv)
+    }
+
+    fn all_gather(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        _recv_count: usize,
+        _dtype: DType,
+    ) -> Result<()> {
+        copy_in(send, recv)
+    }
+
+    fn reduce_scatter(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        _recv_count: usize,
+        _dtype: DType,
+        _op: ReduceOp,
+    ) -> Result<()> {
+        copy_in(send, recv)
+    }
+
+    fn broadcast(&self, _buf: &mut [u8], _count: usize, _dtype: DType, _root: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn all_to_all(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        _recv_count: usize,
+        _dtype: DType,
+    ) -> Result<()> {
+        copy_in(send, recv)
+    }
+
+    fn send(&self, _buf: &[u8], peer: usize) -> Result<()> {
+        bail!("send to rank {peer}: a single-process job has no other rank")
+    }
+
+    fn recv(&self, _buf: &mut [u8], peer: usize) -> Result<()> {
+        bail!("receive from rank {peer}: a single-process job has no other rank")
+    }
+
+    fn exchange(&self, _sends: &[&[u8]], _recvs: &mut [&mut [u8]], peer: usize) -> Result<()> {
+        bail!("exchange with rank {peer}: a single-process job has no other rank")
+    }
+
+    fn arrive(&self, _deadline: std::time::Instant) -> Result<(), Missing> {
         Ok(())
     }
 

@@ -31,6 +31,59 @@ pub trait Communicator {
         op: ReduceOp,
     ) -> Result<()>;
 
+    /// All-gather: every rank contributes `recv_count / size()` elements (`send`, or in
+    /// place its own block of `recv`, at offset `rank x block`) and receives all blocks
+    /// in rank order.
+    fn all_gather(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        recv_count: usize,
+        dtype: DType,
+    ) -> Result<()>;
+
+    /// Reduce-scatter: every rank contributes `recv_count x size()` elements (`send`, or
+    /// in place the whole of `recv`) and receives block `rank` of their reduction in the
+    /// first `recv_count` elements of `recv`.
+    fn reduce_scatter(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        recv_count: usize,
+        dtype: DType,
+        op: ReduceOp,
+    ) -> Result<()>;
+
+    /// Broadcast of `count` elements of `buf` from `root` to every rank.
+    fn broadcast(&self, buf: &mut [u8], count: usize, dtype: DType, root: usize) -> Result<()>;
+
+    /// All-to-all: block `d` of every rank's input (`recv_count / size()` elements) goes
+    /// to rank `d`, which stores it as its block `source`. In place: `recv` holds the input.
+    fn all_to_all(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        recv_count: usize,
+        dtype: DType,
+    ) -> Result<()>;
+
+    /// Blocking send of `buf` to rank `peer`.
+    fn send(&self, buf: &[u8], peer: usize) -> Result<()>;
+
+    /// Blocking receive from rank `peer` into `buf` (the message has `buf.len()` bytes).
+    fn recv(&self, buf: &mut [u8], peer: usize) -> Result<()>;
+
+    /// Posts a non-blocking receive into every buffer of `recvs` and a non-blocking send
+    /// of every buffer of `sends`, all with rank `peer`, then waits for all of them (a
+    /// window of messages in flight at once, as OSU's bandwidth tests do).
+    fn exchange(&self, sends: &[&[u8]], recvs: &mut [&mut [u8]], peer: usize) -> Result<()>;
+
+    /// Arrival check before an operation: returns once every rank has called it, or,
+    /// on rank 0, with [`Missing`] naming the ranks that did not arrive by `deadline`
+    /// (on other ranks, `Missing` names rank 0 when its release does not come). It polls
+    /// non-blocking messages on a separate channel, so it never hangs past `deadline`.
+    fn arrive(&self, deadline: std::time::Instant) -> Result<(), Missing>;
+
     /// Gathers every rank's bytes on rank 0 (in rank order); other ranks get an empty list.
     fn gather_bytes(&self, data: &[u8]) -> Result<Vec<Vec<u8>>>;
 
@@ -64,6 +117,22 @@ pub trait Communicator {
         )?;
         Ok(v[0] as u64)
     }
+}
+
+/// Ranks that did not arrive at an [`Communicator::arrive`] check in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rank(s) {} never arrived", list_ranks(.ranks))]
+pub struct Missing {
+    pub ranks: Vec<usize>,
+}
+
+/// `0, 2, 5`: ranks for messages.
+pub fn list_ranks(ranks: &[usize]) -> String {
+    ranks
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether this process was started by an MPI launcher (mpirun, mpiexec, srun).

@@ -1,6 +1,6 @@
 //! MPI communicator (feature `mpi`): one process per rank under mpirun or srun.
 
-use super::Communicator;
+use super::{Communicator, Missing};
 use crate::options::{DType, ReduceOp};
 use anyhow::{anyhow, bail, ensure, Result};
 use mpi::collective::{CommunicatorCollectives, Root};
@@ -10,24 +10,114 @@ use mpi::raw::AsRaw;
 use mpi::topology::{Communicator as _, SimpleCommunicator};
 use mpi::Count;
 
+/// The tag of point-to-point benchmark messages.
+const P2P_TAG: std::ffi::c_int = 7;
+
 extern "C" {
     fn clusterbench_mpi_in_place() -> *mut std::ffi::c_void;
 }
 
 pub struct MpiComm {
-    // Finalises MPI when dropped.
-    _universe: mpi::environment::Universe,
     world: SimpleCommunicator,
+    /// A duplicate of the world for the arrival checks, so that their messages never
+    /// match a benchmark's.
+    control: SimpleCommunicator,
+    /// Arrival checks made so far: the tag of the next one.
+    arrivals: std::cell::Cell<u32>,
+    // Finalises MPI when dropped: the last field, dropped after the communicators.
+    _universe: mpi::environment::Universe,
 }
 
 impl MpiComm {
     pub fn init() -> Result<Self> {
         let universe = mpi::initialize().ok_or_else(|| anyhow!("MPI was already initialised"))?;
         let world = universe.world();
+        let control = world.duplicate();
         Ok(MpiComm {
             _universe: universe,
             world,
+            control,
+            arrivals: std::cell::Cell::new(0),
         })
+    }
+}
+
+/// An element count as MPI's `int`.
+fn mpi_count(what: &str, count: usize) -> Result<Count> {
+    Count::try_from(count).map_err(|_| anyhow!("{what}: {count} elements exceed MPI's int count"))
+}
+
+fn check_rc(what: &str, rc: std::ffi::c_int) -> Result<()> {
+    if rc != 0 {
+        bail!("{what} failed with error code {rc}");
+    }
+    Ok(())
+}
+
+/// The send pointer of a collective: the buffer, or MPI_IN_PLACE.
+fn send_ptr(send: Option<&[u8]>) -> *const std::ffi::c_void {
+    match send {
+        Some(s) => s.as_ptr() as *const std::ffi::c_void,
+        // SAFETY: returns the library's constant.
+        None => unsafe { clusterbench_mpi_in_place() as *const std::ffi::c_void },
+    }
+}
+
+/// Ensures `buf` holds at least `count` elements of `dtype`.
+fn ensure_len(what: &str, buf: &[u8], count: usize, dtype: DType) -> Result<()> {
+    ensure!(
+        buf.len() >= count * dtype.size(),
+        "{what}: buffer of {} bytes is shorter than {count} x {dtype}",
+        buf.len()
+    );
+    Ok(())
+}
+
+impl MpiComm {
+    /// Posts a one-byte non-blocking send (or receive) of `*token` with `peer` on the
+    /// control communicator.
+    ///
+    /// # Safety
+    /// `token` must stay valid until the request completes.
+    unsafe fn post_token(
+        &self,
+        send: bool,
+        token: *mut u8,
+        peer: usize,
+        tag: std::ffi::c_int,
+    ) -> ffi::MPI_Request {
+        let mut req = std::mem::zeroed();
+        let comm = self.control.as_raw();
+        let peer = peer as std::ffi::c_int;
+        let buf = token as *mut std::ffi::c_void;
+        if send {
+            ffi::MPI_Isend(buf, 1, ffi::RSMPI_UINT8_T, peer, tag, comm, &mut req);
+        } else {
+            ffi::MPI_Irecv(buf, 1, ffi::RSMPI_UINT8_T, peer, tag, comm, &mut req);
+        }
+        req
+    }
+}
+
+/// Polls `requests` until all complete or `deadline` passes; returns which completed.
+fn poll_until(requests: &mut [ffi::MPI_Request], deadline: std::time::Instant) -> Vec<bool> {
+    let mut done = vec![false; requests.len()];
+    let mut pause = std::time::Duration::from_micros(20);
+    loop {
+        for (req, d) in requests.iter_mut().zip(done.iter_mut()) {
+            if !*d {
+                let mut flag: std::ffi::c_int = 0;
+                // SAFETY: a request posted by the caller and not yet completed.
+                unsafe { ffi::MPI_Test(req, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
+                *d = flag != 0;
+            }
+        }
+        if done.iter().all(|&d| d) || std::time::Instant::now() >= deadline {
+            return done;
+        }
+        // Back off: a rank waiting for a straggler must not take a core from it.
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(5));
     }
 }
 
@@ -113,6 +203,242 @@ impl Communicator for MpiComm {
         };
         if rc != 0 {
             bail!("MPI_Allreduce failed with error code {rc}");
+        }
+        Ok(())
+    }
+
+    fn all_gather(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        recv_count: usize,
+        dtype: DType,
+    ) -> Result<()> {
+        let block = recv_count / self.size();
+        ensure_len("all_gather", recv, block * self.size(), dtype)?;
+        if let Some(s) = send {
+            ensure_len("all_gather", s, block, dtype)?;
+        }
+        let n = mpi_count("all_gather", block)?;
+        // SAFETY: send holds `block` and recv `block x size` elements of dtype.
+        let rc = unsafe {
+            ffi::MPI_Allgather(
+                send_ptr(send),
+                n,
+                raw_datatype(dtype),
+                recv.as_mut_ptr() as *mut std::ffi::c_void,
+                n,
+                raw_datatype(dtype),
+                self.world.as_raw(),
+            )
+        };
+        check_rc("MPI_Allgather", rc)
+    }
+
+    fn reduce_scatter(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        recv_count: usize,
+        dtype: DType,
+        op: ReduceOp,
+    ) -> Result<()> {
+        match send {
+            Some(s) => {
+                ensure_len("reduce_scatter", s, recv_count * self.size(), dtype)?;
+                ensure_len("reduce_scatter", recv, recv_count, dtype)?;
+            }
+            None => ensure_len("reduce_scatter", recv, recv_count * self.size(), dtype)?,
+        }
+        let n = mpi_count("reduce_scatter", recv_count)?;
+        // SAFETY: lengths checked above; in place, recv holds the whole input.
+        let rc = unsafe {
+            ffi::MPI_Reduce_scatter_block(
+                send_ptr(send),
+                recv.as_mut_ptr() as *mut std::ffi::c_void,
+                n,
+                raw_datatype(dtype),
+                raw_op(op),
+                self.world.as_raw(),
+            )
+        };
+        check_rc("MPI_Reduce_scatter_block", rc)
+    }
+
+    fn broadcast(&self, buf: &mut [u8], count: usize, dtype: DType, root: usize) -> Result<()> {
+        ensure_len("broadcast", buf, count, dtype)?;
+        ensure!(root < self.size(), "broadcast: root {root} is not a rank");
+        let n = mpi_count("broadcast", count)?;
+        // SAFETY: buf holds `count` elements.
+        let rc = unsafe {
+            ffi::MPI_Bcast(
+                buf.as_mut_ptr() as *mut std::ffi::c_void,
+                n,
+                raw_datatype(dtype),
+                root as std::ffi::c_int,
+                self.world.as_raw(),
+            )
+        };
+        check_rc("MPI_Bcast", rc)
+    }
+
+    fn all_to_all(
+        &self,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        recv_count: usize,
+        dtype: DType,
+    ) -> Result<()> {
+        let block = recv_count / self.size();
+        ensure_len("all_to_all", recv, block * self.size(), dtype)?;
+        if let Some(s) = send {
+            ensure_len("all_to_all", s, block * self.size(), dtype)?;
+        }
+        let n = mpi_count("all_to_all", block)?;
+        // SAFETY: both buffers hold `block x size` elements.
+        let rc = unsafe {
+            ffi::MPI_Alltoall(
+                send_ptr(send),
+                n,
+                raw_datatype(dtype),
+                recv.as_mut_ptr() as *mut std::ffi::c_void,
+                n,
+                raw_datatype(dtype),
+                self.world.as_raw(),
+            )
+        };
+        check_rc("MPI_Alltoall", rc)
+    }
+
+    fn send(&self, buf: &[u8], peer: usize) -> Result<()> {
+        let n = mpi_count("send", buf.len())?;
+        // SAFETY: buf holds n bytes.
+        let rc = unsafe {
+            ffi::MPI_Send(
+                buf.as_ptr() as *const std::ffi::c_void,
+                n,
+                ffi::RSMPI_UINT8_T,
+                peer as std::ffi::c_int,
+                P2P_TAG,
+                self.world.as_raw(),
+            )
+        };
+        check_rc("MPI_Send", rc)
+    }
+
+    fn recv(&self, buf: &mut [u8], peer: usize) -> Result<()> {
+        let n = mpi_count("recv", buf.len())?;
+        // SAFETY: buf holds n bytes.
+        let rc = unsafe {
+            ffi::MPI_Recv(
+                buf.as_mut_ptr() as *mut std::ffi::c_void,
+                n,
+                ffi::RSMPI_UINT8_T,
+                peer as std::ffi::c_int,
+                P2P_TAG,
+                self.world.as_raw(),
+                ffi::RSMPI_STATUS_IGNORE,
+            )
+        };
+        check_rc("MPI_Recv", rc)
+    }
+
+    fn exchange(&self, sends: &[&[u8]], recvs: &mut [&mut [u8]], peer: usize) -> Result<()> {
+        let mut requests: Vec<ffi::MPI_Request> = Vec::with_capacity(sends.len() + recvs.len());
+        for r in recvs.iter_mut() {
+            let n = mpi_count("exchange", r.len())?;
+            // SAFETY: the buffer outlives the request: we wait for all of them below.
+            let rc = unsafe {
+                let mut req = std::mem::zeroed();
+                let rc = ffi::MPI_Irecv(
+                    r.as_mut_ptr() as *mut std::ffi::c_void,
+                    n,
+                    ffi::RSMPI_UINT8_T,
+                    peer as std::ffi::c_int,
+                    P2P_TAG,
+                    self.world.as_raw(),
+                    &mut req,
+                );
+                requests.push(req);
+                rc
+            };
+            check_rc("MPI_Irecv", rc)?;
+        }
+        for s in sends {
+            let n = mpi_count("exchange", s.len())?;
+            // SAFETY: as above.
+            let rc = unsafe {
+                let mut req = std::mem::zeroed();
+                let rc = ffi::MPI_Isend(
+                    s.as_ptr() as *const std::ffi::c_void,
+                    n,
+                    ffi::RSMPI_UINT8_T,
+                    peer as std::ffi::c_int,
+                    P2P_TAG,
+                    self.world.as_raw(),
+                    &mut req,
+                );
+                requests.push(req);
+                rc
+            };
+            check_rc("MPI_Isend", rc)?;
+        }
+        // SAFETY: every request was posted above.
+        let rc = unsafe {
+            ffi::MPI_Waitall(
+                requests.len() as std::ffi::c_int,
+                requests.as_mut_ptr(),
+                ffi::RSMPI_STATUSES_IGNORE,
+            )
+        };
+        check_rc("MPI_Waitall", rc)
+    }
+
+    fn arrive(&self, deadline: std::time::Instant) -> Result<(), Missing> {
+        // Each check has its own tag, so a late message of an earlier one never counts.
+        let tag = (self.arrivals.get() % 30_000) as std::ffi::c_int;
+        self.arrivals.set(self.arrivals.get() + 1);
+        let ranks = self.size();
+        // Heap buffers, leaked when a rank is missing: its request may still be pending
+        // (a missing rank is fatal: the caller ends the job).
+        let mut tokens = vec![1u8; ranks.max(2)];
+        let base = tokens.as_mut_ptr();
+        if self.rank() == 0 {
+            let mut requests: Vec<ffi::MPI_Request> = (1..ranks)
+                // SAFETY: token r lives until the request completes (or is leaked).
+                .map(|r| unsafe { self.post_token(false, base.add(r), r, tag) })
+                .collect();
+            let done = poll_until(&mut requests, deadline);
+            let missing: Vec<usize> = (1..ranks).filter(|r| !done[r - 1]).collect();
+            if !missing.is_empty() {
+                std::mem::forget(tokens);
+                return Err(Missing { ranks: missing });
+            }
+            // Everyone is here: release them.
+            let mut releases: Vec<ffi::MPI_Request> = (1..ranks)
+                // SAFETY: token 0 lives until the waitall below.
+                .map(|r| unsafe { self.post_token(true, base, r, tag) })
+                .collect();
+            // SAFETY: every request was posted above.
+            unsafe {
+                ffi::MPI_Waitall(
+                    releases.len() as std::ffi::c_int,
+                    releases.as_mut_ptr(),
+                    ffi::RSMPI_STATUSES_IGNORE,
+                )
+            };
+        } else {
+            // SAFETY: tokens 0 and 1 live until the requests complete (or are leaked).
+            let mut requests = unsafe {
+                vec![
+                    self.post_token(true, base, 0, tag),
+                    self.post_token(false, base.add(1), 0, tag),
+                ]
+            };
+            if !poll_until(&mut requests, deadline).iter().all(|&d| d) {
+                std::mem::forget(tokens);
+                return Err(Missing { ranks: vec![0] });
+            }
         }
         Ok(())
     }

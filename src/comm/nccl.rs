@@ -63,6 +63,15 @@ fn nccl_comm(
     Ok(cache.0.get_or_init(|| Rc::new(nccl)).clone())
 }
 
+/// Whether the NCCL path measures `coll` in place (all-reduce and broadcast); the
+/// others run out of place only.
+pub fn supports_in_place(coll: &dyn Collective) -> bool {
+    matches!(
+        NcclKind::of(coll.name()),
+        Some(NcclKind::AllReduce | NcclKind::Broadcast)
+    )
+}
+
 /// A collective point on the GPU through NCCL.
 pub fn workload<'a>(
     cache: &NcclCache,
@@ -78,7 +87,7 @@ pub fn workload<'a>(
             coll.name()
         )
     })?;
-    if case.in_place && !matches!(kind, NcclKind::AllReduce | NcclKind::Broadcast) {
+    if case.in_place && !supports_in_place(coll) {
         return Err(crate::usage!(
             "in-place {} is not measured through NCCL; the NCCL path runs it out of place",
             coll.name()
@@ -252,9 +261,10 @@ impl<'a, T: NcclElement> NcclCollective<'a, T> {
         } else {
             self.send.len()
         };
+        let message = self.case.count;
         let input: Vec<T> = (0..count)
             .map(|i| {
-                let v = self.coll.input(self.case.op, rank, ranks, i);
+                let v = self.coll.input(self.case.op, rank, ranks, message, i);
                 T::from_i64(if corrupt && i == 0 { v + 1 } else { v })
             })
             .collect();
@@ -353,11 +363,16 @@ impl<T: NcclElement> Workload for NcclCollective<'_, T> {
         self.fill_inputs(true)?;
         self.call()?;
         let out = self.stream.clone_dtoh(&self.recv)?;
-        let (period, table) = self.coll.expected_table(self.case.op, self.comm.size());
+        let expected = self.coll.expected(
+            self.case.op,
+            self.comm.rank(),
+            self.comm.size(),
+            self.case.count,
+        );
         let wrong = out
             .iter()
             .enumerate()
-            .filter(|(i, x)| **x != T::from_i64(table[i % period]))
+            .filter(|(i, x)| **x != T::from_i64(expected(*i)))
             .count() as u64;
         Ok(LocalCheck {
             checked: out.len() as u64,

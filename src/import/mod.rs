@@ -320,6 +320,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             mpi: None,
         },
         records,
+        links: None,
     })
 }
 

@@ -261,6 +261,10 @@ fn columns(params: &Params) -> Columns {
             keys: &["copy", "size", "GPUs"],
             values: &["time", "GB/s", "best GB/s"],
         },
+        Params::PointToPoint { .. } => Columns {
+            keys: &["mode", "size", "window", "ranks", "hosts"],
+            values: &["time", "GB/s", "best GB/s"],
+        },
         Params::Matmul { .. } => Columns {
             keys: &["shape", "type", "m x n x k", "threads/rank"],
             values: &["time", "TFLOP/s", "best TFLOP/s"],
@@ -324,6 +328,24 @@ fn key_cells(r: &Record) -> (Vec<String>, (String, u64)) {
                 (format!("{copy} {gpus}"), *bytes),
             )
         }
+        Params::PointToPoint {
+            mode,
+            bytes,
+            window,
+            from,
+            to,
+            from_host,
+            to_host,
+        } => (
+            vec![
+                mode.clone(),
+                format_bytes(*bytes),
+                window.to_string(),
+                format!("{from}→{to}"),
+                format!("{from_host}→{to_host}"),
+            ],
+            (format!("{mode} {from} {to}"), *bytes),
+        ),
         Params::Matmul {
             dtype,
             label,
@@ -363,7 +385,7 @@ fn value_cells(r: &Record) -> Vec<Markup> {
             num("algbw", false),
             num("busbw", false),
         ],
-        Params::Stream { .. } | Params::Copy { .. } => vec![
+        Params::Stream { .. } | Params::Copy { .. } | Params::PointToPoint { .. } => vec![
             plot::format_seconds(r.time_s.median),
             num("bandwidth", false),
             num("bandwidth", true),

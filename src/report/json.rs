@@ -113,6 +113,10 @@ impl Reporter for JsonReporter {
         self.write_line(&StreamLine::Record(record.clone()))
     }
 
+    fn links(&mut self, matrix: &crate::results::links::LinkMatrix) -> Result<()> {
+        self.write_line(&StreamLine::Links(matrix.clone()))
+    }
+
     fn finish(&mut self, doc: &RunDocument) -> Result<Option<PathBuf>> {
         self.write_line(&StreamLine::Footer {
             finished_at: doc.run.finished_at.clone().unwrap_or_default(),
@@ -164,6 +168,7 @@ pub fn read_stream(path: &Path) -> Result<RunDocument> {
                         run,
                         environment,
                         records: Vec::new(),
+                        links: None,
                     }
                 }
                 _ => return Err(bad(n, &"the first line is not a header").into()),
@@ -182,6 +187,7 @@ pub fn read_stream(path: &Path) -> Result<RunDocument> {
         };
         match parsed {
             StreamLine::Record(r) => doc.records.push(r),
+            StreamLine::Links(m) => doc.links = Some(m),
             StreamLine::Footer {
                 finished_at,
                 status,

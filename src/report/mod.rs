@@ -4,6 +4,7 @@ pub mod compare;
 pub mod grid;
 pub mod html;
 pub mod json;
+pub mod links;
 pub mod plot;
 pub mod table;
 pub mod validate;
@@ -28,6 +29,10 @@ pub trait Reporter {
     }
     /// A record was measured.
     fn record(&mut self, record: &Record) -> Result<()>;
+    /// The link matrix of `clusterbench links` is complete.
+    fn links(&mut self, _matrix: &crate::results::links::LinkMatrix) -> Result<()> {
+        Ok(())
+    }
     /// The run ended (completed, failed a check, or aborted). Returns the file written, if any.
     fn finish(&mut self, doc: &RunDocument) -> Result<Option<PathBuf>>;
 }

@@ -422,14 +422,70 @@ pub fn build_charts(sources: &[Source]) -> Vec<NamedChart> {
             .find(|r| &r.benchmark == bench);
         match first.map(|r| &r.params) {
             Some(Params::Collective { .. }) => out.extend(collective_charts(bench, &with)),
-            Some(Params::Stream { .. } | Params::Copy { .. }) => {
+            // The link matrix is drawn as heatmaps below, not pair by pair.
+            Some(Params::PointToPoint { .. }) if bench == "links" => {}
+            Some(Params::Stream { .. } | Params::Copy { .. } | Params::PointToPoint { .. }) => {
                 out.extend(stream_charts(bench, &with))
             }
             Some(Params::Matmul { .. }) => out.extend(matmul_charts(bench, &with)),
             None => {}
         }
     }
+    for s in sources {
+        if let Some(links) = &s.doc.links {
+            out.extend(link_heatmaps(s, links, sources.len() > 1));
+        }
+    }
     out
+}
+
+/// The node x node bandwidth and latency matrices of `clusterbench links`.
+fn link_heatmaps(
+    source: &Source,
+    links: &crate::results::links::LinkMatrix,
+    several: bool,
+) -> Vec<NamedChart> {
+    let suffix = if several {
+        format!("-{}", source.label)
+    } else {
+        String::new()
+    };
+    let heatmap =
+        |metric: &str, what: &str, unit: &str, values: &Vec<Vec<Option<f64>>>| NamedChart {
+            name: format!("links-{metric}{suffix}"),
+            benchmark: "links".into(),
+            metric: metric.into(),
+            chart: Chart::Heatmap(Heatmap {
+                title: format!("links: {what} between nodes"),
+                subtitle: subtitle(&[source]),
+                matrix: HostMatrix {
+                    hosts: links.hosts.clone(),
+                    values: values.clone(),
+                    unit: unit.into(),
+                },
+                peak: None,
+            }),
+        };
+    vec![
+        heatmap(
+            "bandwidth",
+            &format!(
+                "bandwidth ({} messages)",
+                format_bytes(links.bandwidth_bytes)
+            ),
+            "GB/s",
+            &links.bandwidth_gbps,
+        ),
+        heatmap(
+            "latency",
+            &format!(
+                "one-way latency ({} messages)",
+                format_bytes(links.latency_bytes)
+            ),
+            "µs",
+            &links.latency_us,
+        ),
+    ]
 }
 
 /// Groups points into series by a label, keeping first-seen order, sorted by x.
@@ -751,6 +807,13 @@ fn bandwidth_kind(params: &Params) -> Option<(String, u64)> {
             (Some(a), Some(b)) => (format!("{copy} {a}→{b}"), *bytes),
             _ => (copy.clone(), *bytes),
         }),
+        Params::PointToPoint {
+            mode,
+            bytes,
+            from,
+            to,
+            ..
+        } => Some((format!("{mode} {from}→{to}"), *bytes)),
         _ => None,
     }
 }
@@ -770,7 +833,19 @@ fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
     let mut sizes: Vec<u64> = points.iter().map(|p| p.3).collect();
     sizes.sort_unstable();
     sizes.dedup();
-    let y_label = "bandwidth, all ranks (GB/s, 1 GB = 1e9 bytes)".to_string();
+    let p2p = points
+        .first()
+        .is_some_and(|p| matches!(p.1.params, Params::PointToPoint { .. }));
+    let (what, x_what) = if p2p {
+        ("point-to-point bandwidth", "bytes per message")
+    } else {
+        ("memory bandwidth", "bytes per array per rank")
+    };
+    let y_label = if p2p {
+        "bandwidth between the pair (GB/s, 1 GB = 1e9 bytes)".to_string()
+    } else {
+        "bandwidth, all ranks (GB/s, 1 GB = 1e9 bytes)".to_string()
+    };
     let mut b = SeriesBuilder::default();
     let chart = if sizes.len() == 1 {
         // One array size (the usual case): kernels side by side, a point per run.
@@ -805,9 +880,9 @@ fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
             b.push(parts.join(" · "), *bytes as f64, *v);
         }
         LineChart {
-            title: format!("{bench}: memory bandwidth vs array size"),
+            title: format!("{bench}: {what} vs size"),
             subtitle: subtitle(sources),
-            x_label: "bytes per array per rank".into(),
+            x_label: x_what.into(),
             y_label,
             x_scale: Scale::Log2Bytes,
             y_scale: Scale::Linear,

@@ -96,6 +96,32 @@ pub fn row(r: &Record) -> String {
             r.metric("bandwidth").map(|m| m.best).unwrap_or(f64::NAN),
             wrong(r)
         ),
+        Params::PointToPoint {
+            mode,
+            bytes,
+            window,
+            from,
+            to,
+            from_host,
+            to_host,
+        } => {
+            format!(
+                "{:>9} {:>12} {:>6} {:>14} {:>10.2} {:>10.2} {:>9.3} {:>9.3} {:>6}",
+                mode,
+                bytes,
+                window,
+                format!("{from}>{to}"),
+                t.median * 1e6,
+                t.min * 1e6,
+                metric(r, "bandwidth"),
+                r.metric("bandwidth").map(|m| m.best).unwrap_or(f64::NAN),
+                wrong(r)
+            ) + &if from_host != to_host {
+                format!("  {from_host}>{to_host}")
+            } else {
+                String::new()
+            }
+        }
         Params::Matmul {
             dtype,
             label,
@@ -137,6 +163,10 @@ pub fn header(benchmark: &str) -> &'static str {
         "matmul" => concat!(
             "#  dtype      shape      m      n      k threads   time(ms)   TFLOP/s      best #wrong   err/bnd\n",
             "#                                               per rank    median  per rank"
+        ),
+        "p2p" | "links" => concat!(
+            "#     mode   size (B) window    ranks       time(us)   best(us)      GB/s      best #wrong\n",
+            "#                                            median  (latency: one way)"
         ),
         _ => concat!(
             "#       size        count    type  redop  place   time(us)   best(us)    algbw    busbw #wrong\n",
@@ -208,6 +238,11 @@ impl<W: Write> Reporter for TableReporter<W> {
     fn record(&mut self, record: &Record) -> Result<()> {
         writeln!(self.out, "{}", row(record))?;
         self.out.flush()?;
+        Ok(())
+    }
+
+    fn links(&mut self, m: &crate::results::links::LinkMatrix) -> Result<()> {
+        write!(self.out, "{}", crate::report::links::matrix_text(m))?;
         Ok(())
     }
 

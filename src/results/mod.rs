@@ -10,6 +10,7 @@
 //! from these types (`clusterbench schema`).
 
 pub mod environment;
+pub mod links;
 
 use crate::options::{DType, ReduceOp, RunOptions};
 use crate::stats::Summary;
@@ -30,6 +31,9 @@ pub struct RunDocument {
     pub run: RunInfo,
     pub environment: Environment,
     pub records: Vec<Record>,
+    /// The node x node link matrix of `clusterbench links`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<links::LinkMatrix>,
 }
 
 /// The program that produced the results.
@@ -156,6 +160,20 @@ pub enum Params {
         /// Destination GPU of a peer copy.
         dst_gpu: Option<u32>,
     },
+    /// Messages between two ranks (`p2p`), or between two nodes' first ranks (`links`).
+    PointToPoint {
+        /// `latency` (ping-pong, half the round trip), `bandwidth` (a window of
+        /// messages one way, then an acknowledgement) or `bidir` (windows both ways).
+        mode: String,
+        /// Bytes per message.
+        bytes: u64,
+        /// Messages in flight per iteration (1 for latency).
+        window: u32,
+        from: u32,
+        to: u32,
+        from_host: String,
+        to_host: String,
+    },
     /// C[m x n] = A[m x k] B[k x n]; every rank runs it at once.
     Matmul {
         dtype: DType,
@@ -224,6 +242,8 @@ pub enum StreamLine {
         environment: Environment,
     },
     Record(Record),
+    /// The link matrix, once every pair was measured.
+    Links(links::LinkMatrix),
     Footer {
         finished_at: String,
         status: RunStatus,
@@ -316,6 +336,7 @@ mod tests {
                 }],
                 check: Check::skipped(),
             }],
+            links: None,
         }
     }
 

@@ -80,6 +80,16 @@ impl HostBuffer {
 
     /// Counts elements that differ from `expected(i)` exactly.
     pub fn count_wrong(&self, dtype: DType, expected: impl Fn(usize) -> i64) -> u64 {
+        self.count_wrong_in(dtype, self.len / dtype.size(), expected)
+    }
+
+    /// Counts, among the first `elements`, those that differ from `expected(i)` exactly.
+    pub fn count_wrong_in(
+        &self,
+        dtype: DType,
+        elements: usize,
+        expected: impl Fn(usize) -> i64,
+    ) -> u64 {
         fn go<T: bytemuck::Pod + PartialEq>(
             bytes: &[u8],
             expected: impl Fn(usize) -> i64,
@@ -91,7 +101,7 @@ impl HostBuffer {
                 .filter(|(i, x)| **x != conv(expected(*i)))
                 .count() as u64
         }
-        let b = self.bytes();
+        let b = &self.bytes()[..elements * dtype.size()];
         match dtype {
             DType::Float => go(b, expected, |v| v as f32),
             DType::Double => go(b, expected, |v| v as f64),

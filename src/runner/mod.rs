@@ -2,6 +2,8 @@
 
 pub mod buffer;
 pub mod collective;
+pub mod p2p;
+pub mod watchdog;
 
 use crate::backend::Backend;
 use crate::comm::Communicator;
@@ -92,6 +94,19 @@ pub struct RunContext<'a> {
     reporters: &'a mut [Box<dyn Reporter>],
     progress: &'a ProgressBar,
     pub records: Vec<Record>,
+    /// The host of every rank, in rank order (known on every rank).
+    pub hosts: Vec<String>,
+    /// The hang watchdog, unless turned off (`--timeout 0`).
+    pub watchdog: Option<&'a watchdog::Watchdog>,
+    /// Ranks of the point-to-point benchmark.
+    pub peers: (usize, usize),
+    /// Messages in flight per bandwidth iteration.
+    pub window: usize,
+    /// Test-only: the rank that stalls before its second measurement.
+    pub stall_rank: Option<usize>,
+    operations_started: u64,
+    /// The node x node link matrix, when `links` ran.
+    pub links: Option<results::links::LinkMatrix>,
 }
 
 impl RunContext<'_> {
@@ -122,6 +137,61 @@ impl RunContext<'_> {
         Ok(())
     }
 
+    /// `rank 3 (node04)`.
+    pub fn who(&self, rank: usize) -> String {
+        match self.hosts.get(rank) {
+            Some(h) => format!("rank {rank} ({h})"),
+            None => format!("rank {rank}"),
+        }
+    }
+
+    /// Waits until every rank has arrived at the operation `what` (none hangs past the
+    /// watchdog's limit), then arms the watchdog for `operations` operations.
+    pub fn start_operation(&mut self, what: &str, operations: u64) -> Result<()> {
+        self.operations_started += 1;
+        let Some(w) = self.watchdog else {
+            return Ok(());
+        };
+        if self.operations_started == 2 && self.stall_rank == Some(self.rank()) {
+            std::thread::sleep(w.timeout * 4);
+        }
+        // Rank 0 names the missing ranks; the others wait a little longer for its verdict.
+        let grace = if self.rank() == 0 {
+            std::time::Duration::ZERO
+        } else {
+            w.timeout / 10 + std::time::Duration::from_secs(2)
+        };
+        if let Err(missing) = self
+            .comm
+            .arrive(std::time::Instant::now() + w.timeout + grace)
+        {
+            let names: Vec<String> = missing.ranks.iter().map(|&r| self.who(r)).collect();
+            return Err(watchdog::NeverArrived {
+                what: what.to_string(),
+                who: self.who(self.rank()),
+                missing: names.join(", "),
+                seconds: (w.timeout + grace).as_secs_f64(),
+            }
+            .into());
+        }
+        w.arm(what.to_string(), operations);
+        Ok(())
+    }
+
+    /// Notes that operation `i` (1-based) of the armed one is under way.
+    pub fn progress_operation(&self, i: u64) {
+        if let Some(w) = self.watchdog {
+            w.progress(i);
+        }
+    }
+
+    /// The operation ended: the watchdog stands down.
+    pub fn end_operation(&self) {
+        if let Some(w) = self.watchdog {
+            w.disarm();
+        }
+    }
+
     /// Measures `workload`: warm-up, timed iterations (each the slowest rank's time),
     /// the check, then builds the record and reports it.
     pub fn measure(
@@ -132,12 +202,21 @@ impl RunContext<'_> {
         workload: &mut dyn Workload,
         metrics: &[MetricSpec],
     ) -> Result<Record> {
+        let total = (iters.warmup + iters.timed) as u64 + u64::from(iters.check);
+        self.start_operation(&describe(benchmark, &params), total)?;
+        let mut op = 0;
         for _ in 0..iters.warmup {
+            op += 1;
+            self.progress_operation(op);
             workload.iterate()?;
         }
         self.comm.barrier();
         let mut samples = Vec::with_capacity(iters.timed as usize);
+        // Back to back, no barrier between iterations: the slowest rank per iteration
+        // is taken afterwards.
         for _ in 0..iters.timed {
+            op += 1;
+            self.progress_operation(op);
             let t = workload.iterate()?;
             samples.push(match self.slowdown {
                 Some(factor) => t + busy_wait((factor - 1.0) * t),
@@ -147,6 +226,8 @@ impl RunContext<'_> {
         self.comm.max_f64(&mut samples)?;
 
         let check = if iters.check {
+            op += 1;
+            self.progress_operation(op);
             let local = workload.verify()?;
             let wrong = self.comm.sum_u64(local.wrong)?;
             let checked = self.comm.sum_u64(local.checked)?;
@@ -181,6 +262,7 @@ impl RunContext<'_> {
                 best: m.at(time_s.min),
             })
             .collect();
+        self.end_operation();
         let record = Record {
             benchmark: benchmark.to_string(),
             backend: self.backend.name().to_string(),
@@ -192,12 +274,67 @@ impl RunContext<'_> {
             metrics,
             check,
         };
+        self.emit(record.clone())?;
+        Ok(record)
+    }
+
+    /// Reports the link matrix (streamed to disk at once).
+    pub fn emit_links(&mut self, matrix: &results::links::LinkMatrix) -> Result<()> {
+        let progress = self.progress;
+        for r in self.reporters.iter_mut() {
+            progress.suspend(|| r.links(matrix))?;
+        }
+        Ok(())
+    }
+
+    /// Reports a record (streamed to disk at once) and keeps it for the document.
+    pub fn emit(&mut self, record: Record) -> Result<()> {
         let progress = self.progress;
         for r in self.reporters.iter_mut() {
             progress.suspend(|| r.record(&record))?;
         }
-        self.records.push(record.clone());
-        Ok(record)
+        self.records.push(record);
+        Ok(())
+    }
+}
+
+/// A measurement in words, for progress and watchdog messages.
+pub fn describe(benchmark: &str, params: &Params) -> String {
+    use crate::units::format_bytes;
+    match params {
+        Params::Collective {
+            dtype,
+            op,
+            in_place,
+            bytes,
+            ..
+        } => format!(
+            "{benchmark} {} {dtype}{} {}",
+            format_bytes(*bytes),
+            op.map(|o| format!(" {o}")).unwrap_or_default(),
+            if *in_place {
+                "in-place"
+            } else {
+                "out-of-place"
+            }
+        ),
+        Params::Stream {
+            kernel,
+            array_bytes,
+            ..
+        } => format!("{benchmark} {kernel} {}", format_bytes(*array_bytes)),
+        Params::Matmul { dtype, m, n, k, .. } => format!("{benchmark} {dtype} {m}x{n}x{k}"),
+        Params::Copy { copy, bytes, .. } => format!("{benchmark} {copy} {}", format_bytes(*bytes)),
+        Params::PointToPoint {
+            mode,
+            bytes,
+            from,
+            to,
+            ..
+        } => format!(
+            "{benchmark} {mode} {} between ranks {from} and {to}",
+            format_bytes(*bytes)
+        ),
     }
 }
 
@@ -247,7 +384,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     let environment = gather_environment(comm, &topology)?;
 
     // Rank 0 names the run and counts the nodes; every rank needs both.
-    let (run_id, started_at, nodes) = {
+    let (run_id, started_at, nodes, rank_hosts) = {
         let started_at = now_rfc3339();
         let host = environment
             .hosts
@@ -269,9 +406,11 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
             safe_host
         );
-        let shared = serde_json::to_vec(&(id, started_at, environment.hosts.len() as u32))?;
+        let rank_hosts: Vec<String> = environment.ranks.iter().map(|r| r.host.clone()).collect();
+        let shared =
+            serde_json::to_vec(&(id, started_at, environment.hosts.len() as u32, rank_hosts))?;
         let agreed = comm.broadcast_bytes(&shared)?;
-        serde_json::from_slice::<(String, String, u32)>(&agreed)?
+        serde_json::from_slice::<(String, String, u32, Vec<String>)>(&agreed)?
     };
 
     let mut document = RunDocument {
@@ -290,6 +429,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
         },
         environment,
         records: Vec::new(),
+        links: None,
     };
 
     let is_root = comm.rank() == 0;
@@ -320,6 +460,16 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     };
 
     let registry = crate::bench::registry();
+    let watchdog = options.timeout_s.map(|t| {
+        watchdog::Watchdog::start(
+            std::time::Duration::from_secs_f64(t),
+            format!(
+                "rank {} ({})",
+                comm.rank(),
+                crate::results::environment::hostname()
+            ),
+        )
+    });
     let outcome = {
         let mut ctx = RunContext {
             comm,
@@ -331,6 +481,13 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             reporters: &mut reporters,
             progress: &progress,
             records: Vec::new(),
+            hosts: rank_hosts,
+            watchdog: watchdog.as_ref(),
+            peers: options.peers,
+            window: options.window,
+            stall_rank: options.stall_rank,
+            operations_started: 0,
+            links: None,
         };
         let mut result = Ok(());
         for cfg in &options.benches {
@@ -347,6 +504,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             }
         }
         document.records = std::mem::take(&mut ctx.records);
+        document.links = ctx.links.take();
         result
     };
     progress.finish_and_clear();

@@ -96,3 +96,84 @@ mod tests {
         assert!(Summary::of(&[f64::INFINITY]).is_none());
     }
 }
+
+/// Median of `values` (`None` when empty or any is not finite).
+pub fn median(values: &[f64]) -> Option<f64> {
+    Summary::of(values).map(|s| s.median)
+}
+
+/// Median absolute deviation from the median, scaled by 1.4826 so that it estimates the
+/// standard deviation of normal data; robust to a minority of outliers.
+pub fn scaled_mad(values: &[f64]) -> Option<f64> {
+    let m = median(values)?;
+    let dev: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
+    median(&dev).map(|d| 1.4826 * d)
+}
+
+/// The round-robin ("circle method") schedule of all pairs of `n` players: `n - 1`
+/// rounds for even `n` (`n` for odd `n`, each player sitting out once), every pair
+/// exactly once, no player twice in a round. Pairs are `(lower, higher)`.
+pub fn round_robin(n: usize) -> Vec<Vec<(usize, usize)>> {
+    if n < 2 {
+        return Vec::new();
+    }
+    // An odd count gets a bye: a phantom player whose partner sits the round out.
+    let m = if n % 2 == 0 { n } else { n + 1 };
+    let mut rounds = Vec::with_capacity(m - 1);
+    for r in 0..m - 1 {
+        let mut pairs = Vec::with_capacity(m / 2);
+        // Player m-1 stays fixed; the others rotate.
+        let rot = |i: usize| (i + r) % (m - 1);
+        pairs.push((rot(0), m - 1));
+        for k in 1..m / 2 {
+            pairs.push((rot(k), rot(m - 1 - k)));
+        }
+        pairs.retain(|&(a, b)| a < n && b < n);
+        for p in pairs.iter_mut() {
+            *p = (p.0.min(p.1), p.0.max(p.1));
+        }
+        rounds.push(pairs);
+    }
+    rounds
+}
+
+#[cfg(test)]
+mod robust_tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn round_robin_covers_every_pair_once_with_disjoint_rounds() {
+        for n in 1..=13 {
+            let rounds = round_robin(n);
+            let expected_rounds = match n {
+                0 | 1 => 0,
+                n if n % 2 == 0 => n - 1,
+                n => n,
+            };
+            assert_eq!(rounds.len(), expected_rounds, "n={n}");
+            let mut seen = HashSet::new();
+            for round in &rounds {
+                let mut busy = HashSet::new();
+                for &(a, b) in round {
+                    assert!(a < b && b < n);
+                    assert!(
+                        busy.insert(a) && busy.insert(b),
+                        "n={n}: a node twice in a round"
+                    );
+                    assert!(seen.insert((a, b)), "n={n}: pair twice");
+                }
+            }
+            assert_eq!(seen.len(), n * n.saturating_sub(1) / 2, "n={n}");
+        }
+    }
+
+    #[test]
+    fn mad_ignores_one_outlier() {
+        let v = [10.0, 10.2, 9.8, 10.1, 1.0];
+        assert_eq!(median(&v), Some(10.0));
+        let s = scaled_mad(&v).unwrap();
+        assert!((s - 1.4826 * 0.2).abs() < 1e-9, "{s}");
+        assert_eq!(scaled_mad(&[]), None);
+    }
+}

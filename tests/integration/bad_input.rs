@@ -180,3 +180,29 @@ fn unwritable_output_directory() {
         "cannot create output directory",
     );
 }
+
+#[test]
+fn bad_watchdog_and_peer_flags() {
+    expect_usage_error(&["run", "--bench", "p2p", "--timeout=-1"], "--timeout");
+    expect_usage_error(&["run", "--bench", "p2p", "--peers", "3"], "--peers");
+    expect_usage_error(&["run", "--bench", "p2p", "--peers", "1,1"], "--peers");
+    expect_usage_error(&["links", "--window", "0"], "--window");
+}
+
+#[test]
+fn p2p_and_links_need_two_ranks_or_nodes() {
+    for (args, needle) in [
+        (&["run", "--bench", "p2p", "-q"][..], "p2p needs at least 2"),
+        (
+            &["links", "-q"][..],
+            "links needs ranks on at least 2 nodes",
+        ),
+    ] {
+        let dir = tempdir();
+        let out = clusterbench(dir.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -91,7 +91,7 @@ fn a_run_compared_with_itself_passes_in_every_format() {
 }
 
 #[test]
-fn an_injected_2x_slowdown_fails_the_gate_and_normalising_by_a_slowed_reference_hides_it() {
+fn serial_an_injected_2x_slowdown_fails_the_gate_and_normalising_by_a_slowed_reference_hides_it() {
     let dir = tempdir();
     let base = small_run(dir.path(), "base", &[]);
     let slow = small_run(dir.path(), "slow", &["--debug-slowdown", "2"]);

@@ -8,9 +8,13 @@ mod decisions;
 #[cfg(feature = "mpi")]
 mod decisions_mpi;
 #[cfg(feature = "mpi")]
+mod faults;
+#[cfg(feature = "mpi")]
 mod mpi;
 mod parser_props;
 mod report;
 mod schema;
 mod search;
+#[cfg(feature = "mpi")]
+mod simcluster;
 mod single;

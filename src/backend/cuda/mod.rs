@@ -169,6 +169,10 @@ impl Backend for CudaBackend {
         matmul::new(self.stream.clone(), dtype, shape, seed)
     }
 
+    fn supports_in_place(&self, coll: &dyn Collective) -> bool {
+        crate::comm::nccl::supports_in_place(coll)
+    }
+
     fn collective<'a>(
         &'a self,
         coll: &'static dyn Collective,

@@ -1,0 +1,81 @@
+//! All-to-all: block `d` of every rank's input goes to rank `d`.
+
+use crate::comm::Communicator;
+use crate::options::{DType, ReduceOp};
+use crate::runner::collective::{Collective, CollectiveBench};
+use anyhow::Result;
+
+/// nccl-tests' `alltoall_perf`: the message is each rank's whole input.
+pub struct AllToAll;
+
+/// Element `i` of `rank`'s input: distinct per source rank and position, small and exact.
+fn value(rank: usize, i: usize) -> i64 {
+    ((i + 13 * rank) % 251) as i64 + 1
+}
+
+impl Collective for AllToAll {
+    fn name(&self) -> &'static str {
+        "alltoall"
+    }
+
+    fn busbw_factor(&self, ranks: usize) -> f64 {
+        (ranks as f64 - 1.0) / ranks as f64
+    }
+
+    fn counts(&self, count: usize, ranks: usize) -> (usize, usize) {
+        let block = count / ranks;
+        (block * ranks, block * ranks)
+    }
+
+    fn reduces(&self) -> bool {
+        false
+    }
+
+    fn input(&self, _op: ReduceOp, rank: usize, _ranks: usize, _count: usize, i: usize) -> i64 {
+        value(rank, i)
+    }
+
+    fn expected(
+        &self,
+        _op: ReduceOp,
+        rank: usize,
+        ranks: usize,
+        count: usize,
+    ) -> Box<dyn Fn(usize) -> i64 + Send + Sync> {
+        let block = count / ranks;
+        // Block `s` of the output is block `rank` of source `s`'s input.
+        Box::new(move |i| value(i / block, rank * block + i % block))
+    }
+
+    fn call(
+        &self,
+        comm: &dyn Communicator,
+        send: Option<&[u8]>,
+        buf: &mut [u8],
+        recv_count: usize,
+        dtype: DType,
+        _op: ReduceOp,
+    ) -> Result<()> {
+        comm.all_to_all(send, buf, recv_count, dtype)
+    }
+}
+
+/// The benchmark that sweeps it.
+pub const BENCH: CollectiveBench = CollectiveBench {
+    coll: &AllToAll,
+    description: "all-to-all: block d of every rank to rank d (message = one rank's input), out-of-place and in-place",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_block_s_is_sources_block_for_me() {
+        let (ranks, count) = (4, 40);
+        let expected = AllToAll.expected(ReduceOp::Sum, 1, ranks, count);
+        assert_eq!(expected(0), value(0, 10));
+        assert_eq!(expected(25), value(2, 15));
+        assert_eq!(AllToAll.busbw_factor(2), 0.5);
+    }
+}

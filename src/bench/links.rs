@@ -1,0 +1,426 @@
+//! All-pairs link matrix: latency and bandwidth between every pair of nodes, one rank
+//! per node measuring, in rounds of disjoint pairs that run at once (the round-robin
+//! "circle method": N - 1 rounds for N nodes, not N(N-1)/2 pair runs). Pairs and
+//! nodes far below the rest are flagged with a robust statistic (median and MAD of
+//! the per-node figures), which is how a bad node, NIC or cable shows up.
+
+use super::{base_config, Benchmark, Supports};
+use crate::options::{BenchConfig, DType};
+use crate::results::links::{LinkMatrix, LinkPair, LinkStats, NodeLinks, RobustStat};
+use crate::results::{Check, Metric, Record};
+use crate::runner::p2p::{window_for, P2pCase, P2pMode};
+use crate::runner::RunContext;
+use crate::stats::{median, round_robin, scaled_mad, Summary};
+use anyhow::{anyhow, Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Flags: at least `K` scaled MADs and `MIN_RELATIVE` of the median away.
+const K: f64 = 3.0;
+const MIN_RELATIVE: f64 = 0.2;
+
+/// `clusterbench links`: its own options, turned into a run of the `links` benchmark.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LinksArgs {
+    /// Bytes per latency message.
+    #[arg(long = "latency-size", value_name = "SIZE", default_value = "8")]
+    pub latency_size: String,
+    /// Bytes per bandwidth message.
+    #[arg(long = "bandwidth-size", value_name = "SIZE", default_value = "1M")]
+    pub bandwidth_size: String,
+    #[command(flatten)]
+    pub common: crate::cli::RunArgs,
+}
+
+impl LinksArgs {
+    /// The equivalent `run --bench links` arguments.
+    pub fn run_args(&self) -> crate::cli::RunArgs {
+        let mut args = self.common.clone();
+        args.bench = vec!["links".into()];
+        args.minbytes = Some(self.latency_size.clone());
+        args.maxbytes = Some(self.bandwidth_size.clone());
+        args
+    }
+}
+
+pub struct Links;
+
+impl Benchmark for Links {
+    fn name(&self) -> &'static str {
+        "links"
+    }
+
+    fn description(&self) -> &'static str {
+        "node x node latency and bandwidth matrix in round-robin rounds (-b latency size, -e bandwidth size); flags slow nodes"
+    }
+
+    fn supports(&self) -> Supports {
+        Supports {
+            sizes: true,
+            ops: false,
+            shapes: false,
+            array: false,
+            dtypes: &[DType::Float],
+        }
+    }
+
+    fn default_config(&self) -> BenchConfig {
+        BenchConfig {
+            minbytes: 8,
+            maxbytes: 1 << 20,
+            iters: 20,
+            warmup_iters: 3,
+            ..base_config(self.name())
+        }
+    }
+
+    fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
+        // The first rank of each host measures for it.
+        let mut hosts: Vec<String> = Vec::new();
+        let mut leaders: Vec<usize> = Vec::new();
+        for (rank, h) in ctx.hosts.iter().enumerate() {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+                leaders.push(rank);
+            }
+        }
+        if hosts.len() < 2 {
+            return Err(crate::usage!(
+                "links needs ranks on at least 2 nodes; this job has {} rank(s) on {} node(s)",
+                ctx.comm.size(),
+                hosts.len()
+            ));
+        }
+        let rounds = round_robin(hosts.len());
+        let me = ctx.rank();
+        let mut pairs: Vec<PairResult> = Vec::new();
+        for (r, round) in rounds.iter().enumerate() {
+            let mine = round
+                .iter()
+                .find(|&&(i, j)| leaders[i] == me || leaders[j] == me)
+                .copied();
+            let mut result = mine.map(|(i, j)| PairResult {
+                a: i,
+                b: j,
+                round: r,
+                ..Default::default()
+            });
+            for mode in [P2pMode::Latency, P2pMode::Bandwidth] {
+                let bytes = match mode {
+                    P2pMode::Latency => cfg.minbytes,
+                    _ => cfg.maxbytes,
+                } as usize;
+                let window = match mode {
+                    P2pMode::Latency => 1,
+                    _ => window_for(bytes, ctx.window),
+                };
+                let pair = mine
+                    .map(|(i, j)| (leaders[i], leaders[j]))
+                    .unwrap_or((usize::MAX, usize::MAX));
+                let case = P2pCase {
+                    mode,
+                    bytes,
+                    window,
+                    pair,
+                    corrupt: ctx.corrupt_rank == Some(me) && pair.0 == me,
+                };
+                ctx.progress(format!("links round {}/{} {mode}", r + 1, rounds.len()));
+                let what = format!(
+                    "links round {} of {} ({mode}, {})",
+                    r + 1,
+                    rounds.len(),
+                    crate::units::format_bytes(bytes as u64)
+                );
+                let total = u64::from(cfg.warmup_iters + cfg.iters) + 1;
+                ctx.start_operation(&what, total)?;
+                let mut workload = ctx.backend.point_to_point(ctx.comm, case)?;
+                let mut samples = Vec::with_capacity(cfg.iters as usize);
+                for i in 0..cfg.warmup_iters + cfg.iters {
+                    ctx.progress_operation(u64::from(i) + 1);
+                    let t = workload.iterate()?;
+                    if i >= cfg.warmup_iters {
+                        samples.push(t);
+                    }
+                }
+                ctx.progress_operation(total);
+                let check = workload.verify()?;
+                ctx.end_operation();
+                if let Some(res) = result.as_mut() {
+                    res.checked += check.checked;
+                    res.wrong += check.wrong;
+                    res.window = window as u32;
+                    if pair.0 == me {
+                        match mode {
+                            P2pMode::Latency => res.latency_samples = samples,
+                            _ => res.bandwidth_samples = samples,
+                        }
+                    }
+                }
+            }
+            // Rank 0 collects both ends of every pair of the round.
+            let bytes = serde_json::to_vec(&result)?;
+            for part in ctx.comm.gather_bytes(&bytes)? {
+                let part: Option<PairResult> =
+                    serde_json::from_slice(&part).context("decoding a pair's result")?;
+                if let Some(p) = part {
+                    match pairs.iter_mut().find(|q| (q.a, q.b) == (p.a, p.b)) {
+                        Some(q) => q.merge(p),
+                        None => pairs.push(p),
+                    }
+                }
+            }
+        }
+        if me != 0 {
+            return Ok(());
+        }
+        let records = pair_records(cfg, ctx, &hosts, &leaders, &pairs)?;
+        for r in records {
+            ctx.emit(r)?;
+        }
+        let matrix = build_matrix(cfg, &hosts, &leaders, rounds.len(), &pairs)?;
+        ctx.emit_links(&matrix)?;
+        ctx.links = Some(matrix);
+        Ok(())
+    }
+}
+
+/// One pair's figures as its two ends report them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct PairResult {
+    a: usize,
+    b: usize,
+    round: usize,
+    window: u32,
+    latency_samples: Vec<f64>,
+    bandwidth_samples: Vec<f64>,
+    checked: u64,
+    wrong: u64,
+}
+
+impl PairResult {
+    fn merge(&mut self, other: PairResult) {
+        self.checked += other.checked;
+        self.wrong += other.wrong;
+        if self.latency_samples.is_empty() {
+            self.latency_samples = other.latency_samples;
+        }
+        if self.bandwidth_samples.is_empty() {
+            self.bandwidth_samples = other.bandwidth_samples;
+        }
+    }
+
+    fn summaries(&self) -> Result<(Summary, Summary)> {
+        let missing = || anyhow!("links: no samples for pair {} - {}", self.a, self.b);
+        Ok((
+            Summary::of(&self.latency_samples).ok_or_else(missing)?,
+            Summary::of(&self.bandwidth_samples).ok_or_else(missing)?,
+        ))
+    }
+}
+
+/// One record per pair and test, as `p2p` records them.
+fn pair_records(
+    cfg: &BenchConfig,
+    ctx: &RunContext,
+    hosts: &[String],
+    leaders: &[usize],
+    pairs: &[PairResult],
+) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    for p in pairs {
+        let (lat, bw) = p.summaries()?;
+        let check = Check {
+            performed: true,
+            passed: p.wrong == 0,
+            checked: p.checked,
+            wrong: p.wrong,
+            max_error_ratio: None,
+            method: "exact: every received byte against the sender's pattern".into(),
+        };
+        for (mode, bytes, window, time_s, samples) in [
+            (P2pMode::Latency, cfg.minbytes, 1, lat, &p.latency_samples),
+            (
+                P2pMode::Bandwidth,
+                cfg.maxbytes,
+                p.window,
+                bw,
+                &p.bandwidth_samples,
+            ),
+        ] {
+            let moved = mode.bytes_per_iteration(bytes as usize, window as usize);
+            let gbps = |t: f64| if t > 0.0 { moved / t / 1e9 } else { 0.0 };
+            out.push(Record {
+                benchmark: "links".into(),
+                backend: ctx.backend.name().into(),
+                ranks: 2,
+                nodes: 2,
+                params: crate::results::Params::PointToPoint {
+                    mode: mode.name().into(),
+                    bytes,
+                    window,
+                    from: leaders[p.a] as u32,
+                    to: leaders[p.b] as u32,
+                    from_host: hosts[p.a].clone(),
+                    to_host: hosts[p.b].clone(),
+                },
+                metrics: vec![Metric {
+                    name: "bandwidth".into(),
+                    unit: "GB/s".into(),
+                    value: gbps(time_s.median),
+                    best: gbps(time_s.min),
+                }],
+                time_s,
+                samples_s: samples.clone(),
+                check: check.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn robust(values: &[f64], low_is_bad: bool) -> RobustStat {
+    let m = median(values).unwrap_or(0.0);
+    let s = scaled_mad(values).unwrap_or(0.0);
+    let threshold = if low_is_bad {
+        (m - K * s).min(m * (1.0 - MIN_RELATIVE))
+    } else {
+        (m + K * s).max(m * (1.0 + MIN_RELATIVE))
+    };
+    RobustStat {
+        median: m,
+        scaled_mad: s,
+        threshold,
+    }
+}
+
+/// The matrix, per-node medians and flags from the measured pairs.
+fn build_matrix(
+    cfg: &BenchConfig,
+    hosts: &[String],
+    leaders: &[usize],
+    rounds: usize,
+    pairs: &[PairResult],
+) -> Result<LinkMatrix> {
+    let n = hosts.len();
+    let mut lat = vec![vec![None; n]; n];
+    let mut bw = vec![vec![None; n]; n];
+    let mut figures = Vec::new();
+    let mut window = 1;
+    for p in pairs {
+        let (l, b) = p.summaries()?;
+        window = p.window;
+        let moved =
+            P2pMode::Bandwidth.bytes_per_iteration(cfg.maxbytes as usize, p.window as usize);
+        let (l_us, gbps) = (l.median * 1e6, moved / b.median / 1e9);
+        lat[p.a][p.b] = Some(l_us);
+        lat[p.b][p.a] = Some(l_us);
+        bw[p.a][p.b] = Some(gbps);
+        bw[p.b][p.a] = Some(gbps);
+        figures.push((p, l_us, gbps));
+    }
+    let row_median = |m: &Vec<Vec<Option<f64>>>, i: usize| {
+        let v: Vec<f64> = m[i].iter().flatten().copied().collect();
+        median(&v).unwrap_or(f64::NAN)
+    };
+    let node_lat: Vec<f64> = (0..n).map(|i| row_median(&lat, i)).collect();
+    let node_bw: Vec<f64> = (0..n).map(|i| row_median(&bw, i)).collect();
+    let stats = LinkStats {
+        bandwidth: robust(&node_bw, true),
+        latency: robust(&node_lat, false),
+        k: K,
+        min_relative: MIN_RELATIVE,
+    };
+    let pairs = figures
+        .into_iter()
+        .map(|(p, l_us, gbps)| LinkPair {
+            a: p.a as u32,
+            b: p.b as u32,
+            host_a: hosts[p.a].clone(),
+            host_b: hosts[p.b].clone(),
+            round: p.round as u32,
+            latency_us: l_us,
+            bandwidth_gbps: gbps,
+            slow_bandwidth: gbps < stats.bandwidth.threshold,
+            slow_latency: l_us > stats.latency.threshold,
+        })
+        .collect();
+    let nodes = (0..n)
+        .map(|i| NodeLinks {
+            host: hosts[i].clone(),
+            latency_us: node_lat[i],
+            bandwidth_gbps: node_bw[i],
+            slow_bandwidth: node_bw[i] < stats.bandwidth.threshold,
+            slow_latency: node_lat[i] > stats.latency.threshold,
+        })
+        .collect();
+    Ok(LinkMatrix {
+        hosts: hosts.to_vec(),
+        ranks: leaders.iter().map(|&r| r as u32).collect(),
+        latency_bytes: cfg.minbytes,
+        bandwidth_bytes: cfg.maxbytes,
+        window,
+        rounds: rounds as u32,
+        latency_us: lat,
+        bandwidth_gbps: bw,
+        pairs,
+        nodes,
+        stats,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pairs of 4 nodes whose bandwidth is `gbps(a, b)` (1 MiB x 1 per iteration).
+    fn pairs(gbps: impl Fn(usize, usize) -> f64) -> Vec<PairResult> {
+        let mut out = Vec::new();
+        for (r, round) in round_robin(4).iter().enumerate() {
+            for &(a, b) in round {
+                let t = (1 << 20) as f64 / (gbps(a, b) * 1e9);
+                out.push(PairResult {
+                    a,
+                    b,
+                    round: r,
+                    window: 1,
+                    latency_samples: vec![5e-6, 6e-6, 5.5e-6],
+                    bandwidth_samples: vec![t, t * 1.01, t * 0.99],
+                    checked: 1,
+                    wrong: 0,
+                });
+            }
+        }
+        out
+    }
+
+    fn matrix(gbps: impl Fn(usize, usize) -> f64) -> LinkMatrix {
+        let cfg = Links.default_config();
+        let hosts: Vec<String> = (1..=4).map(|i| format!("n{i}")).collect();
+        build_matrix(&cfg, &hosts, &[0, 2, 4, 6], 3, &pairs(gbps)).unwrap()
+    }
+
+    #[test]
+    fn the_slow_node_and_only_its_pairs_are_flagged() {
+        let m = matrix(|a, b| if a == 2 || b == 2 { 0.03 } else { 0.12 });
+        let slow: Vec<&str> = m
+            .nodes
+            .iter()
+            .filter(|n| n.slow_bandwidth)
+            .map(|n| n.host.as_str())
+            .collect();
+        assert_eq!(slow, ["n3"]);
+        for p in &m.pairs {
+            assert_eq!(p.slow_bandwidth, p.a == 2 || p.b == 2, "{p:?}");
+            assert!(!p.slow_latency);
+        }
+        assert!((m.bandwidth_gbps[0][1].unwrap() - 0.12).abs() < 1e-9);
+        assert_eq!(m.bandwidth_gbps[3][3], None);
+        assert_eq!(m.bandwidth_gbps[1][2], m.bandwidth_gbps[2][1]);
+    }
+
+    #[test]
+    fn equal_nodes_with_noise_are_not_flagged() {
+        let m = matrix(|a, b| 0.12 * (1.0 + 0.03 * ((a * 3 + b) % 4) as f64));
+        assert!(m.nodes.iter().all(|n| !n.slow_bandwidth && !n.slow_latency));
+        assert!(m.pairs.iter().all(|p| !p.slow_bandwidth));
+    }
+}

@@ -1,0 +1,94 @@
+//! Point-to-point between two chosen ranks: latency (ping-pong), unidirectional
+//! bandwidth (a window of messages, as OSU's osu_bw) and bidirectional bandwidth.
+
+use super::{base_config, Benchmark, Supports};
+use crate::options::{BenchConfig, DType};
+use crate::results::Params;
+use crate::runner::p2p::{window_for, P2pCase, P2pMode};
+use crate::runner::{Iterations, MetricSpec, RunContext};
+use crate::units::format_bytes;
+use anyhow::Result;
+
+pub struct PointToPoint;
+
+impl Benchmark for PointToPoint {
+    fn name(&self) -> &'static str {
+        "p2p"
+    }
+
+    fn description(&self) -> &'static str {
+        "point-to-point between two ranks (--peers A,B): latency, bandwidth and bidir bandwidth"
+    }
+
+    fn supports(&self) -> Supports {
+        Supports {
+            sizes: true,
+            ops: false,
+            shapes: false,
+            array: false,
+            dtypes: &[DType::Float],
+        }
+    }
+
+    fn default_config(&self) -> BenchConfig {
+        BenchConfig {
+            minbytes: 1,
+            maxbytes: 4 << 20,
+            iters: 200,
+            warmup_iters: 20,
+            ..base_config(self.name())
+        }
+    }
+
+    fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
+        let ranks = ctx.comm.size();
+        let (a, b) = ctx.peers;
+        if a >= ranks || b >= ranks {
+            return Err(crate::usage!(
+                "p2p: --peers {a},{b} names a rank the job does not have (it has {ranks} rank(s)); p2p needs at least 2"
+            ));
+        }
+        let iters = Iterations {
+            warmup: cfg.warmup_iters,
+            timed: cfg.iters,
+            check: cfg.check,
+        };
+        for mode in P2pMode::ALL {
+            for bytes in cfg.sizes() {
+                let bytes = bytes as usize;
+                let window = match mode {
+                    P2pMode::Latency => 1,
+                    _ => window_for(bytes, ctx.window),
+                };
+                ctx.progress(format!("p2p {mode} {}", format_bytes(bytes as u64)));
+                let case = P2pCase {
+                    mode,
+                    bytes,
+                    window,
+                    pair: (a, b),
+                    corrupt: ctx.corrupt_rank == Some(a),
+                };
+                let mut workload = ctx.backend.point_to_point(ctx.comm, case)?;
+                let params = point_to_point_params(ctx, &case);
+                let moved = mode.bytes_per_iteration(bytes, window);
+                let metrics = [MetricSpec::gbps("bandwidth", moved)];
+                ctx.measure("p2p", params, iters, workload.as_mut(), &metrics)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The parameters recorded for a point-to-point case.
+pub fn point_to_point_params(ctx: &RunContext, case: &P2pCase) -> Params {
+    let host = |r: usize| ctx.hosts.get(r).cloned().unwrap_or_default();
+    Params::PointToPoint {
+        mode: case.mode.name().to_string(),
+        bytes: case.bytes as u64,
+        window: case.window as u32,
+        from: case.pair.0 as u32,
+        to: case.pair.1 as u32,
+        from_host: host(case.pair.0),
+        to_host: host(case.pair.1),
+    }
+}

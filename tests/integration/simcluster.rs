@@ -1,0 +1,416 @@
+//! Four simulated nodes (network namespaces joined by a bridge, scripts/simcluster.sh),
+//! ranks started in them by mpirun. Needs root and permission to create namespaces
+//! (CI has both); elsewhere each test prints why it skips.
+//!
+//! The tests take one lock, so that two clusters never share the two cores and the
+//! bandwidth figures stay clean; each also has its own names and subnet.
+
+use crate::common::*;
+use clusterbench::results::{Params, RunDocument};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Why simulated nodes cannot be made here, if they cannot.
+fn unavailable() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not running as root".into());
+    }
+    static PROBES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = format!("cbprobe{}-{n}", std::process::id());
+    let ok = Command::new("ip")
+        .args(["netns", "add", &probe])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let _ = Command::new("ip").args(["netns", "del", &probe]).status();
+    if !ok {
+        return Some("network namespaces cannot be created here (ip netns add failed)".into());
+    }
+    None
+}
+
+macro_rules! require_namespaces {
+    () => {
+        if let Some(why) = unavailable() {
+            eprintln!("SKIPPED: simulated-cluster test needs root and network namespaces: {why}");
+            return;
+        }
+    };
+}
+
+/// `scripts/simcluster.sh OPTIONS -- mpirun -np 4 clusterbench ARGS`.
+fn cluster(prefix: &str, subnet: &str, options: &[&str], args: &[&str]) -> Command {
+    let mut line = format!("$SIM_MPIRUN -np 4 {}", bin().display());
+    for a in args {
+        line.push(' ');
+        line.push_str(a);
+    }
+    let mut c = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/simcluster.sh"
+    ));
+    c.args(["-n", "4", "-p", prefix, "-s", subnet])
+        .args(options)
+        .args(["--", "bash", "-c", &line]);
+    c
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "simulated cluster run failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn namespaces_left(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+fn output_arg(dir: &Path) -> String {
+    dir.join("r").display().to_string()
+}
+
+fn document(dir: &Path) -> RunDocument {
+    let (path, doc) = only_document(&dir.join("r"));
+    assert_matches_schema(&path);
+    doc
+}
+
+#[test]
+fn every_collective_and_p2p_is_correct_across_four_nodes() {
+    require_namespaces!();
+    let _one = ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = tempdir();
+    let out = output_arg(dir.path());
+    let o = cluster(
+        "cbcol",
+        "10.241.1",
+        &[],
+        &[
+            "run",
+            "--bench",
+            "allreduce,allgather,reducescatter,broadcast,alltoall,p2p",
+            "-b",
+            "4",
+            "-e",
+            "256K",
+            "-f",
+            "64",
+            "-n",
+            "3",
+            "-w",
+            "1",
+            "-d",
+            "float,int64",
+            "--peers",
+            "1,3",
+            "-q",
+            "--output",
+            &out,
+        ],
+    )
+    .output()
+    .unwrap();
+    ok(&o);
+    assert!(
+        namespaces_left("cbcol").is_empty(),
+        "namespaces left behind"
+    );
+    let doc = document(dir.path());
+    assert_all_checked_and_passed(&doc);
+    let hosts: Vec<&str> = doc
+        .environment
+        .ranks
+        .iter()
+        .map(|r| r.host.as_str())
+        .collect();
+    assert_eq!(hosts, ["cbcoln1", "cbcoln2", "cbcoln3", "cbcoln4"]);
+    for bench in [
+        "allreduce",
+        "allgather",
+        "reducescatter",
+        "broadcast",
+        "alltoall",
+        "p2p",
+    ] {
+        let recs: Vec<_> = doc
+            .records
+            .iter()
+            .filter(|r| r.benchmark == bench)
+            .collect();
+        assert!(!recs.is_empty(), "no {bench} records");
+        assert!(recs.iter().all(|r| r.nodes == 4 && r.ranks == 4), "{bench}");
+    }
+    for mode in ["latency", "bandwidth", "bidir"] {
+        assert!(doc.records.iter().any(|r| matches!(&r.params,
+            Params::PointToPoint { mode: m, from: 1, to: 3, from_host, to_host, .. }
+                if m == mode && from_host == "cbcoln2" && to_host == "cbcoln4")));
+    }
+}
+
+#[test]
+fn serial_bandwidth_through_a_1_gbit_cap_is_the_tcp_payload_limit() {
+    require_namespaces!();
+    let _one = ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = tempdir();
+    let out = output_arg(dir.path());
+    let o = cluster(
+        "cbcap",
+        "10.241.2",
+        &["-r", "1gbit"],
+        &[
+            "run", "--bench", "p2p", "--peers", "0,2", "-b", "1M", "-e", "1M", "-n", "5", "-w",
+            "1", "-q", "--output", &out,
+        ],
+    )
+    .output()
+    .unwrap();
+    ok(&o);
+    let doc = document(dir.path());
+    assert_all_checked_and_passed(&doc);
+    let bw = doc
+        .records
+        .iter()
+        .find(|r| matches!(&r.params, Params::PointToPoint { mode, .. } if mode == "bandwidth"))
+        .and_then(|r| r.metric("bandwidth"))
+        .expect("a bandwidth record")
+        .value;
+    // tbf counts each packet with its Ethernet header: at 1500-byte MTU a full segment is
+    // 1514 bytes carrying 1448 of payload (TCP timestamps on), so 1 Gbit/s carries
+    // 125e6 x 1448 / 1514 ~ 119.6 MB/s.
+    let limit = 0.1196;
+    assert!(
+        (bw - limit).abs() / limit < 0.05,
+        "measured {bw:.4} GB/s through a 1 Gbit/s cap; expected within 5% of {limit} GB/s"
+    );
+}
+
+#[test]
+fn serial_link_matrix_flags_the_node_capped_lower() {
+    require_namespaces!();
+    let _one = ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = tempdir();
+    let out = output_arg(dir.path());
+    let o = cluster(
+        "cblnk",
+        "10.241.3",
+        // Caps low enough that no pair is limited by the two shared cores instead.
+        &["-r", "400mbit", "-c", "3=100mbit"],
+        &[
+            "links",
+            "--bandwidth-size",
+            "256K",
+            "--window",
+            "16",
+            "-n",
+            "5",
+            "-w",
+            "1",
+            "--output",
+            &out,
+        ],
+    )
+    .output()
+    .unwrap();
+    ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("cblnkn3") && stdout.contains("SLOW: bandwidth"),
+        "{stdout}"
+    );
+    let doc = document(dir.path());
+    assert_all_checked_and_passed(&doc);
+    let m = doc.links.expect("the document has the link matrix");
+    assert_eq!(m.hosts, ["cblnkn1", "cblnkn2", "cblnkn3", "cblnkn4"]);
+    assert_eq!(m.rounds, 3);
+    assert_eq!(m.pairs.len(), 6);
+    for n in &m.nodes {
+        assert_eq!(
+            n.slow_bandwidth,
+            n.host == "cblnkn3",
+            "{n:?} (stats {:?})",
+            m.stats
+        );
+    }
+    for p in &m.pairs {
+        let involves = p.host_a == "cblnkn3" || p.host_b == "cblnkn3";
+        assert_eq!(p.slow_bandwidth, involves, "{p:?}");
+    }
+    for i in 0..4 {
+        assert_eq!(m.bandwidth_gbps[i][i], None);
+        for j in 0..4 {
+            assert_eq!(m.bandwidth_gbps[i][j], m.bandwidth_gbps[j][i]);
+        }
+    }
+    // The same matrix was streamed, before the footer.
+    let (path, _) = only_document(&dir.path().join("r"));
+    assert!(stream_lines(&path).iter().any(|l| l["type"] == "links"));
+}
+
+/// Waits until the run's stream holds `records` records; returns its path.
+fn wait_for_records(child: &mut Child, dir: &Path, records: usize) -> PathBuf {
+    let start = Instant::now();
+    loop {
+        if let Some(p) = std::fs::read_dir(dir).ok().and_then(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        }) {
+            let n = std::fs::read_to_string(&p)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains(r#""type":"record""#))
+                .count();
+            if n >= records {
+                return p;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut stderr);
+            }
+            panic!("the run ended ({status}) before {records} records were written: {stderr}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "no records in time"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits for the child to end; returns its output and how long that took.
+fn wait_end(mut child: Child, limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the job was still running {limit:?} after the fault");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (child.wait_with_output().unwrap(), start.elapsed())
+}
+
+fn rank_pid(stream: &Path, rank: usize) -> String {
+    let header = &stream_lines(&stream.with_extension("json"))[0];
+    header["environment"]["ranks"][rank]["pid"].to_string()
+}
+
+/// The watchdog limit of the fault tests: far above one measurement of `long_run`
+/// (300 all-reduces of at most 1 MiB) even on a loaded machine.
+const TIMEOUT_S: u64 = 20;
+
+fn long_run(prefix: &str, subnet: &str, out: &str) -> Child {
+    cluster(
+        prefix,
+        subnet,
+        &[],
+        &[
+            "run",
+            "--bench",
+            "allreduce",
+            "-b",
+            "8",
+            "-e",
+            "1M",
+            "-f",
+            "2",
+            "-n",
+            "300",
+            "-w",
+            "10",
+            "-q",
+            "--timeout",
+            &TIMEOUT_S.to_string(),
+            "--output",
+            out,
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
+}
+
+/// Starts a long run on 4 nodes, sends `signal` to `rank` once two records are on disk,
+/// and checks that the job then fails within `limit` with those records kept. Returns
+/// the job's standard error.
+fn fault_mid_run(prefix: &str, subnet: &str, rank: usize, signal: &str, limit: Duration) -> String {
+    let _one = ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = tempdir();
+    let out = output_arg(dir.path());
+    let mut child = long_run(prefix, subnet, &out);
+    let stream = wait_for_records(&mut child, &dir.path().join("r"), 2);
+    let pid = rank_pid(&stream, rank);
+    assert!(Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    let (o, took) = wait_end(child, limit);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        !o.status.success(),
+        "the job must fail after {signal}: {stderr}"
+    );
+    assert!(took < limit, "{took:?}");
+    let kept = stream_lines(&stream.with_extension("json"));
+    assert!(kept.iter().filter(|l| l["type"] == "record").count() >= 2);
+    assert!(namespaces_left(prefix).is_empty(), "namespaces left behind");
+    stderr
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_with_partial_results_kept() {
+    require_namespaces!();
+    fault_mid_run(
+        "cbkil",
+        "10.241.4",
+        2,
+        "-KILL",
+        Duration::from_secs(TIMEOUT_S + 30),
+    );
+}
+
+#[test]
+fn a_stalled_rank_is_caught_by_the_watchdog() {
+    require_namespaces!();
+    // Stopped mid-measurement: the others wait in the all-reduce until the watchdog
+    // (--timeout 20) ends the job.
+    let stderr = fault_mid_run(
+        "cbstl",
+        "10.241.5",
+        3,
+        "-STOP",
+        Duration::from_secs(TIMEOUT_S + 45),
+    );
+    eprintln!("{stderr}");
+    assert!(
+        stderr.contains("watchdog") && stderr.contains("allreduce"),
+        "{stderr}"
+    );
+}
