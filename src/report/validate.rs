@@ -366,18 +366,18 @@ pub struct ClaimResult {
     pub conflicts_with: Vec<String>,
 }
 
-fn normalize_dtype(d: &str) -> String {
+pub(crate) fn normalize_dtype(d: &str) -> String {
     match d.trim().to_ascii_lowercase().as_str() {
         "float" | "f32" | "fp32" | "float32" => "fp32".into(),
         "double" | "f64" | "fp64" | "float64" => "fp64".into(),
         "half" | "f16" | "fp16" | "float16" => "fp16".into(),
         "bfloat16" | "bf16" => "bf16".into(),
-        "fp8" | "f8" | "e4m3" | "fp8_e4m3" | "float8_e4m3" => "fp8".into(),
+        "fp8" | "f8" | "e4m3" | "fp8e4m3" | "fp8_e4m3" | "float8_e4m3" => "fp8".into(),
         other => other.into(),
     }
 }
 
-fn record_dtype(r: &Record) -> Option<String> {
+pub(crate) fn record_dtype(r: &Record) -> Option<String> {
     serde_json::to_value(&r.params)
         .ok()?
         .get("dtype")?

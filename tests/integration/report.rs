@@ -367,3 +367,44 @@ fn unreadable_inputs_are_usage_errors() {
         }
     }
 }
+
+/// The claimed peak of the detected hardware is drawn as a dashed line. The input is a
+/// real CPU run relabelled as a one-node CUDA run on a p5.48xlarge: a rendering fixture,
+/// not a measurement of that machine. The run as measured matches no claims file.
+#[test]
+fn claimed_peak_of_the_detected_instance_is_drawn() {
+    let dir = tempdir();
+    let results = small_run(dir.path(), "r");
+    let as_measured = dir.path().join("as-measured");
+    clusterbench(dir.path())
+        .args(["plot", results.to_str().unwrap(), "-o"])
+        .arg(&as_measured)
+        .assert()
+        .success();
+    let texts = svg_texts(&as_measured.join("membw-bandwidth.svg"));
+    assert!(
+        !texts.iter().any(|t| t.contains("claimed")),
+        "no claims file matches this machine: {texts:?}"
+    );
+
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    doc["environment"]["hosts"][0]["instance_type"] = "p5.48xlarge".into();
+    doc["run"]["backend"] = "cuda".into();
+    let relabelled = dir.path().join("p5.json");
+    std::fs::write(&relabelled, serde_json::to_string(&doc).unwrap()).unwrap();
+    let charts = dir.path().join("charts");
+    clusterbench(dir.path())
+        .args(["plot", relabelled.to_str().unwrap(), "-o"])
+        .arg(&charts)
+        .assert()
+        .success();
+    let texts = svg_texts(&charts.join("membw-bandwidth.svg"));
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("claimed") && t.contains("HBM")),
+        "the p5's HBM claim is drawn: {texts:?}"
+    );
+    assert_charts_decode(&charts);
+}
