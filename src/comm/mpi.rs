@@ -345,43 +345,32 @@ impl Communicator for MpiComm {
 
     fn exchange(&self, sends: &[&[u8]], recvs: &mut [&mut [u8]], peer: usize) -> Result<()> {
         let mut requests: Vec<ffi::MPI_Request> = Vec::with_capacity(sends.len() + recvs.len());
-        for r in recvs.iter_mut() {
-            let n = mpi_count("exchange", r.len())?;
-            // SAFETY: the buffer outlives the request: we wait for all of them below.
+        // Receives first, so that every send finds its receive posted.
+        let transfers = recvs
+            .iter_mut()
+            .map(|r| (false, r.as_mut_ptr(), r.len()))
+            .chain(sends.iter().map(|s| (true, s.as_ptr() as *mut u8, s.len())));
+        for (send, ptr, len) in transfers {
+            let n = mpi_count("exchange", len)?;
+            // SAFETY: the buffer outlives the request: we wait for all of them below. A
+            // send only reads through the pointer.
             let rc = unsafe {
                 let mut req = std::mem::zeroed();
-                let rc = ffi::MPI_Irecv(
-                    r.as_mut_ptr() as *mut std::ffi::c_void,
-                    n,
+                let (buf, ty, peer, comm) = (
+                    ptr as *mut std::ffi::c_void,
                     ffi::RSMPI_UINT8_T,
                     peer as std::ffi::c_int,
-                    P2P_TAG,
                     self.world.as_raw(),
-                    &mut req,
                 );
+                let rc = if send {
+                    ffi::MPI_Isend(buf, n, ty, peer, P2P_TAG, comm, &mut req)
+                } else {
+                    ffi::MPI_Irecv(buf, n, ty, peer, P2P_TAG, comm, &mut req)
+                };
                 requests.push(req);
                 rc
             };
-            check_rc("MPI_Irecv", rc)?;
-        }
-        for s in sends {
-            let n = mpi_count("exchange", s.len())?;
-            // SAFETY: as above.
-            let rc = unsafe {
-                let mut req = std::mem::zeroed();
-                let rc = ffi::MPI_Isend(
-                    s.as_ptr() as *const std::ffi::c_void,
-                    n,
-                    ffi::RSMPI_UINT8_T,
-                    peer as std::ffi::c_int,
-                    P2P_TAG,
-                    self.world.as_raw(),
-                    &mut req,
-                );
-                requests.push(req);
-                rc
-            };
-            check_rc("MPI_Isend", rc)?;
+            check_rc(if send { "MPI_Isend" } else { "MPI_Irecv" }, rc)?;
         }
         // SAFETY: every request was posted above.
         let rc = unsafe {
