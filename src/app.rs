@@ -83,12 +83,12 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::List => {
             println!("Benchmarks:");
             for b in crate::bench::registry() {
-                println!("  {:<10} {}", b.name(), b.description());
+                println!("  {:<13} {}", b.name(), b.description());
             }
             println!("\nSuites (clusterbench run --suite NAME):");
             for (name, _) in BUILTIN_SUITES {
                 let (_, s) = crate::options::load_suite(name)?;
-                println!("  {:<10} {}", name, s.description);
+                println!("  {:<13} {}", name, s.description);
             }
             Ok(())
         }
