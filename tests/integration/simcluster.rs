@@ -265,6 +265,27 @@ fn serial_link_matrix_flags_the_node_capped_lower() {
     // The same matrix was streamed, before the footer.
     let (path, _) = only_document(&dir.path().join("r"));
     assert!(stream_lines(&path).iter().any(|l| l["type"] == "links"));
+    // And drawn as heatmaps, one row and column per node.
+    let charts = path.with_file_name(format!(
+        "{}-charts",
+        path.file_stem().unwrap().to_string_lossy()
+    ));
+    for metric in ["bandwidth", "latency"] {
+        let svg = std::fs::read_to_string(charts.join(format!("links-{metric}.svg")))
+            .unwrap_or_else(|e| panic!("links-{metric}.svg in {}: {e}", charts.display()));
+        let xml = roxmltree::Document::parse(&svg).expect("the heatmap SVG is XML");
+        let texts: Vec<&str> = xml
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect();
+        for host in &m.hosts {
+            assert!(
+                texts.iter().any(|t| t.trim() == host),
+                "{host} labels the {metric} heatmap: {texts:?}"
+            );
+        }
+    }
 }
 
 /// Waits until the run's stream holds `records` records; returns its path.
