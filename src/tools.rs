@@ -8,7 +8,7 @@ use crate::error::{UsageError, VerdictFailed};
 use crate::model::{self, Link, Topology};
 use crate::report::compare::{self, CompareOptions, Reference};
 use crate::report::grid::{render, OutputFormat};
-use crate::report::json::read_document;
+use crate::report::json::read_results;
 use crate::report::validate::{self, ClaimsFile, Outcome};
 use crate::units::{format_bytes, format_seconds, parse_size};
 use anyhow::Result;
@@ -36,8 +36,8 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         .as_deref()
         .map(Reference::parse)
         .transpose()?;
-    let baseline = read_document(&args.baseline)?;
-    let candidate = read_document(&args.candidate)?;
+    let baseline = read_results(&args.baseline)?;
+    let candidate = read_results(&args.candidate)?;
     let report = compare::compare(&baseline, &candidate, &opts)?;
     match args.format {
         OutputFormat::Json => print_json(&report)?,
@@ -63,9 +63,8 @@ fn read_text(path: &Path) -> Result<String, UsageError> {
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<()> {
-    let doc = read_document(&args.results)?;
-    let raw: serde_json::Value = serde_json::from_str(&read_text(&args.results)?)
-        .map_err(|e| UsageError::new(format!("'{}': {e}", args.results.display())))?;
+    let doc = read_results(&args.results)?;
+    let raw = serde_json::to_value(&doc)?;
     let mut files: Vec<(String, ClaimsFile)> = Vec::new();
     for spec in &args.claims {
         if spec == "auto" {
@@ -106,7 +105,7 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
 pub fn model(args: &ModelArgs) -> Result<()> {
     let mut fits = Vec::new();
     for p in &args.results {
-        fits.extend(model::fit_collectives(&read_document(p)?));
+        fits.extend(model::fit_collectives(&read_results(p)?));
     }
     if fits.is_empty() {
         return Err(UsageError::new(
@@ -199,7 +198,7 @@ fn topology_of(args: &PredictArgs) -> Result<Topology> {
         let mut fits = Vec::new();
         for p in &args.calibrate {
             fits.extend(
-                model::fit_collectives(&read_document(p)?)
+                model::fit_collectives(&read_results(p)?)
                     .into_iter()
                     .filter(|f| f.benchmark == "allreduce" && !f.in_place),
             );

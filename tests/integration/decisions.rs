@@ -372,6 +372,27 @@ achievable = 0.8
     p
 }
 
+/// The `.jsonl` stream of a run (complete here; a run that died leaves only this) is
+/// read by compare and validate like the final document.
+#[test]
+fn compare_and_validate_read_a_stream() {
+    let dir = tempdir();
+    let d = dir.path();
+    let json = small_run(d, "s", &[]);
+    let stream = json.with_extension("jsonl");
+    let (json, stream) = (json.to_str().unwrap(), stream.to_str().unwrap());
+    let out = cb(d, &["compare", json, stream, "--format", "json"]);
+    assert_code(&out, 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let compared = v["comparisons"].as_array().unwrap();
+    assert!(compared.len() >= 5, "{v}");
+    assert!(compared.iter().all(|c| c["time_ratio"]["estimate"] == 1.0));
+    let low = claims_file(d, "low.toml", 1.0, "MB/s");
+    let ok = cb(d, &["validate", stream, "--claims", low.to_str().unwrap()]);
+    assert_code(&ok, 0);
+    assert!(text(&ok).contains("pass"), "{}", text(&ok));
+}
+
 #[test]
 fn validate_passes_fails_and_says_not_measured() {
     let dir = tempdir();
