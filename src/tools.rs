@@ -64,11 +64,10 @@ fn read_text(path: &Path) -> Result<String, UsageError> {
 
 pub fn validate(args: &ValidateArgs) -> Result<()> {
     let doc = read_results(&args.results)?;
-    let raw = serde_json::to_value(&doc)?;
     let mut files: Vec<(String, ClaimsFile)> = Vec::new();
     for spec in &args.claims {
         if spec == "auto" {
-            let (instances, gpus) = validate::detected_hardware(&raw);
+            let (instances, gpus) = validate::detected_hardware(&doc);
             let picked = validate::auto_select(&ClaimsFile::builtin(), &instances, &gpus);
             if picked.is_empty() {
                 return Err(UsageError::new(format!(

@@ -449,10 +449,7 @@ pub fn build_charts(sources: &[Source]) -> Vec<NamedChart> {
 /// that measure the same quantity in the same unit.
 fn attach_claimed_peaks(charts: &mut [NamedChart], source: &Source) {
     use crate::report::validate::{self, ClaimsFile, Quantity};
-    let Ok(raw) = serde_json::to_value(&source.doc) else {
-        return;
-    };
-    let (instances, gpus) = validate::detected_hardware(&raw);
+    let (instances, gpus) = validate::detected_hardware(&source.doc);
     let files = validate::auto_select(&ClaimsFile::builtin(), &instances, &gpus);
     if files.is_empty() {
         return;

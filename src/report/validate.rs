@@ -249,32 +249,19 @@ impl ClaimsFile {
     }
 }
 
-/// Instance types and GPU names found in a results document, read from its raw JSON
-/// so that fields added to the schema later (`hosts[].gpus[].name`) are seen.
-pub fn detected_hardware(raw: &serde_json::Value) -> (Vec<String>, Vec<String>) {
-    let mut instances = Vec::new();
-    let mut gpus = Vec::new();
-    let hosts = raw
-        .pointer("/environment/hosts")
-        .and_then(|h| h.as_array())
-        .cloned()
-        .unwrap_or_default();
-    for h in &hosts {
-        if let Some(t) = h.get("instance_type").and_then(|v| v.as_str()) {
-            if !instances.iter().any(|i| i == t) {
-                instances.push(t.to_string());
+/// Instance types and GPU names found in a results document, each once.
+pub fn detected_hardware(doc: &RunDocument) -> (Vec<String>, Vec<String>) {
+    let mut instances: Vec<String> = Vec::new();
+    let mut gpus: Vec<String> = Vec::new();
+    for h in &doc.environment.hosts {
+        if let Some(t) = &h.instance_type {
+            if !instances.contains(t) {
+                instances.push(t.clone());
             }
         }
-        for g in h
-            .get("gpus")
-            .and_then(|g| g.as_array())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(n) = g.get("name").and_then(|v| v.as_str()) {
-                if !gpus.iter().any(|x| x == n) {
-                    gpus.push(n.to_string());
-                }
+        for g in &h.gpus {
+            if !gpus.contains(&g.name) {
+                gpus.push(g.name.clone());
             }
         }
     }
@@ -378,11 +365,12 @@ pub(crate) fn normalize_dtype(d: &str) -> String {
 }
 
 pub(crate) fn record_dtype(r: &Record) -> Option<String> {
-    serde_json::to_value(&r.params)
-        .ok()?
-        .get("dtype")?
-        .as_str()
-        .map(normalize_dtype)
+    match &r.params {
+        Params::Collective { dtype, .. } | Params::Matmul { dtype, .. } => {
+            Some(normalize_dtype(dtype.name()))
+        }
+        _ => None,
+    }
 }
 
 fn metric(r: &Record, name: &str) -> Option<f64> {
@@ -714,15 +702,24 @@ mod tests {
     }
 
     #[test]
-    fn hardware_is_read_from_the_raw_json_including_gpu_names() {
-        let raw = serde_json::json!({"environment": {"hosts": [
-            {"instance_type": "p5en.48xlarge", "gpus": [{"name": "NVIDIA H200"}, {"name": "NVIDIA H200"}]},
-            {"instance_type": "p5en.48xlarge"}
-        ]}});
-        let (i, g) = detected_hardware(&raw);
+    fn hardware_is_read_from_the_hosts_including_gpu_names() {
+        let gpu = |name: &str| -> crate::results::environment::GpuInfo {
+            serde_json::from_value(serde_json::json!({"index": 0, "name": name,
+                "compute_capability": "9.0", "sm_count": 132, "memory_bytes": 0}))
+            .unwrap()
+        };
+        let mut doc = nccl_doc();
+        let host = doc.environment.hosts[0].clone();
+        doc.environment.hosts = vec![host.clone(), host];
+        for h in &mut doc.environment.hosts {
+            h.instance_type = Some("p5en.48xlarge".into());
+        }
+        doc.environment.hosts[0].gpus = vec![gpu("NVIDIA H200"), gpu("NVIDIA H200")];
+        let (i, g) = detected_hardware(&doc);
         assert_eq!(i, ["p5en.48xlarge"]);
         assert_eq!(g, ["NVIDIA H200"]);
-        assert_eq!(detected_hardware(&serde_json::json!({})), (vec![], vec![]));
+        doc.environment.hosts.clear();
+        assert_eq!(detected_hardware(&doc), (vec![], vec![]));
     }
 
     #[test]
