@@ -133,7 +133,7 @@ pub struct ValidateArgs {
 #[derive(Debug, Clone, Args)]
 #[command(
     long_about = "Fits t(size) = alpha + size / beta to each collective sweep (per benchmark, \
-dtype, op and rank count) by Huber-weighted least squares on relative residuals, so small and \
+dtype, op and rank count) by robust least squares on relative residuals, so small and \
 large messages count alike and a few disturbed points do not pull the fit. Prints alpha \
 (latency), beta (bandwidth of the per-rank buffer) and the fit quality.\n\n\
 Example:\n  clusterbench model run-2ranks.json run-4ranks.json"

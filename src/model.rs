@@ -5,7 +5,7 @@
 
 use crate::error::UsageError;
 use crate::results::{Params, RunDocument};
-use crate::stats::robust::{huber_line, LineFit};
+use crate::stats::robust::{robust_line, LineFit};
 use serde::{Deserialize, Serialize};
 
 /// A fitted t(bytes) = alpha + bytes / beta for one collective at one rank count.
@@ -67,7 +67,7 @@ pub fn fit_collectives(doc: &RunDocument) -> Vec<CollectiveFit> {
         }
         let x: Vec<f64> = points.iter().map(|p| p.0).collect();
         let y: Vec<f64> = points.iter().map(|p| p.1).collect();
-        let Some(fit) = huber_line(&x, &y) else {
+        let Some(fit) = robust_line(&x, &y) else {
             continue;
         };
         out.push(CollectiveFit {
@@ -338,7 +338,7 @@ mod tests {
         for n in [2u64, 4] {
             let x: Vec<f64> = (3..=26).map(|p| (1u64 << p) as f64).collect();
             let y: Vec<f64> = x.iter().map(|s| ring_allreduce(n, *s, &link)).collect();
-            let fit = huber_line(&x, &y).unwrap();
+            let fit = robust_line(&x, &y).unwrap();
             fits.push(CollectiveFit {
                 benchmark: "allreduce".into(),
                 backend: "cpu".into(),

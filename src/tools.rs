@@ -129,7 +129,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         "rms error",
         "max error",
         "R2 (log)",
-        "downweighted",
+        "outliers",
     ];
     let rows: Vec<Vec<String>> = fits
         .iter()
@@ -155,7 +155,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
                 format!("{:.1}%", f.fit.rms_rel_error * 100.0),
                 format!("{:.1}%", f.fit.max_rel_error * 100.0),
                 format!("{:.4}", f.fit.r_squared_log),
-                format!("{}/{}", f.fit.downweighted, f.fit.points),
+                format!("{}/{}", f.fit.outliers, f.fit.points),
             ]
         })
         .collect();

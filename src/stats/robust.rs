@@ -1,6 +1,13 @@
-//! Robust straight-line fits: Huber-weighted iteratively reweighted least squares on
-//! relative residuals, so a sweep from 8 B to 1 GiB weighs every size alike and a
-//! few disturbed points do not pull the line.
+//! Robust straight-line fits on relative residuals, so a sweep from 8 B to 1 GiB weighs
+//! every size alike and a few disturbed points do not pull the line.
+//!
+//! Relative residuals give the smallest sizes the most leverage over the intercept, so
+//! a single small message that ran far faster than the rest (a shaper's burst, a cache)
+//! can drag a least-squares or Huber line anywhere. The fit therefore starts from the
+//! least-median-of-squares line (the best of the lines through every pair of points,
+//! Rousseeuw 1984), which ignores up to half of the points, and then refines it by
+//! iteratively reweighted least squares with Tukey's biweight, which gives gross
+//! outliers no weight at all.
 
 /// y = intercept + slope * x, with its quality.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -13,13 +20,18 @@ pub struct LineFit {
     pub rms_rel_error: f64,
     /// Largest |relative residual|.
     pub max_rel_error: f64,
-    /// Points whose Huber weight fell below 1 (treated as partly outlying).
-    pub downweighted: usize,
+    /// Points more than 2.5 robust scales from the line, left out of the final fit
+    /// or nearly so.
+    pub outliers: usize,
     pub points: usize,
 }
 
-/// Huber's tuning constant: 95% efficiency under normal errors.
-const HUBER_K: f64 = 1.345;
+/// Tukey's biweight tuning constant: 95% efficiency under normal errors.
+const TUKEY_C: f64 = 4.685;
+
+/// Residuals below this relative size are noise on any machine: the scale never falls
+/// under it, so an exact fit through a few points does not reject the rest.
+const MIN_REL_SCALE: f64 = 1e-3;
 
 /// Weighted least squares of y = a + b x with weights `w`, constrained to a >= 0,
 /// b >= 0 (a time cannot be negative, nor can a cost per byte).
@@ -61,15 +73,63 @@ fn weighted_line(x: &[f64], y: &[f64], w: &[f64]) -> Option<(f64, f64)> {
     Some((a, b))
 }
 
-fn median_abs(values: &[f64]) -> f64 {
-    let mut v: Vec<f64> = values.iter().map(|r| r.abs()).collect();
+fn rel_residuals(x: &[f64], y: &[f64], (a, b): (f64, f64)) -> Vec<f64> {
+    x.iter().zip(y).map(|(x, y)| (a + b * x - y) / y).collect()
+}
+
+/// The `h`-th smallest |r| (1-based), h = n/2 + 1: the order statistic that least
+/// median of squares minimises for a line (Rousseeuw and Leroy 1987).
+fn lms_order_stat(rel: &[f64]) -> f64 {
+    let mut v: Vec<f64> = rel.iter().map(|r| r.abs()).collect();
     v.sort_by(f64::total_cmp);
-    super::quantile_sorted(&v, 0.5)
+    v[(v.len() / 2).min(v.len() - 1)]
+}
+
+/// The admissible line (a >= 0, b >= 0) with the smallest median relative residual
+/// among the lines through two points, through the origin and one point, or flat
+/// through one point; with its robust scale.
+fn least_median_line(x: &[f64], y: &[f64]) -> ((f64, f64), f64) {
+    let n = x.len();
+    let mut candidates = Vec::with_capacity(n * (n + 1));
+    for i in 0..n {
+        if x[i] > 0.0 {
+            candidates.push((0.0, y[i] / x[i]));
+        }
+        candidates.push((y[i], 0.0));
+        for j in i + 1..n {
+            if x[j] != x[i] {
+                let b = (y[j] - y[i]) / (x[j] - x[i]);
+                let a = y[i] - b * x[i];
+                if a >= 0.0 && b >= 0.0 {
+                    candidates.push((a, b));
+                }
+            }
+        }
+    }
+    let mut best = (candidates[0], f64::INFINITY);
+    for c in candidates {
+        let m = lms_order_stat(&rel_residuals(x, y, c));
+        if m < best.1 {
+            best = (c, m);
+        }
+    }
+    // Rousseeuw's consistency factor for the scale of a two-parameter LMS fit.
+    let scale = 1.4826 * (1.0 + 5.0 / (n as f64 - 2.0).max(1.0)) * best.1;
+    (best.0, scale.max(MIN_REL_SCALE))
+}
+
+fn tukey_weight(u: f64) -> f64 {
+    if u.abs() >= TUKEY_C {
+        0.0
+    } else {
+        let t = 1.0 - (u / TUKEY_C).powi(2);
+        t * t
+    }
 }
 
 /// Fits y = a + b x robustly. Needs at least two points with distinct x, every x
 /// >= 0 and every y > 0, all finite; otherwise `None`.
-pub fn huber_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
+pub fn robust_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
     let n = x.len();
     if n < 2 || y.len() != n {
         return None;
@@ -81,24 +141,24 @@ pub fn huber_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
     if x.iter().all(|v| *v == x[0]) {
         return None;
     }
-    // Relative residuals: weight 1/y^2 on top of the Huber weight.
+    let (start, scale) = least_median_line(x, y);
+    // Relative residuals: weight 1/y^2 on top of the biweight.
     let base: Vec<f64> = y.iter().map(|y| 1.0 / (y * y)).collect();
-    let mut huber = vec![1.0; n];
-    let mut fit = (0.0, 0.0);
+    let mut fit = start;
     for _ in 0..50 {
-        let w: Vec<f64> = base.iter().zip(&huber).map(|(b, h)| b * h).collect();
-        let next = weighted_line(x, y, &w)?;
-        let rel: Vec<f64> = x
+        let rel = rel_residuals(x, y, fit);
+        let w: Vec<f64> = base
             .iter()
-            .zip(y)
-            .map(|(x, y)| (next.0 + next.1 * x - y) / y)
+            .zip(&rel)
+            .map(|(b, r)| b * tukey_weight(r / scale))
             .collect();
-        // MAD scale; a floor keeps a perfect fit from dividing by zero.
-        let scale = (median_abs(&rel) / 0.6745).max(1e-9);
-        for (h, r) in huber.iter_mut().zip(&rel) {
-            let u = (r / scale).abs();
-            *h = if u <= HUBER_K { 1.0 } else { HUBER_K / u };
+        // A line needs two distinct sizes among the points it still weighs.
+        let mut kept = x.iter().zip(&w).filter(|(_, w)| **w > 0.0).map(|(x, _)| *x);
+        let first = kept.next();
+        if !kept.any(|v| Some(v) != first) {
+            break;
         }
+        let next = weighted_line(x, y, &w)?;
         let converged = (next.0 - fit.0).abs() <= 1e-12 * next.0.abs().max(1e-300)
             && (next.1 - fit.1).abs() <= 1e-12 * next.1.abs().max(1e-300);
         fit = next;
@@ -107,7 +167,7 @@ pub fn huber_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
         }
     }
     let (a, b) = fit;
-    let rel: Vec<f64> = x.iter().zip(y).map(|(x, y)| (a + b * x - y) / y).collect();
+    let rel = rel_residuals(x, y, fit);
     let rms_rel_error = (rel.iter().map(|r| r * r).sum::<f64>() / n as f64).sqrt();
     let max_rel_error = rel.iter().fold(0.0f64, |m, r| m.max(r.abs()));
     let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
@@ -129,7 +189,7 @@ pub fn huber_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
         r_squared_log,
         rms_rel_error,
         max_rel_error,
-        downweighted: huber.iter().filter(|h| **h < 1.0).count(),
+        outliers: rel.iter().filter(|r| (*r / scale).abs() > 2.5).count(),
         points: n,
     })
 }
@@ -147,7 +207,7 @@ mod tests {
         let x = sweep();
         let (alpha, beta) = (20e-6, 12.5e9);
         let y: Vec<f64> = x.iter().map(|s| alpha + s / beta).collect();
-        let f = huber_line(&x, &y).unwrap();
+        let f = robust_line(&x, &y).unwrap();
         assert!((f.intercept - alpha).abs() / alpha < 1e-6, "{f:?}");
         assert!((f.slope * beta - 1.0).abs() < 1e-6, "{f:?}");
         assert!(f.max_rel_error < 1e-6 && f.r_squared_log > 0.999999);
@@ -162,21 +222,57 @@ mod tests {
         y[2] *= 5.0;
         y[10] *= 3.0;
         y[20] *= 4.0;
-        let f = huber_line(&x, &y).unwrap();
+        let f = robust_line(&x, &y).unwrap();
         assert!((f.intercept - alpha).abs() / alpha < 0.05, "{f:?}");
         assert!((f.slope * beta - 1.0).abs() < 0.05, "{f:?}");
-        assert!(f.downweighted >= 3, "{f:?}");
-        // Plain weighted least squares (one iteration, no Huber) is pulled further.
+        assert!(f.outliers >= 3, "{f:?}");
+        // Plain weighted least squares (no robust weights) is pulled further.
         let w: Vec<f64> = y.iter().map(|y| 1.0 / (y * y)).collect();
         let (a0, _) = weighted_line(&x, &y, &w).unwrap();
         assert!((a0 - alpha).abs() > (f.intercept - alpha).abs());
     }
 
     #[test]
+    fn ignores_a_small_message_far_faster_than_the_line() {
+        // Medians of a 2-node all-reduce through a 200 Mbit/s token-bucket shaper: the
+        // 64 KiB call fits in the shaper's burst and runs 18x faster than the link.
+        let x = [65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0];
+        let y = [
+            151.29e-6,
+            10.97985e-3,
+            43.91908e-3,
+            175.52818e-3,
+            702.52067e-3,
+        ];
+        let f = robust_line(&x, &y).unwrap();
+        let beta = 1.0 / f.slope;
+        assert!((beta / 23.9e6 - 1.0).abs() < 0.01, "{f:?}");
+        assert!(f.intercept < 1e-3, "{f:?}");
+        assert_eq!(f.outliers, 1, "{f:?}");
+        // Least squares on relative residuals follows the fast point instead.
+        let w: Vec<f64> = y.iter().map(|y| 1.0 / (y * y)).collect();
+        let (_, b0) = weighted_line(&x, &y, &w).unwrap();
+        assert!((1.0 / b0 / 23.9e6 - 1.0).abs() > 0.5);
+    }
+
+    #[test]
+    fn a_noisy_sweep_keeps_every_point() {
+        let x = sweep();
+        let y: Vec<f64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (10e-6 + s / 20e9) * if i % 2 == 0 { 1.01 } else { 0.99 })
+            .collect();
+        let f = robust_line(&x, &y).unwrap();
+        assert_eq!(f.outliers, 0, "{f:?}");
+        assert!((f.slope * 20e9 - 1.0).abs() < 0.02, "{f:?}");
+    }
+
+    #[test]
     fn rejects_unusable_input() {
-        assert!(huber_line(&[1.0], &[1.0]).is_none());
-        assert!(huber_line(&[1.0, 1.0], &[1.0, 2.0]).is_none());
-        assert!(huber_line(&[1.0, 2.0], &[1.0, 0.0]).is_none());
-        assert!(huber_line(&[1.0, f64::NAN], &[1.0, 2.0]).is_none());
+        assert!(robust_line(&[1.0], &[1.0]).is_none());
+        assert!(robust_line(&[1.0, 1.0], &[1.0, 2.0]).is_none());
+        assert!(robust_line(&[1.0, 2.0], &[1.0, 0.0]).is_none());
+        assert!(robust_line(&[1.0, f64::NAN], &[1.0, 2.0]).is_none());
     }
 }
