@@ -70,6 +70,7 @@ fn record_with_samples(n: usize) -> Record {
             best: 11.0,
         }],
         check: Check::skipped(),
+        per_node: Vec::new(),
     }
 }
 

@@ -378,6 +378,14 @@ pub struct RunArgs {
     /// that `compare` catches a slowdown.
     #[arg(long = "debug-slowdown", hide = true, value_name = "FACTOR")]
     pub debug_slowdown: Option<f64>,
+    /// Test-only: apply --debug-slowdown on this rank alone (a slow node).
+    #[arg(
+        long = "debug-slow-rank",
+        hide = true,
+        value_name = "RANK",
+        requires = "debug_slowdown"
+    )]
+    pub debug_slow_rank: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -330,6 +330,9 @@ pub struct RunOptions {
     /// Test-only: factor by which every timed iteration is stretched.
     #[serde(skip)]
     pub slowdown: Option<f64>,
+    /// Test-only: the one rank slowed down, if not all.
+    #[serde(skip)]
+    pub slow_rank: Option<usize>,
     #[serde(skip)]
     pub stall_rank: Option<usize>,
     /// Watchdog limit per measurement, in seconds (`None`: no watchdog).
@@ -627,6 +630,7 @@ impl RunOptions {
                 }
                 other => other,
             },
+            slow_rank: args.debug_slow_rank,
             stall_rank: args.debug_stall_rank,
             timeout_s: timeout_of(args.timeout)?,
             peers: peers_of(&args.peers)?,

@@ -10,13 +10,9 @@ use crate::results::links::{LinkMatrix, LinkPair, LinkStats, NodeLinks, RobustSt
 use crate::results::{Check, Metric, Record};
 use crate::runner::p2p::{window_for, P2pCase, P2pMode};
 use crate::runner::RunContext;
-use crate::stats::{median, round_robin, scaled_mad, Summary};
+use crate::stats::{median, round_robin, Summary};
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
-
-/// Flags: at least `K` scaled MADs and `MIN_RELATIVE` of the median away.
-const K: f64 = 3.0;
-const MIN_RELATIVE: f64 = 0.2;
 
 /// `clusterbench links`: its own options, turned into a run of the `links` benchmark.
 #[derive(Debug, Clone, clap::Args)]
@@ -271,25 +267,11 @@ fn pair_records(
                 time_s,
                 samples_s: samples.clone(),
                 check: check.clone(),
+                per_node: Vec::new(),
             });
         }
     }
     Ok(out)
-}
-
-fn robust(values: &[f64], low_is_bad: bool) -> RobustStat {
-    let m = median(values).unwrap_or(0.0);
-    let s = scaled_mad(values).unwrap_or(0.0);
-    let threshold = if low_is_bad {
-        (m - K * s).min(m * (1.0 - MIN_RELATIVE))
-    } else {
-        (m + K * s).max(m * (1.0 + MIN_RELATIVE))
-    };
-    RobustStat {
-        median: m,
-        scaled_mad: s,
-        threshold,
-    }
 }
 
 /// The matrix, per-node medians and flags from the measured pairs.
@@ -324,10 +306,10 @@ fn build_matrix(
     let node_lat: Vec<f64> = (0..n).map(|i| row_median(&lat, i)).collect();
     let node_bw: Vec<f64> = (0..n).map(|i| row_median(&bw, i)).collect();
     let stats = LinkStats {
-        bandwidth: robust(&node_bw, true),
-        latency: robust(&node_lat, false),
-        k: K,
-        min_relative: MIN_RELATIVE,
+        bandwidth: RobustStat::of(&node_bw, true),
+        latency: RobustStat::of(&node_lat, false),
+        k: crate::results::links::K,
+        min_relative: crate::results::links::MIN_RELATIVE,
     };
     let pairs = figures
         .into_iter()

@@ -235,6 +235,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
                     method: format!("not checked ({} does not check)", parsed.tool),
                 },
             },
+            per_node: Vec::new(),
         });
     }
     let host_names = if hosts_seen.is_empty() {

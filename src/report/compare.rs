@@ -596,6 +596,7 @@ mod tests {
                 best: 1.0,
             }],
             check: Check::skipped(),
+            per_node: Vec::new(),
         }
     }
 

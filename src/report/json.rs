@@ -58,6 +58,26 @@ pub fn write_document(doc: &RunDocument, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Versions up to this build's are read: each added only optional fields.
+fn readable_schema(v: u64) -> bool {
+    (u64::from(crate::results::OLDEST_READABLE_SCHEMA)..=u64::from(crate::results::SCHEMA_VERSION))
+        .contains(&v)
+}
+
+fn unreadable_schema(path: &Path, v: u64) -> UsageError {
+    UsageError::new(format!(
+        "'{}' has schema version {v}; this clusterbench reads versions {} to {}{}",
+        path.display(),
+        crate::results::OLDEST_READABLE_SCHEMA,
+        crate::results::SCHEMA_VERSION,
+        if v > u64::from(crate::results::SCHEMA_VERSION) {
+            " (it was written by a newer clusterbench)"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// Reads a results document, with a clear error for a schema this version cannot read.
 pub fn read_document(path: &Path) -> Result<RunDocument> {
     let text = std::fs::read_to_string(path)
@@ -65,15 +85,8 @@ pub fn read_document(path: &Path) -> Result<RunDocument> {
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| UsageError::new(format!("'{}' is not valid JSON: {e}", path.display())))?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
-        Some(v) if v == crate::results::SCHEMA_VERSION as u64 => {}
-        Some(v) => {
-            return Err(UsageError::new(format!(
-                "'{}' has schema version {v}; this clusterbench reads version {}",
-                path.display(),
-                crate::results::SCHEMA_VERSION
-            ))
-            .into())
-        }
+        Some(v) if readable_schema(v) => {}
+        Some(v) => return Err(unreadable_schema(path, v).into()),
         None => {
             return Err(UsageError::new(format!(
                 "'{}' is not a clusterbench results file (no schema_version)",
@@ -154,13 +167,8 @@ pub fn read_stream(path: &Path) -> Result<RunDocument> {
                     run,
                     environment,
                 } => {
-                    if schema_version != crate::results::SCHEMA_VERSION {
-                        return Err(UsageError::new(format!(
-                        "'{}' has schema version {schema_version}; this clusterbench reads version {}",
-                        path.display(),
-                        crate::results::SCHEMA_VERSION
-                    ))
-                    .into());
+                    if !readable_schema(u64::from(schema_version)) {
+                        return Err(unreadable_schema(path, u64::from(schema_version)).into());
                     }
                     RunDocument {
                         schema_version,

@@ -237,6 +237,9 @@ impl<W: Write> Reporter for TableReporter<W> {
 
     fn record(&mut self, record: &Record) -> Result<()> {
         writeln!(self.out, "{}", row(record))?;
+        for line in slow_nodes(record) {
+            writeln!(self.out, "{line}")?;
+        }
         self.out.flush()?;
         Ok(())
     }
@@ -257,4 +260,27 @@ impl<W: Write> Reporter for TableReporter<W> {
         )?;
         Ok(None)
     }
+}
+
+/// One line per node flagged slow in `record`, naming it and its ranks against the
+/// median node.
+fn slow_nodes(record: &Record) -> Vec<String> {
+    let times: Vec<f64> = record.per_node.iter().map(|n| n.median_s).collect();
+    let Some(typical) = crate::stats::median(&times) else {
+        return Vec::new();
+    };
+    record
+        .per_node
+        .iter()
+        .filter(|n| n.slow)
+        .map(|n| {
+            format!(
+                "#   SLOW NODE {} (ranks {}): median {} against {} for the median node",
+                n.host,
+                crate::comm::list_ranks(&n.ranks.iter().map(|r| *r as usize).collect::<Vec<_>>()),
+                crate::units::format_seconds(n.median_s),
+                crate::units::format_seconds(typical)
+            )
+        })
+        .collect()
 }

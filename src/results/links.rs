@@ -76,6 +76,29 @@ pub struct RobustStat {
     pub threshold: f64,
 }
 
+/// Flags: at least `K` scaled MADs and `MIN_RELATIVE` of the median away.
+pub const K: f64 = 3.0;
+pub const MIN_RELATIVE: f64 = 0.2;
+
+impl RobustStat {
+    /// The median, scaled MAD and flag line of `values`; `low_is_bad` for figures such
+    /// as bandwidth, where the bad ones are low.
+    pub fn of(values: &[f64], low_is_bad: bool) -> RobustStat {
+        let m = crate::stats::median(values).unwrap_or(0.0);
+        let s = crate::stats::scaled_mad(values).unwrap_or(0.0);
+        let threshold = if low_is_bad {
+            (m - K * s).min(m * (1.0 - MIN_RELATIVE))
+        } else {
+            (m + K * s).max(m * (1.0 + MIN_RELATIVE))
+        };
+        RobustStat {
+            median: m,
+            scaled_mad: s,
+            threshold,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkStats {

@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 pub use environment::Environment;
 
 /// Version of this schema. Bumped on any change that an old reader could misread.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest schema version this build reads (version 2 added `per_node`).
+pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// A complete run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -111,6 +114,26 @@ pub struct Record {
     /// Derived figures; `value` at the median time, `best` at the minimum time.
     pub metrics: Vec<Metric>,
     pub check: Check,
+    /// Each node's part, when the record was measured on several nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_node: Vec<NodeTime>,
+}
+
+/// One node's part in a record measured on several nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeTime {
+    pub host: String,
+    /// Its ranks.
+    pub ranks: Vec<u32>,
+    /// Median over the timed iterations of the node's slowest rank's own time, seconds.
+    pub median_s: f64,
+    /// Far slower than the other nodes: at least 3 scaled MADs and 20% above the median
+    /// node. Set only for benchmarks whose ranks work independently (memory bandwidth,
+    /// matmul, GPU copies); in a collective or an exchange every rank waits for the
+    /// others, so one slow node slows all alike and is never singled out here (use
+    /// `links` for the network).
+    pub slow: bool,
 }
 
 impl Record {
@@ -335,6 +358,7 @@ mod tests {
                     best: 0.008,
                 }],
                 check: Check::skipped(),
+                per_node: Vec::new(),
             }],
             links: None,
         }

@@ -2,6 +2,7 @@
 
 pub mod buffer;
 pub mod collective;
+pub mod nodes;
 pub mod p2p;
 pub mod watchdog;
 
@@ -89,7 +90,7 @@ pub struct RunContext<'a> {
     pub nodes: u32,
     /// Test-only: the rank whose input is corrupted before each check.
     pub corrupt_rank: Option<usize>,
-    /// Test-only: every timed iteration is stretched by this factor.
+    /// Test-only: every timed iteration of this rank is stretched by this factor.
     pub slowdown: Option<f64>,
     reporters: &'a mut [Box<dyn Reporter>],
     progress: &'a ProgressBar,
@@ -223,6 +224,11 @@ impl RunContext<'_> {
                 None => t,
             });
         }
+        let per_node = if self.nodes > 1 {
+            nodes::per_node(self.comm, &self.hosts, &samples, &params)?
+        } else {
+            Vec::new()
+        };
         self.comm.max_f64(&mut samples)?;
 
         let check = if iters.check {
@@ -273,6 +279,7 @@ impl RunContext<'_> {
             samples_s: samples,
             metrics,
             check,
+            per_node,
         };
         self.emit(record.clone())?;
         Ok(record)
@@ -477,7 +484,9 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             topology: &topology,
             nodes,
             corrupt_rank: options.corrupt_rank,
-            slowdown: options.slowdown,
+            slowdown: options
+                .slowdown
+                .filter(|_| options.slow_rank.is_none_or(|r| r == comm.rank())),
             reporters: &mut reporters,
             progress: &progress,
             records: Vec::new(),

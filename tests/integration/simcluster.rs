@@ -305,6 +305,75 @@ fn serial_link_matrix_flags_the_node_capped_lower() {
     }
 }
 
+/// Each multi-node record carries a per-node summary; a node much slower than the
+/// others at work its ranks do alone is flagged, in the results and on the terminal.
+#[test]
+fn a_slow_node_is_flagged_in_the_per_node_summaries() {
+    require_namespaces!();
+    let _one = ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = tempdir();
+    let out = output_arg(dir.path());
+    let o = cluster(
+        "cbslw",
+        "10.241.9",
+        &[],
+        &[
+            "run",
+            "--bench",
+            "matmul,allreduce",
+            "--sizes",
+            "128",
+            "-d",
+            "float",
+            "-b",
+            "8",
+            "-e",
+            "1K",
+            "-f",
+            "128",
+            "-n",
+            "10",
+            "-w",
+            "2",
+            "--debug-slowdown",
+            "4",
+            "--debug-slow-rank",
+            "2",
+            "--output",
+            &out,
+        ],
+    )
+    .output()
+    .unwrap();
+    ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("SLOW NODE cbslwn3 (ranks 2)"),
+        "the terminal names the slow node:\n{stdout}"
+    );
+    let doc = document(dir.path());
+    assert_all_checked_and_passed(&doc);
+    for r in &doc.records {
+        let hosts: Vec<&str> = r.per_node.iter().map(|n| n.host.as_str()).collect();
+        assert_eq!(hosts, ["cbslwn1", "cbslwn2", "cbslwn3", "cbslwn4"], "{r:?}");
+        for (i, n) in r.per_node.iter().enumerate() {
+            assert_eq!(n.ranks, [i as u32]);
+            assert!(n.median_s > 0.0 && n.median_s <= r.time_s.max, "{n:?}");
+            // Flags only where ranks work alone: matmul, not the collective.
+            assert_eq!(
+                n.slow,
+                r.benchmark == "matmul" && n.host == "cbslwn3",
+                "{}: {:?}",
+                r.benchmark,
+                r.per_node
+            );
+        }
+    }
+    assert!(doc.records.iter().any(|r| r.benchmark == "allreduce"));
+}
+
 /// The alpha-beta model, fitted to all-reduce sweeps on 2 and 4 simulated nodes,
 /// predicts a measured 8-node all-reduce within 15% from 1 MiB up.
 ///
