@@ -570,11 +570,17 @@ impl RunOptions {
         };
 
         let mut benches = Vec::new();
+        let (mut any_sizes, mut any_ops, mut any_shapes, mut any_array) =
+            (false, false, false, false);
         for o in plan.iter_mut() {
             let bench = find(&o.name)?;
             let mut cfg = bench.default_config();
             apply(&mut cfg, o)?;
             let supports = bench.supports();
+            any_sizes |= supports.sizes;
+            any_ops |= supports.ops;
+            any_shapes |= supports.shapes;
+            any_array |= supports.array;
             // A flag applies to the benchmarks it makes sense for; -d applies to all of them.
             let mut from_cli = cli.clone();
             if !supports.ops {
@@ -600,6 +606,36 @@ impl RunOptions {
             apply(&mut cfg, &from_cli)?;
             validate(&cfg, &supports)?;
             benches.push(cfg);
+        }
+        // A flag that none of the chosen benchmarks takes is a mistake, not a no-op.
+        let names: Vec<&str> = benches.iter().map(|b| b.name.as_str()).collect();
+        for (given, taken, flag, takes) in [
+            (
+                cli.minbytes.is_some() || cli.maxbytes.is_some() || cli.stepfactor.is_some(),
+                any_sizes,
+                "-b/-e/-f (message sizes)",
+                "the collectives, p2p and links",
+            ),
+            (
+                cli.ops.is_some(),
+                any_ops,
+                "-o/--op",
+                "the reducing collectives",
+            ),
+            (
+                cli.sizes.is_some() || cli.shapes.is_some() || cli.search.is_some(),
+                any_shapes,
+                "--sizes/--shapes/--search",
+                "matmul",
+            ),
+            (cli.array_size.is_some(), any_array, "--array-size", "membw"),
+        ] {
+            if given && !taken {
+                return Err(UsageError::new(format!(
+                    "{flag} is for {takes}; the benchmarks to run ({}) do not take it",
+                    names.join(", ")
+                )));
+            }
         }
 
         Ok(RunOptions {

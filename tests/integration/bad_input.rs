@@ -91,6 +91,26 @@ fn op_that_a_datatype_cannot_do() {
 }
 
 #[test]
+fn flags_that_no_chosen_benchmark_takes() {
+    expect_usage_error(
+        &["run", "--bench", "matmul", "-b", "128"],
+        "-b/-e/-f (message sizes) is for the collectives, p2p and links; the benchmarks to run (matmul) do not take it",
+    );
+    expect_usage_error(
+        &["run", "--bench", "membw,broadcast", "-o", "max"],
+        "the benchmarks to run (membw, broadcast) do not take it",
+    );
+    expect_usage_error(
+        &["run", "--bench", "allreduce", "--sizes", "256"],
+        "--sizes/--shapes/--search is for matmul",
+    );
+    expect_usage_error(
+        &["run", "--bench", "matmul", "--array-size", "64M"],
+        "--array-size is for membw",
+    );
+}
+
+#[test]
 fn bad_matmul_shapes() {
     expect_usage_error(
         &["run", "--bench", "matmul", "--shapes", "12x12"],
