@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 
 static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// Held for a test's whole cluster (a failed test must not block the others).
+fn one_cluster_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 /// Why simulated nodes cannot be made here, if they cannot.
 fn unavailable() -> Option<String> {
     let uid = Command::new("id").arg("-u").output().ok()?;
@@ -110,9 +117,7 @@ fn document(dir: &Path) -> RunDocument {
 #[test]
 fn every_collective_and_p2p_is_correct_across_four_nodes() {
     require_namespaces!();
-    let _one = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _one = one_cluster_at_a_time();
     let dir = tempdir();
     let out = output_arg(dir.path());
     let o = cluster(
@@ -184,9 +189,7 @@ fn every_collective_and_p2p_is_correct_across_four_nodes() {
 #[test]
 fn serial_bandwidth_through_a_1_gbit_cap_is_the_tcp_payload_limit() {
     require_namespaces!();
-    let _one = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _one = one_cluster_at_a_time();
     let dir = tempdir();
     let out = output_arg(dir.path());
     let o = cluster(
@@ -223,9 +226,7 @@ fn serial_bandwidth_through_a_1_gbit_cap_is_the_tcp_payload_limit() {
 #[test]
 fn serial_link_matrix_flags_the_node_capped_lower() {
     require_namespaces!();
-    let _one = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _one = one_cluster_at_a_time();
     let dir = tempdir();
     let out = output_arg(dir.path());
     let o = cluster(
@@ -310,9 +311,7 @@ fn serial_link_matrix_flags_the_node_capped_lower() {
 #[test]
 fn a_slow_node_is_flagged_in_the_per_node_summaries() {
     require_namespaces!();
-    let _one = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _one = one_cluster_at_a_time();
     let dir = tempdir();
     let out = output_arg(dir.path());
     let o = cluster(
@@ -387,9 +386,7 @@ fn a_slow_node_is_flagged_in_the_per_node_summaries() {
 #[test]
 fn serial_prediction_from_two_and_four_nodes_matches_eight() {
     require_namespaces!();
-    let _one = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _one = one_cluster_at_a_time();
     const TOLERANCE: f64 = 0.15;
     let mpirun = [
         "--mca",
@@ -581,9 +578,7 @@ fn long_run(prefix: &str, subnet: &str, out: &str) -> Child {
 /// and checks that the job then fails within `limit` with those records kept. Returns
 /// the job's standard error.
 fn fault_mid_run(prefix: &str, subnet: &str, rank: usize, signal: &str, limit: Duration) -> String {
-    let _one = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _one = one_cluster_at_a_time();
     let dir = tempdir();
     let out = output_arg(dir.path());
     let mut child = long_run(prefix, subnet, &out);
