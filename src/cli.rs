@@ -226,8 +226,14 @@ micro-benchmarks collective (osu_allreduce, osu_allgather, ...) and writes a clu
 file, so that compare, model and validate work on it. The document's 'tool' names the program \
 that measured. Rows of datatypes the schema has no name for (half, bfloat16, int8) are skipped \
 and listed in the run note.\n\n\
+OSU point-to-point logs (osu_latency, osu_latency_mp, osu_bw, osu_bibw, also their -CUDA \
+builds) become 'p2p' records like those of 'clusterbench run --bench p2p': latency is OSU's \
+one-way time (half the round trip), bandwidth is converted from MB/s to GB/s (1e9 bytes). \
+They ran on 2 ranks; the log names no hosts, so pass --hosts (and --nodes) for the records \
+to match a clusterbench p2p run on the same machines in 'compare'.\n\n\
 Examples:\n  clusterbench import all_reduce_perf.log -o nccl.json --instance-type p5.48xlarge\n  \
-clusterbench import osu_allreduce.out --ranks 64 --nodes 2 -o osu.json"
+clusterbench import osu_allreduce.out --ranks 64 --nodes 2 -o osu.json\n  \
+clusterbench import osu_latency.out --hosts node1,node2 --nodes 2 -o osu-lat.json"
 )]
 pub struct ImportArgs {
     /// The log file.
@@ -249,6 +255,13 @@ pub struct ImportArgs {
     /// Collective name when the log does not say (e.g. all_reduce_perf).
     #[arg(long, value_name = "NAME")]
     pub collective: Option<String>,
+    /// Hosts of the two ranks of an OSU point-to-point log, e.g. node1,node2 (one
+    /// name: both ranks on it). Default: recorded as unknown.
+    #[arg(long, value_name = "HOST[,HOST]", value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// Messages per window of an OSU osu_bw/osu_bibw log, if -W changed it (default 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]

@@ -57,10 +57,11 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
             ];
             if !known.contains(&name.as_str()) {
                 return Err(UsageError::new(format!(
-                    "'{}': OSU test '{}' is not a collective this import reads ({})",
+                    "'{}': OSU test '{}' is not a collective this import reads ({}; point-to-point: {})",
                     ctx.source_name,
                     words[..test_at].join(" "),
-                    known.join(", ")
+                    known.join(", "),
+                    super::osu_p2p::programs()
                 )));
             }
             collective = Some(name);
