@@ -67,6 +67,7 @@ pub enum Command {
     /// Predict all-reduce time at N ranks with ring, tree and hierarchical models.
     Predict(PredictArgs),
     /// Convert nccl-tests or OSU micro-benchmarks output into a results file.
+    #[command(long_about = IMPORT_ABOUT)]
     Import(ImportArgs),
 }
 
@@ -219,9 +220,9 @@ pub struct PredictArgs {
     pub format: crate::report::grid::OutputFormat,
 }
 
-#[derive(Debug, Clone, Args)]
-#[command(
-    long_about = "Reads the output of nccl-tests (the text table or its -J JSON) or of an OSU \
+/// The long help of `import`.
+const IMPORT_ABOUT: &str =
+    "Reads the output of nccl-tests (the text table or its -J JSON) or of an OSU \
 micro-benchmarks collective (osu_allreduce, osu_allgather, ...) and writes a clusterbench results \
 file, so that compare, model and validate work on it. The document's 'tool' names the program \
 that measured. Rows of datatypes the schema has no name for (half, bfloat16, int8) are skipped \
@@ -233,8 +234,9 @@ They ran on 2 ranks; the log names no hosts, so pass --hosts (and --nodes) for t
 to match a clusterbench p2p run on the same machines in 'compare'.\n\n\
 Examples:\n  clusterbench import all_reduce_perf.log -o nccl.json --instance-type p5.48xlarge\n  \
 clusterbench import osu_allreduce.out --ranks 64 --nodes 2 -o osu.json\n  \
-clusterbench import osu_latency.out --hosts node1,node2 --nodes 2 -o osu-lat.json"
-)]
+clusterbench import osu_latency.out --hosts node1,node2 --nodes 2 -o osu-lat.json";
+
+#[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
     /// The log file.
     pub file: PathBuf,
@@ -243,7 +245,8 @@ pub struct ImportArgs {
     /// Where to write the results (default: standard output).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Ranks that ran (required for OSU logs, which do not print it).
+    /// Ranks that ran (required for OSU collective logs, which do not print it;
+    /// OSU point-to-point tests run on 2).
     #[arg(long, value_name = "N")]
     pub ranks: Option<u32>,
     /// Nodes they ran on (default: hosts named in the log, else 1).
