@@ -239,12 +239,12 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
             continue;
         }
         if t.starts_with("# Size") {
-            columns = t
-                .trim_start_matches('#')
-                .split("  ")
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(|c| (c.to_string(), column_of(c, mode)))
+            columns = super::osu::header_columns(t)
+                .into_iter()
+                .map(|c| {
+                    let kind = column_of(&c, mode);
+                    (c, kind)
+                })
                 .collect();
             if !columns.iter().any(|c| c.1 == Column::Value) {
                 return Err(err(format!(

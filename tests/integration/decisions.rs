@@ -10,14 +10,14 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn cb(dir: &Path, args: &[&str]) -> Output {
+pub fn cb(dir: &Path, args: &[&str]) -> Output {
     clusterbench(dir)
         .args(args)
         .output()
         .expect("binary starts")
 }
 
-fn text(o: &Output) -> String {
+pub fn text(o: &Output) -> String {
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&o.stdout),

@@ -2,26 +2,10 @@
 //! through the binary, compared, and matched against clusterbench's own p2p records.
 
 use crate::common::*;
-use crate::decisions::fixture;
+use crate::decisions::{cb, fixture, text};
 use clusterbench::report::json::read_document;
 use clusterbench::results::{Params, Record, RunDocument};
 use std::path::Path;
-use std::process::Output;
-
-fn cb(dir: &Path, args: &[&str]) -> Output {
-    clusterbench(dir)
-        .args(args)
-        .output()
-        .expect("binary starts")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Imports `fixture_name` with `extra` flags into `dir/out` and reads the document back.
 fn import(dir: &Path, fixture_name: &str, out: &str, extra: &[&str]) -> RunDocument {
