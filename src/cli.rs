@@ -67,6 +67,7 @@ pub enum Command {
     /// Predict all-reduce time at N ranks with ring, tree and hierarchical models.
     Predict(PredictArgs),
     /// Convert nccl-tests or OSU micro-benchmarks output into a results file.
+    #[command(long_about = IMPORT_ABOUT)]
     Import(ImportArgs),
 }
 
@@ -219,16 +220,23 @@ pub struct PredictArgs {
     pub format: crate::report::grid::OutputFormat,
 }
 
-#[derive(Debug, Clone, Args)]
-#[command(
-    long_about = "Reads the output of nccl-tests (the text table or its -J JSON) or of an OSU \
+/// The long help of `import`.
+const IMPORT_ABOUT: &str =
+    "Reads the output of nccl-tests (the text table or its -J JSON) or of an OSU \
 micro-benchmarks collective (osu_allreduce, osu_allgather, ...) and writes a clusterbench results \
 file, so that compare, model and validate work on it. The document's 'tool' names the program \
 that measured. Rows of datatypes the schema has no name for (half, bfloat16, int8) are skipped \
 and listed in the run note.\n\n\
+OSU point-to-point logs (osu_latency, osu_latency_mp, osu_bw, osu_bibw, also their -CUDA \
+builds) become 'p2p' records like those of 'clusterbench run --bench p2p': latency is OSU's \
+one-way time (half the round trip), bandwidth is converted from MB/s to GB/s (1e9 bytes). \
+They ran on 2 ranks; the log names no hosts, so pass --hosts (and --nodes) for the records \
+to match a clusterbench p2p run on the same machines in 'compare'.\n\n\
 Examples:\n  clusterbench import all_reduce_perf.log -o nccl.json --instance-type p5.48xlarge\n  \
-clusterbench import osu_allreduce.out --ranks 64 --nodes 2 -o osu.json"
-)]
+clusterbench import osu_allreduce.out --ranks 64 --nodes 2 -o osu.json\n  \
+clusterbench import osu_latency.out --hosts node1,node2 --nodes 2 -o osu-lat.json";
+
+#[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
     /// The log file.
     pub file: PathBuf,
@@ -237,7 +245,8 @@ pub struct ImportArgs {
     /// Where to write the results (default: standard output).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Ranks that ran (required for OSU logs, which do not print it).
+    /// Ranks that ran (required for OSU collective logs, which do not print it;
+    /// OSU point-to-point tests run on 2).
     #[arg(long, value_name = "N")]
     pub ranks: Option<u32>,
     /// Nodes they ran on (default: hosts named in the log, else 1).
@@ -249,6 +258,13 @@ pub struct ImportArgs {
     /// Collective name when the log does not say (e.g. all_reduce_perf).
     #[arg(long, value_name = "NAME")]
     pub collective: Option<String>,
+    /// Hosts of the two ranks of an OSU point-to-point log, e.g. node1,node2 (one
+    /// name: both ranks on it). Default: recorded as unknown.
+    #[arg(long, value_name = "HOST[,HOST]", value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// Messages per window of an OSU osu_bw/osu_bibw log, if -W changed it (default 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]

@@ -353,6 +353,8 @@ pub fn import(args: &ImportArgs) -> Result<()> {
         nodes: args.nodes,
         instance_type: args.instance_type.clone(),
         collective: args.collective.clone(),
+        hosts: args.hosts.clone(),
+        window: args.window,
     };
     let doc = crate::import::import(&text, args.format, &ctx)?;
     match &args.output {

@@ -5,6 +5,7 @@
 
 pub mod nccl_tests;
 pub mod osu;
+pub mod osu_p2p;
 
 use crate::error::UsageError;
 use crate::options::{DType, ReduceOp};
@@ -24,7 +25,8 @@ pub enum Format {
     NcclTests,
     /// nccl-tests `-J FILE` JSON.
     NcclTestsJson,
-    /// OSU micro-benchmarks collective output (`osu_allreduce ...`).
+    /// OSU micro-benchmarks output: collectives (`osu_allreduce ...`) and
+    /// point-to-point (`osu_latency`, `osu_latency_mp`, `osu_bw`, `osu_bibw`).
     Osu,
 }
 
@@ -38,6 +40,10 @@ pub struct ImportContext {
     pub instance_type: Option<String>,
     /// Collective name when the log does not say (nccl-tests text of old versions).
     pub collective: Option<String>,
+    /// Hosts of the two ranks of an OSU point-to-point log (one name: both ranks).
+    pub hosts: Vec<String>,
+    /// Window of an OSU bandwidth log (`-W`; the log does not print it).
+    pub window: Option<u32>,
 }
 
 /// One parsed row, before it becomes a record.
@@ -69,6 +75,14 @@ pub struct Parsed {
     pub gpu_names: Vec<String>,
     /// Rows dropped, with why (e.g. datatypes the schema has no name for).
     pub skipped: Vec<String>,
+    /// Point-to-point rows (OSU osu_latency, osu_bw, osu_bibw).
+    pub p2p: Vec<osu_p2p::P2pRow>,
+    /// Ranks the test always runs on, when the log lists none (OSU point-to-point: 2).
+    pub fixed_ranks: Option<u32>,
+    /// The backend the records name, when not the tool's usual one.
+    pub backend: Option<String>,
+    /// What the run note adds: assumptions made, buffer placement.
+    pub notes: Vec<String>,
 }
 
 /// Maps a collective name as other tools spell it to clusterbench's benchmark name.
@@ -132,14 +146,22 @@ pub fn import(text: &str, format: Format, ctx: &ImportContext) -> Result<RunDocu
     let parsed = match format {
         Format::NcclTests => nccl_tests::parse_text(text, ctx)?,
         Format::NcclTestsJson => nccl_tests::parse_json(text, ctx)?,
+        Format::Osu if osu_p2p::is_point_to_point(text) => osu_p2p::parse(text, ctx)?,
         Format::Osu => osu::parse(text, ctx)?,
         Format::Auto => unreachable!("resolved above"),
     };
+    if parsed.p2p.is_empty() && (!ctx.hosts.is_empty() || ctx.window.is_some()) {
+        return Err(UsageError::new(format!(
+            "'{}': --hosts and --window are read for OSU point-to-point logs ({}) only",
+            ctx.source_name,
+            osu_p2p::programs()
+        )));
+    }
     to_document(parsed, ctx)
 }
 
 fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, UsageError> {
-    if parsed.rows.is_empty() {
+    if parsed.rows.is_empty() && parsed.p2p.is_empty() {
         let why = if parsed.skipped.is_empty() {
             String::new()
         } else {
@@ -159,6 +181,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
     let ranks = ctx
         .ranks
         .or_else(|| (!parsed.ranks.is_empty()).then_some(parsed.ranks.len() as u32))
+        .or(parsed.fixed_ranks)
         .ok_or_else(|| {
             UsageError::new(format!(
                 "'{}': this {} log does not say how many ranks ran: pass --ranks N",
@@ -174,22 +197,16 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             ctx.source_name
         )));
     }
-    let backend = if parsed.tool == "nccl-tests" {
-        "cuda"
-    } else {
-        "cpu"
+    let backend = match &parsed.backend {
+        Some(b) => b.as_str(),
+        None if parsed.tool == "nccl-tests" => "cuda",
+        None => "cpu",
     };
     let mut records = Vec::new();
     for row in &parsed.rows {
         let benchmark = benchmark_name(&row.collective);
         let samples = vec![row.time_s];
-        let mut time_s = Summary::of(&samples).ok_or_else(|| {
-            UsageError::new(format!("'{}': a time is not finite", ctx.source_name))
-        })?;
-        if let (Some(lo), Some(hi)) = (row.min_s, row.max_s) {
-            time_s.min = lo.min(row.time_s);
-            time_s.max = hi.max(row.time_s);
-        }
+        let time_s = time_summary(&ctx.source_name, row.time_s, row.min_s, row.max_s)?;
         let algbw = row.algbw.unwrap_or(if row.time_s > 0.0 {
             row.bytes as f64 / row.time_s / 1e9
         } else {
@@ -238,6 +255,16 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             per_node: Vec::new(),
         });
     }
+    for row in &parsed.p2p {
+        records.push(osu_p2p::record(
+            row,
+            backend,
+            ranks,
+            nodes,
+            &parsed.ranks,
+            &ctx.source_name,
+        )?);
+    }
     let host_names = if hosts_seen.is_empty() {
         vec!["unknown".to_string()]
     } else {
@@ -282,6 +309,9 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
     if !parsed.gpu_names.is_empty() {
         note.push_str(&format!("; devices: {}", parsed.gpu_names.join(", ")));
     }
+    for n in &parsed.notes {
+        note.push_str(&format!("; {n}"));
+    }
     if !parsed.skipped.is_empty() {
         note.push_str(&format!("; skipped: {}", parsed.skipped.join("; ")));
     }
@@ -323,6 +353,23 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
         records,
         links: None,
     })
+}
+
+/// The time summary of a log row: its one figure, widened by the fastest and slowest
+/// iteration when the log reports them.
+pub(crate) fn time_summary(
+    source: &str,
+    time_s: f64,
+    min_s: Option<f64>,
+    max_s: Option<f64>,
+) -> Result<Summary, UsageError> {
+    let mut summary = Summary::of(&[time_s])
+        .ok_or_else(|| UsageError::new(format!("'{source}': a time is not finite")))?;
+    if let (Some(lo), Some(hi)) = (min_s, max_s) {
+        summary.min = lo.min(time_s);
+        summary.max = hi.max(time_s);
+    }
+    Ok(summary)
 }
 
 /// Parses a number as the tools print it; `None` for `N/A`, `nan` and the like.

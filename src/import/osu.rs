@@ -57,10 +57,11 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
             ];
             if !known.contains(&name.as_str()) {
                 return Err(UsageError::new(format!(
-                    "'{}': OSU test '{}' is not a collective this import reads ({})",
+                    "'{}': OSU test '{}' is not a collective this import reads ({}; point-to-point: {})",
                     ctx.source_name,
                     words[..test_at].join(" "),
-                    known.join(", ")
+                    known.join(", "),
+                    super::osu_p2p::programs()
                 )));
             }
             collective = Some(name);
@@ -77,13 +78,7 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
             continue;
         }
         if t.starts_with("# Size") {
-            columns = t
-                .trim_start_matches('#')
-                .split("  ")
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect();
+            columns = header_columns(t);
             continue;
         }
         if t.is_empty() || t.starts_with('#') || columns.is_empty() {
@@ -139,4 +134,15 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         )));
     }
     Ok(parsed)
+}
+
+/// The column names of an OSU `# Size ...` header line: OSU pads its columns with two
+/// or more spaces, and names may hold one (`Avg Latency(us)`).
+pub(crate) fn header_columns(line: &str) -> Vec<String> {
+    line.trim_start_matches('#')
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
 }

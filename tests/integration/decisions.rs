@@ -10,14 +10,14 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn cb(dir: &Path, args: &[&str]) -> Output {
+pub fn cb(dir: &Path, args: &[&str]) -> Output {
     clusterbench(dir)
         .args(args)
         .output()
         .expect("binary starts")
 }
 
-fn text(o: &Output) -> String {
+pub fn text(o: &Output) -> String {
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&o.stdout),
@@ -309,11 +309,11 @@ fn import_rejects_what_it_cannot_read() {
     assert_code(&o, 2);
     assert!(text(&o).contains("cannot tell the format"));
     std::fs::write(
-        d.join("bw.txt"),
-        "# OSU MPI Bandwidth Test v7.0\n# Size      Bandwidth (MB/s)\n1 2.0\n",
+        d.join("mbw.txt"),
+        "# OSU MPI Multiple Bandwidth / Message Rate Test v7.0\n# Size                  MB/s\n1 2.0\n",
     )
     .unwrap();
-    assert_code(&cb(d, &["import", "bw.txt", "--ranks", "2"]), 2);
+    assert_code(&cb(d, &["import", "mbw.txt", "--ranks", "2"]), 2);
     std::fs::write(d.join("bad.json"), "{\"results\": [{\"size\": \"x\"}]}").unwrap();
     assert_code(
         &cb(

@@ -3,6 +3,7 @@
 
 use clusterbench::import::{import, Format, ImportContext};
 use clusterbench::report::validate::{ClaimsFile, BUILTIN_CLAIMS};
+use clusterbench::results::Params;
 use proptest::prelude::*;
 
 fn ctx() -> ImportContext {
@@ -12,6 +13,8 @@ fn ctx() -> ImportContext {
         nodes: None,
         instance_type: None,
         collective: Some("all_reduce_perf".into()),
+        hosts: Vec::new(),
+        window: None,
     }
 }
 
@@ -20,6 +23,22 @@ const FORMATS: [Format; 4] = [
     Format::NcclTests,
     Format::NcclTestsJson,
     Format::Osu,
+];
+
+/// The context of an OSU point-to-point log: it needs no rank count.
+fn p2p_ctx() -> ImportContext {
+    ImportContext {
+        source_name: "prop".into(),
+        ..Default::default()
+    }
+}
+
+const OSU_P2P_FIXTURES: [&str; 5] = [
+    "osu_latency-v5.6.2-handwritten.out",
+    "osu_latency_mp-v5.6.3-handwritten.out",
+    "osu_bw-v7.1-handwritten.out",
+    "osu_bibw-v7.5-validation-handwritten.out",
+    "osu_latency-cuda-v7.5-tail-handwritten.out",
 ];
 
 fn fixture(name: &str) -> String {
@@ -53,14 +72,18 @@ proptest! {
         cut in 0usize..200,
         insert in "[ 0-9a-z#.\\-\\n{}\\[\\]\":,]{0,40}",
     ) {
-        for (name, f) in [
+        for (name, f, ctx) in [
             ("nccl-tests-all_reduce_perf-a3mega-16gpu.log", Format::NcclTests),
             ("nccl-tests-all_reduce_perf-a3mega-16gpu.json", Format::NcclTestsJson),
             ("osu_allreduce-v5.6.2-64ranks.out", Format::Osu),
             ("osu_allreduce-v7.0-minmax.out", Format::Osu),
-        ] {
+        ]
+        .into_iter()
+        .map(|(name, f)| (name, f, ctx()))
+        .chain(OSU_P2P_FIXTURES.map(|name| (name, Format::Osu, p2p_ctx())))
+        {
             let text = mutate(&fixture(name), at, cut, &insert);
-            if let Ok(doc) = import(&text, f, &ctx()) {
+            if let Ok(doc) = import(&text, f, &ctx) {
                 // Whatever is accepted is a well-formed document.
                 prop_assert!(!doc.records.is_empty());
                 for r in &doc.records {
@@ -103,6 +126,64 @@ proptest! {
                     prop_assert_eq!(*count, *bytes);
                 }
                 other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_lines_under_an_osu_point_to_point_title_never_panic(
+        which in 0usize..4,
+        lines in proptest::collection::vec("[ 0-9a-zA-Z#.:()/\\-]{0,60}", 0..12),
+    ) {
+        let title = [
+            "# OSU MPI Latency Test v7.5",
+            "# OSU MPI Bandwidth Test v5.6.2",
+            "# OSU MPI-CUDA Bi-Directional Bandwidth Test v7.3",
+            "# OSU MPI Multi-process Latency Test v5.6.3",
+        ][which];
+        let text = format!("{title}\n{}\n", lines.join("\n"));
+        if let Ok(doc) = import(&text, Format::Auto, &p2p_ctx()) {
+            for r in &doc.records {
+                prop_assert_eq!(r.benchmark.as_str(), "p2p");
+                prop_assert!(r.time_s.median.is_finite() && r.time_s.median > 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn generated_osu_point_to_point_rows_import_exactly(
+        which in 0usize..3,
+        rows in proptest::collection::vec((0u32..32, 1u32..10_000_000), 1..20),
+        window in proptest::option::of(1u32..512),
+    ) {
+        let (title, column, mode, factor) = [
+            ("# OSU MPI Latency Test v5.6.2", "Latency (us)", "latency", 0.0),
+            ("# OSU MPI Bandwidth Test v7.1", "Bandwidth (MB/s)", "bandwidth", 1.0),
+            ("# OSU MPI Bi-Directional Bandwidth Test v7.5", "Bandwidth (MB/s)", "bidir", 2.0),
+        ][which];
+        let mut text = format!("{title}\n# Size{column:>22}\n");
+        for (shift, centi) in &rows {
+            text.push_str(&format!("{:<10}{:>18.2}\n", 1u64 << shift, *centi as f64 / 100.0));
+        }
+        let ctx = ImportContext { window, ..p2p_ctx() };
+        let doc = import(&text, Format::Auto, &ctx).unwrap();
+        prop_assert_eq!(doc.records.len(), rows.len());
+        for (r, (shift, centi)) in doc.records.iter().zip(&rows) {
+            let bytes = 1u64 << shift;
+            let printed = *centi as f64 / 100.0;
+            let Params::PointToPoint { mode: m, bytes: b, window: w, .. } = &r.params else {
+                panic!("{:?}", r.params)
+            };
+            prop_assert_eq!((m.as_str(), *b, r.ranks), (mode, bytes, 2));
+            let bw = r.metric("bandwidth").unwrap().value;
+            if factor == 0.0 {
+                prop_assert_eq!(*w, 1);
+                prop_assert!((r.time_s.median - printed * 1e-6).abs() <= 1e-12 * printed);
+            } else {
+                prop_assert_eq!(*w, window.unwrap_or(64));
+                let expect = factor * (bytes * u64::from(*w)) as f64 / (printed * 1e6);
+                prop_assert!((r.time_s.median - expect).abs() <= 1e-12 * expect);
+                prop_assert!((bw - printed / 1e3).abs() <= 1e-12 * printed);
             }
         }
     }
