@@ -489,5 +489,6 @@ pub(super) fn record(
             best,
         }],
         check,
+        per_node: Vec::new(),
     })
 }
