@@ -304,7 +304,9 @@ pub struct RunArgs {
     #[arg(short = 'c', long = "check", value_name = "0|1")]
     pub check: Option<u8>,
 
-    /// Comma-separated datatypes: float, double, int32, int64 (or f32, f64, i32, i64), or all.
+    /// Comma-separated datatypes: float, double, int32, int64 (or f32, f64, i32, i64), or all
+    /// (those four). On GPUs also fp16, bf16 and fp8e4m3 (matmul and NCCL collectives),
+    /// tf32 (matmul) and fp8e5m2 (NCCL collectives).
     #[arg(
         short = 'd',
         long = "datatype",
