@@ -52,7 +52,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Check the CUDA libraries without needing a GPU: compile every GPU kernel to PTX
     /// with NVRTC and resolve every CUDA, cuBLAS and NCCL function clusterbench calls.
-    /// Prints where each library was found; exit 2 if one is missing.
+    /// Prints where each library was found and the datatypes the loaded NCCL's
+    /// collectives take; exit 2 if one is missing.
     #[command(name = "cuda-check")]
     CudaCheck,
     /// Measure latency and bandwidth between every pair of nodes (one rank per node),

@@ -67,7 +67,7 @@ pub fn workload<'a>(
             ))
         }
     };
-    let nccl = handle(cache, comm)?;
+    let nccl = handle(cache, &stream, comm)?;
     let ty = nccl_type(case.dtype, nccl.version)?;
     let mut w = NcclCollective::new(stream, nccl, kind, coll, comm, case, op, ty)?;
     w.graph_calls = graph_calls;

@@ -40,6 +40,8 @@ pub struct NcclHandle {
     pub size: usize,
     /// The loaded NCCL's version code (`ncclGetVersion`: 21903 for 2.19.3).
     pub version: c_int,
+    /// Keeps the CUDA context alive until the communicator is gone.
+    _stream: Arc<CudaStream>,
 }
 
 impl NcclHandle {
@@ -295,7 +297,11 @@ impl NcclCache {
 }
 
 /// The communicator of `cache`, made now (by every rank together) if it is the first use.
-pub fn handle(cache: &NcclCache, comm: &dyn Communicator) -> Result<Arc<NcclHandle>> {
+pub fn handle(
+    cache: &NcclCache,
+    stream: &Arc<CudaStream>,
+    comm: &dyn Communicator,
+) -> Result<Arc<NcclHandle>> {
     if let Some(h) = cache.0 .0.get() {
         return Ok(h.clone());
     }
@@ -321,6 +327,8 @@ pub fn handle(cache: &NcclCache, comm: &dyn Communicator) -> Result<Arc<NcclHand
         *d = *s as std::ffi::c_char;
     }
     let (rank, size) = (comm.rank(), comm.size());
+    // NCCL takes the device of the calling thread's current context.
+    stream.context().bind_to_thread()?;
     let mut raw: sys::ncclComm_t = std::ptr::null_mut();
     // SAFETY: a valid out-pointer; size and rank fit c_int for any real job.
     unsafe { result::comm_init_rank(&mut raw, size as c_int, id, rank as c_int) }.map_err(|e| {
@@ -334,6 +342,7 @@ pub fn handle(cache: &NcclCache, comm: &dyn Communicator) -> Result<Arc<NcclHand
         rank,
         size,
         version: loaded_version()?,
+        _stream: stream.clone(),
     });
     Ok(cache.0 .0.get_or_init(|| h).clone())
 }

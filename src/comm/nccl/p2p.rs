@@ -22,7 +22,7 @@ pub fn workload<'a>(
     case: P2pCase,
 ) -> Result<Box<dyn Workload + 'a>> {
     // Every rank makes the communicator, in the pair or not: NCCL's set-up is collective.
-    let nccl = handle(cache, comm)?;
+    let nccl = handle(cache, &stream, comm)?;
     let what = crate::runner::describe(
         "p2p",
         &crate::results::Params::PointToPoint {
