@@ -225,7 +225,7 @@ pub struct PredictArgs {
     long_about = "Reads the output of nccl-tests (the text table or its -J JSON) or of an OSU \
 micro-benchmarks collective (osu_allreduce, osu_allgather, ...) and writes a clusterbench results \
 file, so that compare, model and validate work on it. The document's 'tool' names the program \
-that measured. Rows of datatypes the schema has no name for (half, bfloat16, int8) are skipped \
+that measured. Rows of datatypes the schema has no name for (int8, uint8, uint32, uint64) are skipped \
 and listed in the run note.\n\n\
 Examples:\n  clusterbench import all_reduce_perf.log -o nccl.json --instance-type p5.48xlarge\n  \
 clusterbench import osu_allreduce.out --ranks 64 --nodes 2 -o osu.json"
