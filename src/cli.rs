@@ -52,7 +52,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Check the CUDA libraries without needing a GPU: compile every GPU kernel to PTX
     /// with NVRTC and resolve every CUDA, cuBLAS and NCCL function clusterbench calls.
-    /// Prints where each library was found; exit 2 if one is missing.
+    /// Prints where each library was found and the datatypes the loaded NCCL's
+    /// collectives take; exit 2 if one is missing.
     #[command(name = "cuda-check")]
     CudaCheck,
     /// Measure latency and bandwidth between every pair of nodes (one rank per node),
@@ -225,7 +226,7 @@ const IMPORT_ABOUT: &str =
     "Reads the output of nccl-tests (the text table or its -J JSON) or of an OSU \
 micro-benchmarks collective (osu_allreduce, osu_allgather, ...) and writes a clusterbench results \
 file, so that compare, model and validate work on it. The document's 'tool' names the program \
-that measured. Rows of datatypes the schema has no name for (half, bfloat16, int8) are skipped \
+that measured. Rows of datatypes the schema has no name for (int8, uint8, uint32, uint64) are skipped \
 and listed in the run note.\n\n\
 OSU point-to-point logs (osu_latency, osu_latency_mp, osu_bw, osu_bibw, also their -CUDA \
 builds) become 'p2p' records like those of 'clusterbench run --bench p2p': latency is OSU's \
@@ -320,7 +321,9 @@ pub struct RunArgs {
     #[arg(short = 'c', long = "check", value_name = "0|1")]
     pub check: Option<u8>,
 
-    /// Comma-separated datatypes: float, double, int32, int64 (or f32, f64, i32, i64), or all.
+    /// Comma-separated datatypes: float, double, int32, int64 (or f32, f64, i32, i64), or all
+    /// (those four). On GPUs also fp16, bf16 and fp8e4m3 (matmul and NCCL collectives),
+    /// tf32 (matmul) and fp8e5m2 (NCCL collectives).
     #[arg(
         short = 'd',
         long = "datatype",

@@ -30,6 +30,8 @@ pub enum DType {
     Tf32,
     /// 8-bit float, 4 exponent and 3 mantissa bits (GPU matmul, Hopper and later).
     Fp8E4m3,
+    /// 8-bit float, 5 exponent and 2 mantissa bits (NCCL collectives, NCCL 2.24 and later).
+    Fp8E5m2,
 }
 
 impl DType {
@@ -38,12 +40,24 @@ impl DType {
     /// The GPU-only types, which `all` leaves out.
     pub const GPU: [DType; 4] = [DType::Tf32, DType::Bf16, DType::Fp16, DType::Fp8E4m3];
 
+    /// What the collectives take: every type on NCCL, the first four on the CPU.
+    pub const COLLECTIVE: [DType; 8] = [
+        DType::Float,
+        DType::Double,
+        DType::Int32,
+        DType::Int64,
+        DType::Bf16,
+        DType::Fp16,
+        DType::Fp8E4m3,
+        DType::Fp8E5m2,
+    ];
+
     pub fn size(self) -> usize {
         match self {
             DType::Float | DType::Int32 | DType::Tf32 => 4,
             DType::Double | DType::Int64 => 8,
             DType::Bf16 | DType::Fp16 => 2,
-            DType::Fp8E4m3 => 1,
+            DType::Fp8E4m3 | DType::Fp8E5m2 => 1,
         }
     }
 
@@ -57,6 +71,7 @@ impl DType {
             DType::Fp16 => "fp16",
             DType::Tf32 => "tf32",
             DType::Fp8E4m3 => "fp8e4m3",
+            DType::Fp8E5m2 => "fp8e5m2",
         }
     }
 
@@ -79,8 +94,9 @@ impl DType {
             "fp16" | "f16" | "float16" => Ok(DType::Fp16),
             "tf32" => Ok(DType::Tf32),
             "fp8" | "fp8e4m3" | "e4m3" => Ok(DType::Fp8E4m3),
+            "fp8e5m2" | "e5m2" => Ok(DType::Fp8E5m2),
             _ => Err(UsageError::new(format!(
-                "unknown datatype '{text}': expected one of float, double, int32, int64 (or f32, f64, i32, i64, all), or for GPU matmul tf32, bf16, fp16, fp8e4m3"
+                "unknown datatype '{text}': expected one of float, double, int32, int64 (or f32, f64, i32, i64, all), or on GPUs bf16, fp16, fp8e4m3 (matmul and NCCL collectives), tf32 (matmul), fp8e5m2 (NCCL collectives)"
             ))),
         }
     }

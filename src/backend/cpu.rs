@@ -4,7 +4,7 @@ use super::{Backend, StreamKernel, StreamWorkload};
 use crate::comm::Communicator;
 use crate::options::{DType, MatmulShape};
 use crate::runner::buffer::HostBuffer;
-use crate::runner::collective::{Collective, CollectiveCase};
+use crate::runner::collective::{initial_values, Collective, CollectiveCase};
 use crate::runner::{LocalCheck, Workload};
 use crate::topology::Topology;
 use anyhow::{anyhow, Result};
@@ -73,6 +73,12 @@ impl Backend for CpuBackend {
             if let Some(d) = cfg.datatypes.iter().find(|d| !d.is_cpu_matmul()) {
                 return Err(crate::usage!("{}", cpu_matmul_rejects(*d)));
             }
+        } else if let Some(d) = cfg.datatypes.iter().find(|d| !DType::ALL.contains(d)) {
+            // MPI has no bf16, fp16 or fp8 reductions; NCCL has them on GPUs.
+            return Err(crate::usage!(
+                "{} in {d} needs a GPU (--backend cuda, through NCCL); the CPU backend runs float, double, int32 and int64",
+                cfg.name
+            ));
         }
         Ok(())
     }
@@ -98,15 +104,11 @@ struct HostCollective<'a> {
     coll: &'static dyn Collective,
     comm: &'a dyn Communicator,
     case: CollectiveCase,
-    send_count: usize,
     recv_count: usize,
     send: HostBuffer,
     /// The output; in place also the input, sized for the larger of the two.
     recv: HostBuffer,
 }
-
-/// A value no collective of the inputs produces, so unwritten output is caught.
-const UNWRITTEN: i64 = -7;
 
 impl<'a> HostCollective<'a> {
     fn new(
@@ -125,7 +127,6 @@ impl<'a> HostCollective<'a> {
             coll,
             comm,
             case,
-            send_count,
             recv_count,
             send: HostBuffer::new(send_len * size),
             recv: HostBuffer::new(recv_len * size),
@@ -136,33 +137,12 @@ impl<'a> HostCollective<'a> {
 
     fn fill_inputs(&mut self, for_check: bool) {
         let (rank, ranks) = (self.comm.rank(), self.comm.size());
-        let CollectiveCase {
-            dtype, op, count, ..
-        } = self.case;
-        let coll = self.coll;
         let corrupt = for_check && self.case.corrupt;
-        let value = move |i: usize| {
-            let v = coll.input(op, rank, ranks, count, i);
-            if corrupt && i == 0 {
-                v + 1
-            } else {
-                v
-            }
-        };
-        if self.case.in_place {
-            let offset = coll.in_place_input_offset(count, rank, ranks);
-            let end = offset + self.send_count;
-            self.recv.fill(dtype, |i| {
-                if (offset..end).contains(&i) {
-                    value(i - offset)
-                } else {
-                    UNWRITTEN
-                }
-            });
-        } else {
-            self.send.fill(dtype, value);
-            self.recv.fill(dtype, |_| UNWRITTEN);
+        let (input, received) = initial_values(self.coll, self.case, rank, ranks, corrupt);
+        if !self.case.in_place {
+            self.send.fill(self.case.dtype, input);
         }
+        self.recv.fill(self.case.dtype, received);
     }
 
     fn call(&mut self) -> Result<()> {
@@ -189,9 +169,9 @@ impl Workload for HostCollective<'_> {
         self.fill_inputs(true);
         self.call()?;
         let (rank, ranks) = (self.comm.rank(), self.comm.size());
-        let expected = self
-            .coll
-            .expected(self.case.op, rank, ranks, self.case.count);
+        let expected =
+            self.coll
+                .expected(self.case.op, self.case.dtype, rank, ranks, self.case.count);
         let wrong = self
             .recv
             .count_wrong_in(self.case.dtype, self.recv_count, expected);

@@ -165,6 +165,11 @@ pub trait Backend {
     fn supports_in_place(&self, _coll: &dyn Collective) -> bool {
         true
     }
+    /// What the watchdog polls for failures it cannot see otherwise and aborts on a
+    /// timeout (the NCCL communicator of a GPU backend).
+    fn guard(&self) -> Option<std::sync::Arc<dyn crate::runner::watchdog::Guard>> {
+        None
+    }
     /// One point of a collective sweep.
     fn collective<'a>(
         &'a self,
@@ -180,7 +185,7 @@ pub trait Backend {
         comm: &'a dyn Communicator,
         case: P2pCase,
     ) -> Result<Box<dyn Workload + 'a>> {
-        Ok(Box::new(cpu_p2p::HostPointToPoint::new(comm, case)))
+        Ok(Box::new(cpu_p2p::host_point_to_point(comm, case)?))
     }
 }
 

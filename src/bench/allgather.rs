@@ -3,7 +3,7 @@
 use crate::bench::allreduce::input_value;
 use crate::comm::Communicator;
 use crate::options::{DType, ReduceOp};
-use crate::runner::collective::{Collective, CollectiveBench};
+use crate::runner::collective::{Collective, CollectiveBench, CollectiveKind, ExactInputs};
 use anyhow::Result;
 
 /// nccl-tests' `all_gather_perf`: the message is the gathered output.
@@ -31,19 +31,33 @@ impl Collective for AllGather {
         rank * (count / ranks)
     }
 
-    fn input(&self, _op: ReduceOp, rank: usize, _ranks: usize, _count: usize, i: usize) -> i64 {
-        input_value(ReduceOp::Sum, i, rank)
+    fn kind(&self) -> Option<CollectiveKind> {
+        Some(CollectiveKind::AllGather)
+    }
+
+    fn input(
+        &self,
+        _op: ReduceOp,
+        dtype: DType,
+        rank: usize,
+        _ranks: usize,
+        _count: usize,
+        i: usize,
+    ) -> i64 {
+        input_value(ReduceOp::Sum, i, rank, ExactInputs::moved(dtype))
     }
 
     fn expected(
         &self,
         _op: ReduceOp,
+        dtype: DType,
         _rank: usize,
         ranks: usize,
         count: usize,
     ) -> Box<dyn Fn(usize) -> i64 + Send + Sync> {
         let block = count / ranks;
-        Box::new(move |i| input_value(ReduceOp::Sum, i % block, i / block))
+        let exact = ExactInputs::moved(dtype);
+        Box::new(move |i| input_value(ReduceOp::Sum, i % block, i / block, exact))
     }
 
     fn call(
@@ -72,12 +86,14 @@ mod tests {
     #[test]
     fn block_of_rank_r_holds_rank_r_input() {
         let (ranks, count) = (3, 30);
-        let expected = AllGather.expected(ReduceOp::Sum, 1, ranks, count);
-        for i in 0..count {
-            assert_eq!(
-                expected(i),
-                AllGather.input(ReduceOp::Sum, i / 10, ranks, count, i % 10)
-            );
+        for dtype in DType::COLLECTIVE {
+            let expected = AllGather.expected(ReduceOp::Sum, dtype, 1, ranks, count);
+            for i in 0..count {
+                assert_eq!(
+                    expected(i),
+                    AllGather.input(ReduceOp::Sum, dtype, i / 10, ranks, count, i % 10)
+                );
+            }
         }
         assert_eq!(AllGather.counts(30, 4), (7, 28));
         assert_eq!(AllGather.busbw_factor(4), 0.75);

@@ -3,7 +3,7 @@
 use super::{base_config, Benchmark, Supports};
 use crate::comm::Communicator;
 use crate::options::{BenchConfig, DType, ReduceOp};
-use crate::runner::collective::{run_sweep, Collective};
+use crate::runner::collective::{run_sweep, Collective, CollectiveKind, ExactInputs};
 use crate::runner::RunContext;
 use anyhow::Result;
 
@@ -15,8 +15,10 @@ pub struct AllReduce;
 /// once per residue, whatever the number of ranks.
 pub(crate) const PERIOD: usize = 61;
 
-pub(crate) fn input_value(op: ReduceOp, i: usize, rank: usize) -> i64 {
-    let k = ((i + 7 * rank) % PERIOD) as i64;
+/// Element `i` of `rank`'s input, kept within `exact` (values 1..=61 where the datatype
+/// holds them; fewer where it does not, as in bf16 and fp8).
+pub(crate) fn input_value(op: ReduceOp, i: usize, rank: usize, exact: ExactInputs) -> i64 {
+    let k = ((i + 7 * rank) % PERIOD) as i64 % exact.max;
     match op {
         // Products stay exact at any scale: factors of +1 and -1.
         ReduceOp::Prod => {
@@ -26,6 +28,7 @@ pub(crate) fn input_value(op: ReduceOp, i: usize, rank: usize) -> i64 {
                 1
             }
         }
+        ReduceOp::Sum if rank >= exact.contributors => 0,
         // Small positive integers: sums stay exact in float up to ~275,000 ranks.
         _ => k + 1,
     }
@@ -45,11 +48,11 @@ pub(crate) fn combine(op: ReduceOp, a: i64, b: i64) -> i64 {
 
 /// The reduction over `ranks` ranks of input element `i`, at `table[i % PERIOD]`
 /// (the inputs of every rank repeat with that period).
-pub(crate) fn reduction_table(op: ReduceOp, ranks: usize) -> Vec<i64> {
+pub(crate) fn reduction_table(op: ReduceOp, ranks: usize, exact: ExactInputs) -> Vec<i64> {
     (0..PERIOD)
         .map(|s| {
-            (1..ranks).fold(input_value(op, s, 0), |acc, r| {
-                combine(op, acc, input_value(op, s, r))
+            (1..ranks).fold(input_value(op, s, 0, exact), |acc, r| {
+                combine(op, acc, input_value(op, s, r, exact))
             })
         })
         .collect()
@@ -69,18 +72,31 @@ impl Collective for AllReduce {
         (count, count)
     }
 
-    fn input(&self, op: ReduceOp, rank: usize, _ranks: usize, _count: usize, i: usize) -> i64 {
-        input_value(op, i, rank)
+    fn kind(&self) -> Option<CollectiveKind> {
+        Some(CollectiveKind::AllReduce)
+    }
+
+    fn input(
+        &self,
+        op: ReduceOp,
+        dtype: DType,
+        rank: usize,
+        ranks: usize,
+        _count: usize,
+        i: usize,
+    ) -> i64 {
+        input_value(op, i, rank, ExactInputs::reduced(dtype, op, ranks))
     }
 
     fn expected(
         &self,
         op: ReduceOp,
+        dtype: DType,
         _rank: usize,
         ranks: usize,
         _count: usize,
     ) -> Box<dyn Fn(usize) -> i64 + Send + Sync> {
-        let table = reduction_table(op, ranks);
+        let table = reduction_table(op, ranks, ExactInputs::reduced(dtype, op, ranks));
         Box::new(move |i| table[i % PERIOD])
     }
 
@@ -114,7 +130,7 @@ impl Benchmark for AllReduceBench {
             ops: true,
             shapes: false,
             array: false,
-            dtypes: &DType::ALL,
+            dtypes: &DType::COLLECTIVE,
         }
     }
 
@@ -152,10 +168,12 @@ mod tests {
             ReduceOp::Bxor,
         ] {
             for ranks in [1, 2, 3, 64] {
-                let expected = AllReduce.expected(op, 0, ranks, 20000);
+                let dtype = DType::Int64;
+                let exact = ExactInputs::reduced(dtype, op, ranks);
+                let expected = AllReduce.expected(op, dtype, 0, ranks, 20000);
                 for i in [0usize, 1, 60, 61, 1000, 12345] {
-                    let direct = (1..ranks).fold(input_value(op, i, 0), |acc, r| {
-                        combine(op, acc, input_value(op, i, r))
+                    let direct = (1..ranks).fold(input_value(op, i, 0, exact), |acc, r| {
+                        combine(op, acc, input_value(op, i, r, exact))
                     });
                     assert_eq!(expected(i), direct, "{op} ranks={ranks} i={i}");
                 }
@@ -165,7 +183,7 @@ mod tests {
 
     #[test]
     fn sums_of_two_ranks() {
-        let expected = AllReduce.expected(ReduceOp::Sum, 0, 2, 8);
+        let expected = AllReduce.expected(ReduceOp::Sum, DType::Float, 0, 2, 8);
         // i = 0: rank 0 gives 1, rank 1 gives (0 + 7) % 61 + 1 = 8.
         assert_eq!(expected(0), 9);
     }

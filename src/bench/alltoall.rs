@@ -2,15 +2,16 @@
 
 use crate::comm::Communicator;
 use crate::options::{DType, ReduceOp};
-use crate::runner::collective::{Collective, CollectiveBench};
+use crate::runner::collective::{exact_integers, Collective, CollectiveBench, CollectiveKind};
 use anyhow::Result;
 
 /// nccl-tests' `alltoall_perf`: the message is each rank's whole input.
 pub struct AllToAll;
 
-/// Element `i` of `rank`'s input: distinct per source rank and position, small and exact.
-fn value(rank: usize, i: usize) -> i64 {
-    ((i + 13 * rank) % 251) as i64 + 1
+/// Element `i` of `rank`'s input: distinct per source rank and position (within what
+/// `dtype` holds exactly), small and exact.
+fn value(dtype: DType, rank: usize, i: usize) -> i64 {
+    ((i + 13 * rank) % 251) as i64 % exact_integers(dtype) + 1
 }
 
 impl Collective for AllToAll {
@@ -31,20 +32,33 @@ impl Collective for AllToAll {
         false
     }
 
-    fn input(&self, _op: ReduceOp, rank: usize, _ranks: usize, _count: usize, i: usize) -> i64 {
-        value(rank, i)
+    fn kind(&self) -> Option<CollectiveKind> {
+        Some(CollectiveKind::AllToAll)
+    }
+
+    fn input(
+        &self,
+        _op: ReduceOp,
+        dtype: DType,
+        rank: usize,
+        _ranks: usize,
+        _count: usize,
+        i: usize,
+    ) -> i64 {
+        value(dtype, rank, i)
     }
 
     fn expected(
         &self,
         _op: ReduceOp,
+        dtype: DType,
         rank: usize,
         ranks: usize,
         count: usize,
     ) -> Box<dyn Fn(usize) -> i64 + Send + Sync> {
         let block = count / ranks;
         // Block `s` of the output is block `rank` of source `s`'s input.
-        Box::new(move |i| value(i / block, rank * block + i % block))
+        Box::new(move |i| value(dtype, i / block, rank * block + i % block))
     }
 
     fn call(
@@ -73,9 +87,10 @@ mod tests {
     #[test]
     fn output_block_s_is_sources_block_for_me() {
         let (ranks, count) = (4, 40);
-        let expected = AllToAll.expected(ReduceOp::Sum, 1, ranks, count);
-        assert_eq!(expected(0), value(0, 10));
-        assert_eq!(expected(25), value(2, 15));
+        let expected = AllToAll.expected(ReduceOp::Sum, DType::Float, 1, ranks, count);
+        assert_eq!(expected(0), value(DType::Float, 0, 10));
+        assert_eq!(expected(25), value(DType::Float, 2, 15));
+        assert!((0..300).all(|i| value(DType::Fp8E5m2, 3, i) <= 8));
         assert_eq!(AllToAll.busbw_factor(2), 0.5);
     }
 }

@@ -3,7 +3,7 @@
 use crate::bench::allreduce::input_value;
 use crate::comm::Communicator;
 use crate::options::{DType, ReduceOp};
-use crate::runner::collective::{Collective, CollectiveBench};
+use crate::runner::collective::{Collective, CollectiveBench, CollectiveKind, ExactInputs};
 use anyhow::{ensure, Result};
 
 /// nccl-tests' `broadcast_perf` with root 0.
@@ -34,9 +34,21 @@ impl Collective for Broadcast {
         &[true]
     }
 
-    fn input(&self, _op: ReduceOp, rank: usize, _ranks: usize, _count: usize, i: usize) -> i64 {
+    fn kind(&self) -> Option<CollectiveKind> {
+        Some(CollectiveKind::Broadcast)
+    }
+
+    fn input(
+        &self,
+        _op: ReduceOp,
+        dtype: DType,
+        rank: usize,
+        _ranks: usize,
+        _count: usize,
+        i: usize,
+    ) -> i64 {
         if rank == 0 {
-            input_value(ReduceOp::Sum, i, 0)
+            input_value(ReduceOp::Sum, i, 0, ExactInputs::moved(dtype))
         } else {
             NOT_RECEIVED
         }
@@ -45,11 +57,13 @@ impl Collective for Broadcast {
     fn expected(
         &self,
         _op: ReduceOp,
+        dtype: DType,
         _rank: usize,
         _ranks: usize,
         _count: usize,
     ) -> Box<dyn Fn(usize) -> i64 + Send + Sync> {
-        Box::new(|i| input_value(ReduceOp::Sum, i, 0))
+        let exact = ExactInputs::moved(dtype);
+        Box::new(move |i| input_value(ReduceOp::Sum, i, 0, exact))
     }
 
     fn call(

@@ -3,7 +3,7 @@
 use crate::bench::allreduce::{input_value, reduction_table, PERIOD};
 use crate::comm::Communicator;
 use crate::options::{DType, ReduceOp};
-use crate::runner::collective::{Collective, CollectiveBench};
+use crate::runner::collective::{Collective, CollectiveBench, CollectiveKind, ExactInputs};
 use anyhow::Result;
 
 /// nccl-tests' `reduce_scatter_perf`: the message is each rank's whole input.
@@ -23,18 +23,31 @@ impl Collective for ReduceScatter {
         (block * ranks, block)
     }
 
-    fn input(&self, op: ReduceOp, rank: usize, _ranks: usize, _count: usize, i: usize) -> i64 {
-        input_value(op, i, rank)
+    fn kind(&self) -> Option<CollectiveKind> {
+        Some(CollectiveKind::ReduceScatter)
+    }
+
+    fn input(
+        &self,
+        op: ReduceOp,
+        dtype: DType,
+        rank: usize,
+        ranks: usize,
+        _count: usize,
+        i: usize,
+    ) -> i64 {
+        input_value(op, i, rank, ExactInputs::reduced(dtype, op, ranks))
     }
 
     fn expected(
         &self,
         op: ReduceOp,
+        dtype: DType,
         rank: usize,
         ranks: usize,
         count: usize,
     ) -> Box<dyn Fn(usize) -> i64 + Send + Sync> {
-        let table = reduction_table(op, ranks);
+        let table = reduction_table(op, ranks, ExactInputs::reduced(dtype, op, ranks));
         let offset = rank * (count / ranks);
         Box::new(move |i| table[(offset + i) % PERIOD])
     }
@@ -68,10 +81,12 @@ mod tests {
     fn rank_gets_its_block_of_the_reduction() {
         let (ranks, count) = (3, 300);
         for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max] {
-            let expected = ReduceScatter.expected(op, 2, ranks, count);
+            let dtype = DType::Bf16;
+            let exact = ExactInputs::reduced(dtype, op, ranks);
+            let expected = ReduceScatter.expected(op, dtype, 2, ranks, count);
             for i in 0..100 {
-                let direct = (1..ranks).fold(input_value(op, 200 + i, 0), |a, r| {
-                    combine(op, a, input_value(op, 200 + i, r))
+                let direct = (1..ranks).fold(input_value(op, 200 + i, 0, exact), |a, r| {
+                    combine(op, a, input_value(op, 200 + i, r, exact))
                 });
                 assert_eq!(expected(i), direct);
             }

@@ -99,13 +99,18 @@ pub fn benchmark_name(tool_name: &str) -> String {
     }
 }
 
-/// nccl-tests / MPI names of datatypes the schema knows; `None` for others (half, bf16, int8...).
+/// nccl-tests / MPI names of datatypes the schema knows; `None` for others (int8,
+/// uint8, uint32, uint64...).
 pub fn dtype_of(name: &str) -> Option<DType> {
     match name.trim() {
         "float" | "float32" | "MPI_FLOAT" => Some(DType::Float),
         "double" | "float64" | "MPI_DOUBLE" => Some(DType::Double),
         "int32" | "int" | "MPI_INT" => Some(DType::Int32),
         "int64" | "MPI_LONG" | "MPI_LONG_LONG" => Some(DType::Int64),
+        "half" | "float16" => Some(DType::Fp16),
+        "bfloat16" => Some(DType::Bf16),
+        "f8e4m3" => Some(DType::Fp8E4m3),
+        "f8e5m2" => Some(DType::Fp8E5m2),
         _ => None,
     }
 }
@@ -375,4 +380,18 @@ pub(crate) fn time_summary(
 /// Parses a number as the tools print it; `None` for `N/A`, `nan` and the like.
 pub(crate) fn number(text: &str) -> Option<f64> {
     text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nccl_tests_type_names_map_to_the_schema() {
+        assert_eq!(dtype_of("bfloat16"), Some(DType::Bf16));
+        assert_eq!(dtype_of("half"), Some(DType::Fp16));
+        assert_eq!(dtype_of("f8e4m3"), Some(DType::Fp8E4m3));
+        assert_eq!(dtype_of("f8e5m2"), Some(DType::Fp8E5m2));
+        assert_eq!(dtype_of("int8"), None);
+    }
 }

@@ -8,6 +8,67 @@ use crate::runner::{Iterations, MetricSpec, RunContext};
 use crate::units::format_bytes;
 use anyhow::Result;
 
+/// The standard collectives, for libraries that have each as one call (NCCL): a
+/// collective says which it is, so a backend never dispatches on its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectiveKind {
+    AllReduce,
+    AllGather,
+    ReduceScatter,
+    /// From rank 0.
+    Broadcast,
+    AllToAll,
+}
+
+/// Bounds that keep a collective's inputs and every partial reduction of them exact
+/// integers in a datatype (so the check can compare exactly, in any reduction order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExactInputs {
+    /// Input values stay within 1..=max.
+    pub max: i64,
+    /// In a sum, only ranks below this contribute non-zero values.
+    pub contributors: usize,
+}
+
+/// The largest `n` such that every integer of magnitude up to `n` is exact in `dtype`.
+pub fn exact_integers(dtype: DType) -> i64 {
+    match dtype {
+        DType::Float | DType::Tf32 => 1 << 24,
+        DType::Double => 1 << 53,
+        DType::Int32 => i32::MAX as i64,
+        DType::Int64 => i64::MAX,
+        DType::Fp16 => 1 << 11,
+        DType::Bf16 => 1 << 8,
+        DType::Fp8E4m3 => 1 << 4,
+        DType::Fp8E5m2 => 1 << 3,
+    }
+}
+
+impl ExactInputs {
+    /// For data that is only moved (no reduction).
+    pub fn moved(dtype: DType) -> ExactInputs {
+        ExactInputs {
+            max: exact_integers(dtype),
+            contributors: usize::MAX,
+        }
+    }
+
+    /// For `op` over `ranks` inputs: a sum of `ranks` values up to `max` stays exact,
+    /// and where even a sum of ones would not (more ranks than exact integers, as in
+    /// fp8), only the first ranks contribute. Products are of +1 and -1, and minimum
+    /// and maximum never leave the inputs' range.
+    pub fn reduced(dtype: DType, op: ReduceOp, ranks: usize) -> ExactInputs {
+        let exact = exact_integers(dtype);
+        match op {
+            ReduceOp::Sum => ExactInputs {
+                max: (exact / ranks.max(1) as i64).max(1),
+                contributors: usize::try_from(exact).unwrap_or(usize::MAX),
+            },
+            _ => ExactInputs::moved(dtype),
+        }
+    }
+}
+
 /// One collective, described by the four things nccl-tests asks of each: bytes per
 /// call, input data, the bus-bandwidth factor and the call itself.
 ///
@@ -32,12 +93,25 @@ pub trait Collective: Sync {
     fn in_place_input_offset(&self, _count: usize, _rank: usize, _ranks: usize) -> usize {
         0
     }
-    /// Input element `i` of `rank` (small integers, exact in every datatype).
-    fn input(&self, op: ReduceOp, rank: usize, ranks: usize, count: usize, i: usize) -> i64;
+    /// Which standard collective this is, for libraries with one call per collective.
+    fn kind(&self) -> Option<CollectiveKind> {
+        None
+    }
+    /// Input element `i` of `rank`: small integers, exact in `dtype` (see [`ExactInputs`]).
+    fn input(
+        &self,
+        op: ReduceOp,
+        dtype: DType,
+        rank: usize,
+        ranks: usize,
+        count: usize,
+        i: usize,
+    ) -> i64;
     /// The expected value of output element `i` on `rank`.
     fn expected(
         &self,
         op: ReduceOp,
+        dtype: DType,
         rank: usize,
         ranks: usize,
         count: usize,
@@ -70,6 +144,47 @@ pub fn params(
         count: count as u64,
         bytes: (count * dtype.size()) as u64,
     }
+}
+
+/// A value no collective of the inputs produces, so unwritten output is caught.
+pub const UNWRITTEN: i64 = -7;
+
+/// What a rank's buffers hold before a call of `case`, element by element: (the send
+/// buffer, the receive buffer). Out of place the receive buffer holds [`UNWRITTEN`];
+/// in place it also holds the input, at [`Collective::in_place_input_offset`].
+/// `corrupt` (test-only) puts the first input element off by one.
+pub fn initial_values(
+    coll: &'static dyn Collective,
+    case: CollectiveCase,
+    rank: usize,
+    ranks: usize,
+    corrupt: bool,
+) -> (impl Fn(usize) -> i64 + Copy, impl Fn(usize) -> i64 + Copy) {
+    let CollectiveCase {
+        dtype,
+        op,
+        count,
+        in_place,
+        ..
+    } = case;
+    let inputs = coll.counts(count, ranks).0;
+    let offset = coll.in_place_input_offset(count, rank, ranks);
+    let input = move |i: usize| {
+        let v = coll.input(op, dtype, rank, ranks, count, i);
+        if corrupt && i == 0 {
+            v + 1
+        } else {
+            v
+        }
+    };
+    let received = move |i: usize| {
+        if in_place && (offset..offset + inputs).contains(&i) {
+            input(i - offset)
+        } else {
+            UNWRITTEN
+        }
+    };
+    (input, received)
 }
 
 /// One point of a collective sweep.
@@ -171,7 +286,7 @@ impl crate::bench::Benchmark for CollectiveBench {
             ops: self.coll.reduces(),
             shapes: false,
             array: false,
-            dtypes: &DType::ALL,
+            dtypes: &DType::COLLECTIVE,
         }
     }
 
@@ -188,5 +303,53 @@ impl crate::bench::Benchmark for CollectiveBench {
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         run_sweep(self.coll, cfg, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::allreduce::{combine, input_value, PERIOD};
+
+    /// Every running reduction of the inputs, in rank order (a ring's order), stays an
+    /// integer the datatype holds exactly, for rank counts around each type's bound.
+    #[test]
+    fn inputs_and_partial_reductions_stay_exact() {
+        for dtype in DType::COLLECTIVE {
+            let exact = exact_integers(dtype);
+            for op in ReduceOp::ALL {
+                for ranks in [1, 2, 3, 7, 8, 9, 16, 17, 64, 257, 300] {
+                    let bounds = ExactInputs::reduced(dtype, op, ranks);
+                    for i in 0..PERIOD {
+                        let mut acc = input_value(op, i, 0, bounds);
+                        assert!(acc.abs() <= exact, "{dtype} {op} {ranks}");
+                        for r in 1..ranks {
+                            let v = input_value(op, i, r, bounds);
+                            acc = combine(op, acc, v);
+                            assert!(
+                                v.abs() <= exact && acc.abs() <= exact,
+                                "{dtype} {op} {ranks}"
+                            );
+                        }
+                        // Something arrives: a sum is never all zeros.
+                        assert!(acc != 0, "{dtype} {op} {ranks}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_types_keep_the_full_pattern() {
+        let bounds = ExactInputs::reduced(DType::Float, ReduceOp::Sum, 1024);
+        assert_eq!(input_value(ReduceOp::Sum, 60, 0, bounds), 61);
+        assert_eq!(
+            ExactInputs::reduced(DType::Fp8E5m2, ReduceOp::Sum, 4).max,
+            2
+        );
+        assert_eq!(
+            ExactInputs::reduced(DType::Fp8E4m3, ReduceOp::Sum, 64).contributors,
+            16
+        );
     }
 }

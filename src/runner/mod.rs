@@ -479,6 +479,9 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             ),
         )
     });
+    if let (Some(w), Some(g)) = (watchdog.as_ref(), backend.guard()) {
+        w.guard(std::sync::Arc::downgrade(&g));
+    }
     let outcome = {
         let mut ctx = RunContext {
             comm,

@@ -14,14 +14,37 @@
 //!    which makes the launcher end the rest of the job. The ranks that print nothing
 //!    are the ones that never arrived.
 //!
+//! A GPU library that fails or hangs on its own (NCCL's asynchronous errors: a peer
+//! died, a network error) registers a [`Guard`]: while an operation is armed the thread
+//! polls it, and on a failure the waiting rank does not see, or on a timeout, it aborts
+//! the library's work (`ncclCommAbort`) so that the peers see an error rather than hang.
+//!
 //! Records are streamed to the `.jsonl` file as they are measured, so everything
 //! measured before the hang is on disk.
 //!
 //! [`Communicator::arrive`]: crate::comm::Communicator::arrive
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+/// Work outside the waiting thread's sight that the watchdog can poll and end: an NCCL
+/// communicator. Called from the watchdog thread.
+pub trait Guard: Send + Sync {
+    /// A failure the library reported on its own, in words; `None` while healthy.
+    fn failure(&self) -> Option<String>;
+    /// Ends the library's pending work, so that peers waiting on this rank fail rather
+    /// than hang.
+    fn abort(&self);
+}
+
+/// How often an armed watchdog polls its guards.
+const GUARD_POLL: Duration = Duration::from_millis(500);
+/// How long a guard's failure may stand before the watchdog acts on it: the measuring
+/// thread, which polls too, reports it as an ordinary error when it is not stuck.
+const FAILURE_GRACE: Duration = Duration::from_secs(5);
+/// How long the watchdog waits for guards to abort before it ends the process anyway.
+const ABORT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Exit code of a job the watchdog ended (a failure while measuring).
 pub const TIMEOUT_EXIT_CODE: i32 = 1;
@@ -37,6 +60,7 @@ struct Shared {
     armed: Mutex<Option<Armed>>,
     changed: Condvar,
     iteration: AtomicU64,
+    guards: Mutex<Vec<Weak<dyn Guard>>>,
 }
 
 /// A watchdog thread for this rank.
@@ -74,17 +98,65 @@ impl Watchdog {
         self.shared.iteration.store(i, Ordering::Relaxed);
     }
 
+    /// Polls `guard` while an operation is armed and aborts it on a timeout. A weak
+    /// reference: the guard's owner decides its lifetime.
+    pub fn guard(&self, guard: Weak<dyn Guard>) {
+        self.shared
+            .guards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(guard);
+    }
+
     pub fn disarm(&self) {
         *self.shared.armed.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.shared.changed.notify_all();
     }
 }
 
+/// The guards still alive.
+fn live_guards(shared: &Shared) -> Vec<Arc<dyn Guard>> {
+    let mut guards = shared.guards.lock().unwrap_or_else(|e| e.into_inner());
+    guards.retain(|g| g.strong_count() > 0);
+    guards.iter().filter_map(Weak::upgrade).collect()
+}
+
+/// The first failure a guard reports.
+fn guard_failure(shared: &Shared) -> Option<String> {
+    live_guards(shared).iter().find_map(|g| g.failure())
+}
+
+/// Aborts every guard, giving up after [`ABORT_LIMIT`] (an abort may itself hang on a
+/// broken device or network; the process ends regardless).
+fn abort_guards(shared: &Shared) {
+    let guards = live_guards(shared);
+    if guards.is_empty() {
+        return;
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("watchdog-abort".into())
+        .spawn(move || {
+            for g in guards {
+                g.abort();
+            }
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = finished.recv_timeout(ABORT_LIMIT);
+    }
+}
+
 fn watch(shared: &Shared, timeout: Duration, who: &str) {
     let mut armed = shared.armed.lock().unwrap_or_else(|e| e.into_inner());
+    // When a guard first reported a failure during the armed operation.
+    let mut failing_since: Option<Instant> = None;
     loop {
         let wait = match armed.as_ref() {
-            None => Duration::from_secs(3600),
+            None => {
+                failing_since = None;
+                Duration::from_secs(3600)
+            }
             Some(a) => {
                 let now = Instant::now();
                 if now >= a.deadline {
@@ -95,9 +167,29 @@ fn watch(shared: &Shared, timeout: Duration, who: &str) {
                         timeout.as_secs_f64(),
                         a.total,
                     );
+                    abort_guards(shared);
                     std::process::exit(TIMEOUT_EXIT_CODE);
                 }
-                a.deadline - now
+                match guard_failure(shared) {
+                    Some(failure) => {
+                        let since = *failing_since.get_or_insert(now);
+                        if now.duration_since(since) >= FAILURE_GRACE {
+                            let i = shared.iteration.load(Ordering::Relaxed);
+                            eprintln!(
+                                "clusterbench: watchdog: {who}: {} failed in operation {i} of {}: {failure}; ending the job",
+                                a.what, a.total,
+                            );
+                            abort_guards(shared);
+                            std::process::exit(TIMEOUT_EXIT_CODE);
+                        }
+                    }
+                    None => failing_since = None,
+                }
+                if live_guards(shared).is_empty() {
+                    a.deadline - now
+                } else {
+                    (a.deadline - now).min(GUARD_POLL)
+                }
             }
         };
         armed = shared
@@ -116,4 +208,51 @@ pub struct NeverArrived {
     pub who: String,
     pub missing: String,
     pub seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    struct Fake {
+        failure: Option<String>,
+        aborted: AtomicBool,
+    }
+
+    impl Guard for Fake {
+        fn failure(&self) -> Option<String> {
+            self.failure.clone()
+        }
+        fn abort(&self) {
+            self.aborted.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn fake(failure: Option<&str>) -> Arc<Fake> {
+        Arc::new(Fake {
+            failure: failure.map(String::from),
+            aborted: AtomicBool::new(false),
+        })
+    }
+
+    #[test]
+    fn guards_are_polled_and_aborted_while_alive_only() {
+        let shared = Shared::default();
+        let healthy = fake(None);
+        let failing = fake(Some("peer gone"));
+        let dropped = fake(Some("dropped already"));
+        for g in [&healthy, &failing, &dropped] {
+            let weak: Weak<dyn Guard> = Arc::downgrade(&(g.clone() as Arc<dyn Guard>));
+            shared.guards.lock().unwrap().push(weak);
+        }
+        drop(dropped);
+        assert_eq!(live_guards(&shared).len(), 2);
+        assert_eq!(guard_failure(&shared).as_deref(), Some("peer gone"));
+        abort_guards(&shared);
+        assert!(healthy.aborted.load(Ordering::SeqCst));
+        assert!(failing.aborted.load(Ordering::SeqCst));
+        drop(failing);
+        assert_eq!(guard_failure(&shared), None);
+    }
 }

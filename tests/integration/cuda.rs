@@ -53,6 +53,15 @@ fn kernels_compile_and_every_used_function_resolves() {
             "{arch}:\n{stdout}"
         );
     }
+    // The wheel's NCCL (2.28) takes every collective datatype, fp8 included.
+    let nccl = stdout
+        .lines()
+        .find(|l| l.starts_with("nccl      version 2."))
+        .unwrap_or_else(|| panic!("no NCCL version line in:\n{stdout}"));
+    assert!(
+        nccl.ends_with("collectives in float, double, int32, int64, bf16, fp16, fp8e4m3, fp8e5m2"),
+        "{nccl}"
+    );
     assert!(stdout.contains("cuda-check: passed"), "{stdout}");
 }
 
@@ -217,6 +226,30 @@ fn gpu_only_datatypes_are_usage_errors_on_the_cpu() {
         (
             vec!["run", "--bench", "allreduce", "-d", "tf32"],
             "allreduce does not support datatype tf32",
+        ),
+        (
+            vec![
+                "run",
+                "--bench",
+                "reducescatter",
+                "-d",
+                "float,fp8e5m2",
+                "--backend",
+                "cpu",
+            ],
+            "reducescatter in fp8e5m2 needs a GPU (--backend cuda, through NCCL)",
+        ),
+        (
+            vec![
+                "run",
+                "--bench",
+                "allreduce",
+                "-d",
+                "bf16",
+                "--backend",
+                "cpu",
+            ],
+            "allreduce in bf16 needs a GPU",
         ),
     ] {
         let dir = tempdir();

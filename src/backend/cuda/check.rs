@@ -70,6 +70,28 @@ pub fn run() -> Result<()> {
             }
         }
     }
+    // The datatypes the loaded NCCL takes, through the same version gate as a run.
+    if super::require(&discovery::NCCL).is_ok() {
+        use crate::comm::nccl::{loaded_version, nccl_type, version_text};
+        match loaded_version() {
+            Ok(v) => {
+                let types: Vec<&str> = crate::options::DType::COLLECTIVE
+                    .iter()
+                    .filter(|d| nccl_type(**d, v).is_ok())
+                    .map(|d| d.name())
+                    .collect();
+                println!(
+                    "nccl      version {}: collectives in {}",
+                    version_text(v),
+                    types.join(", ")
+                );
+            }
+            Err(e) => {
+                println!("nccl      {e:#}");
+                failures.push(format!("{e:#}"));
+            }
+        }
+    }
     if let Some(first) = missing.first() {
         return Err(crate::usage!("{first}"));
     }

@@ -18,6 +18,7 @@ use super::{Backend, CopyKind, StreamWorkload};
 use crate::comm::Communicator;
 use crate::options::{DType, MatmulShape};
 use crate::runner::collective::{Collective, CollectiveCase};
+use crate::runner::p2p::P2pCase;
 use crate::runner::Workload;
 use anyhow::{anyhow, Result};
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
@@ -171,6 +172,33 @@ impl Backend for CudaBackend {
 
     fn supports_in_place(&self, coll: &dyn Collective) -> bool {
         crate::comm::nccl::supports_in_place(coll)
+    }
+
+    fn guard(&self) -> Option<Arc<dyn crate::runner::watchdog::Guard>> {
+        Some(self.nccl.guard())
+    }
+
+    fn check_config(&self, cfg: &crate::options::BenchConfig) -> Result<()> {
+        // A collective's datatypes against the loaded NCCL, before anything runs.
+        let narrow = [DType::Bf16, DType::Fp8E4m3, DType::Fp8E5m2];
+        if cfg.name != "matmul" && cfg.datatypes.iter().any(|d| narrow.contains(d)) {
+            require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
+            let version = crate::comm::nccl::loaded_version()?;
+            for &d in &cfg.datatypes {
+                crate::comm::nccl::nccl_type(d, version)
+                    .map_err(|e| crate::usage!("{}: {e}", cfg.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn point_to_point<'a>(
+        &'a self,
+        comm: &'a dyn Communicator,
+        case: P2pCase,
+    ) -> Result<Box<dyn Workload + 'a>> {
+        require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
+        crate::comm::nccl::p2p::workload(&self.nccl, self.stream.clone(), comm, case)
     }
 
     fn collective<'a>(

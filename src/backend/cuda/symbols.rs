@@ -30,6 +30,7 @@ pub const DRIVER: &[&str] = &[
     "cuEventCreate",
     "cuEventRecord",
     "cuEventSynchronize",
+    "cuEventQuery",
     "cuEventElapsedTime_v2",
     "cuEventDestroy_v2",
     "cuMemAllocAsync",
@@ -99,12 +100,14 @@ pub const CUBLASLT: &[&str] = &[
     "cublasLtMatmul",
 ];
 
-/// NCCL: communicator set-up, the collectives, grouping and the version.
+/// NCCL: communicator set-up, the collectives, point-to-point, grouping, asynchronous
+/// errors, abort and the version.
 pub const NCCL: &[&str] = &[
     "ncclGetVersion",
     "ncclGetUniqueId",
     "ncclCommInitRank",
     "ncclCommAbort",
+    "ncclCommGetAsyncError",
     "ncclGetErrorString",
     "ncclAllReduce",
     "ncclAllGather",
