@@ -12,7 +12,8 @@
 #      time each iteration the same way and compare_p2p.py compares the same statistic
 #      (median of the samples per run, then the median of the runs; P2P_STAT=mean for
 #      the mean, i.e. the loop's total time, or iqm), printing each side's run-to-run
-#      spread;
+#      spread, the median of the paired (adjacent) runs' ratios and the C-vs-C ratio
+#      of adjacent C runs (the machine's noise floor);
 #   2. clusterbench allreduce (2 ranks, 8 B .. 16 MiB, float/sum) and
 #      allreduce_loop under the same mpirun options, alternating, AR_REPS times each;
 # then prints ratio tables via scripts/fidelity/compare.py. Goals (triad >= 0.97x,

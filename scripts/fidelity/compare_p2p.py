@@ -10,10 +10,14 @@ acknowledgement. Per run and size, each side gives one figure from its per-itera
 samples: the median (default; what clusterbench reports, robust to the preemptions of
 a shared machine), the mean (= the loop's total time / iterations) or the
 interquartile mean (the mean of the middle half of the sorted samples: as robust, and
-finer than a median where the clock ticks in steps of ~10 ns, as on KVM guests). Over several runs per side, the median of
-the runs' figures is compared, and the spread of each side's runs (min..max, relative
-to that side's median) is printed beside it: a clusterbench/C ratio inside the C runs'
-own spread is noise, not a difference. Goal: within 3%.
+finer than a median where the clock ticks in steps of ~10 ns, as on KVM guests). Over several runs per side,
+the median of the runs' figures is compared (cb/C), and the spread of each side's runs
+(min..max, relative to that side's median) is printed beside it. As fidelity.sh
+alternates the two (cb, C, cb, C, ...), run i of each side form a pair measured seconds
+apart: "paired" is the median over pairs of cb_i / C_i, which cancels the machine's
+slower drifts, and "C/C" the median of C_(i+1) / C_i with its interquartile range, the
+noise floor: a clusterbench/C ratio inside it is the machine's noise, not a
+difference. Goal: within 3%.
 """
 import argparse
 import json
@@ -74,16 +78,28 @@ def spread(values):
     return f"-{100 * (1 - min(values) / m):.0f}/+{100 * (max(values) / m - 1):.0f}"
 
 
+def quartiles(values):
+    """(q1, median, q3) of `values` (at least one)."""
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
 def table(title, unit, cb, cc, sizes, higher_is_better):
     print(title)
-    print(f"{'bytes':>9} {'cb ' + unit:>11} {'runs %':>9} {'C ' + unit:>11} {'runs %':>9} {'cb/C':>7}")
+    print(f"{'bytes':>9} {'cb ' + unit:>11} {'runs %':>9} {'C ' + unit:>11} {'runs %':>9} "
+          f"{'cb/C':>7} {'paired':>7} {'C/C [q1..q3]':>19}")
     worst = 0.0
     for b in sizes:
         cm, ccm = statistics.median(cb[b]), statistics.median(cc[b])
         ratio = cm / ccm
+        paired = statistics.median(x / y for x, y in zip(cb[b], cc[b]))
+        floor = quartiles([y / x for x, y in zip(cc[b], cc[b][1:])] or [1.0])
         slower = (1 / ratio - 1) if higher_is_better else (ratio - 1)
         worst = max(worst, slower)
-        print(f"{b:>9} {cm:>11.3f} {spread(cb[b]):>9} {ccm:>11.3f} {spread(cc[b]):>9} {ratio:>7.3f}")
+        print(f"{b:>9} {cm:>11.3f} {spread(cb[b]):>9} {ccm:>11.3f} {spread(cc[b]):>9} "
+              f"{ratio:>7.3f} {paired:>7.3f} {floor[1]:>6.3f} [{floor[0]:.2f}..{floor[2]:.2f}]")
     return worst
 
 
