@@ -98,9 +98,9 @@ impl<'a> HostPointToPoint<'a> {
     /// while the ping travels and the peer answers: both are off the round trip's
     /// critical path, which runs from the reply's arrival to the next send. Reading the
     /// clock before the send and after the receive, with the caller's bookkeeping
-    /// between iterations, put about 50 ns into every 8-byte round trip of about 350 ns
-    /// on a 2-core KVM guest (a clock read alone cost 30-50 ns there), and clusterbench
-    /// measured 10-30% above a C ping-pong. Consecutive marks are one whole
+    /// between iterations, put a clock read (30-50 ns on a 2-core KVM guest) and the
+    /// bookkeeping into every 8-byte round trip of about 350 ns there: clusterbench
+    /// measured 10-20% above a C ping-pong. Consecutive marks are one whole
     /// back-to-back round trip apart, as in a C loop timed from end to end: the samples
     /// add up to the loop's time. An untimed first round trip sets the first mark.
     fn ping_timed(
