@@ -7,7 +7,13 @@
 # Builds scripts/fidelity/{stream_triad,allreduce_loop}.c into a temp dir, runs
 #   1. clusterbench membw (STREAM triad) and stream_triad, alternating,
 #      TRIAD_REPS times each, same array length and thread count;
-#   3. clusterbench p2p (2 ranks: latency, windowed bandwidth) and pingpong.c, alternating;
+#   3. clusterbench p2p (2 ranks: latency, windowed bandwidth) and pingpong.c, alternating
+#      P2P_REPS times each, same iterations, warm-up, window and binding; both sides
+#      time each iteration the same way and compare_p2p.py compares the same statistic
+#      (median of the samples per run, then the median of the runs; P2P_STAT=mean for
+#      the mean, i.e. the loop's total time, or iqm), printing each side's run-to-run
+#      spread, the median of the paired (adjacent) runs' ratios and the C-vs-C ratio
+#      of adjacent C runs (the machine's noise floor);
 #   2. clusterbench allreduce (2 ranks, 8 B .. 16 MiB, float/sum) and
 #      allreduce_loop under the same mpirun options, alternating, AR_REPS times each;
 # then prints ratio tables via scripts/fidelity/compare.py. Goals (triad >= 0.97x,
@@ -29,6 +35,8 @@
 #   P2P_WARMUP       p2p warm-up, both sides   (default 100)
 #   P2P_REPS         runs per side, p2p        (default 2)
 #   P2P_MAX          largest p2p message       (default 256K; doubling from 8 B)
+#   P2P_STAT         per-run p2p figure from the samples: median, mean or iqm
+#                    (interquartile mean; default median)
 #   SKIP_TRIAD=1 / SKIP_ALLREDUCE=1 / SKIP_P2P=1   leave a section out
 #   KEEP_TMP=1       keep the temp dir (raw outputs) and print its path
 set -euo pipefail
@@ -52,6 +60,7 @@ P2P_ITERS=${P2P_ITERS:-1000}
 P2P_WARMUP=${P2P_WARMUP:-100}
 P2P_REPS=${P2P_REPS:-2}
 P2P_MAX=${P2P_MAX:-256K}
+P2P_STAT=${P2P_STAT:-median}
 SKIP_P2P=${SKIP_P2P:-0}
 if [[ -z ${MPIRUN_ARGS+x} ]]; then
     MPIRUN_ARGS=""
@@ -68,7 +77,7 @@ CLUSTERBENCH=$(cd "$(dirname "$CLUSTERBENCH")" && pwd)/$(basename "$CLUSTERBENCH
 for tool in gcc python3; do
     command -v "$tool" >/dev/null || die "'$tool' not found"
 done
-if [[ $SKIP_ALLREDUCE != 1 ]]; then
+if [[ $SKIP_ALLREDUCE != 1 || $SKIP_P2P != 1 ]]; then
     for tool in mpicc mpirun; do
         command -v "$tool" >/dev/null || die "'$tool' not found (install openmpi-bin libopenmpi-dev)"
     done
@@ -209,5 +218,5 @@ if [[ ${#compare_args[@]} -gt 0 ]]; then
 fi
 if [[ ${#p2p_args[@]} -gt 0 ]]; then
     echo
-    python3 "$here/fidelity/compare_p2p.py" "${p2p_args[@]}"
+    python3 "$here/fidelity/compare_p2p.py" --stat "$P2P_STAT" "${p2p_args[@]}"
 fi

@@ -130,13 +130,18 @@ impl Benchmark for Links {
                 ctx.start_operation(&what, total)?;
                 let mut workload = ctx.backend.point_to_point(ctx.comm, case)?;
                 let mut samples = Vec::with_capacity(cfg.iters as usize);
-                for i in 0..cfg.warmup_iters + cfg.iters {
-                    ctx.progress_operation(u64::from(i) + 1);
-                    let t = workload.iterate()?;
-                    if i >= cfg.warmup_iters {
-                        samples.push(t);
-                    }
+                let mut op = 0;
+                for _ in 0..cfg.warmup_iters {
+                    op += 1;
+                    ctx.progress_operation(op);
+                    workload.iterate()?;
                 }
+                ctx.progress_operation(op + 1);
+                workload.run_timed(cfg.iters, &mut |t| {
+                    op += 1;
+                    samples.push(t);
+                    ctx.progress_operation(op + 1);
+                })?;
                 ctx.progress_operation(total);
                 let check = workload.verify()?;
                 ctx.end_operation();

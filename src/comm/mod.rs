@@ -81,7 +81,7 @@ pub trait Communicator {
     /// Arrival check before an operation: returns once every rank has called it, or,
     /// on rank 0, with [`Missing`] naming the ranks that did not arrive by `deadline`
     /// (on other ranks, `Missing` names rank 0 when its release does not come). It polls
-    /// non-blocking messages on a separate channel, so it never hangs past `deadline`.
+    /// non-blocking messages with tags of its own, so it never hangs past `deadline`.
     fn arrive(&self, deadline: std::time::Instant) -> Result<(), Missing>;
 
     /// Gathers every rank's bytes on rank 0 (in rank order); other ranks get an empty list.

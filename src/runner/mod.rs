@@ -23,9 +23,31 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub trait Workload {
     /// Runs one iteration; returns its duration in seconds as this rank saw it.
     fn iterate(&mut self) -> Result<f64>;
+    /// Runs `iterations` timed iterations back to back, after the warm-up, and hands
+    /// each one's time to `record`, in order. The default calls
+    /// [`iterate`](Self::iterate) in a loop; a workload whose iterations are short
+    /// enough for the caller's bookkeeping between them to show (an 8-byte ping-pong)
+    /// runs its own loop and calls `record` while it waits for a message instead.
+    fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
+        iterate_each(self, iterations, record)
+    }
     /// Re-initialises the inputs, runs once and compares with the exact expected
     /// result (this rank's part).
     fn verify(&mut self) -> Result<LocalCheck>;
+}
+
+/// `iterations` calls of `workload.iterate()`, each time handed to `record`: the
+/// default [`Workload::run_timed`].
+pub fn iterate_each<W: Workload + ?Sized>(
+    workload: &mut W,
+    iterations: u32,
+    record: &mut dyn FnMut(f64),
+) -> Result<()> {
+    for _ in 0..iterations {
+        let t = workload.iterate()?;
+        record(t);
+    }
+    Ok(())
 }
 
 /// Outcome of one rank's check.
@@ -217,15 +239,15 @@ impl RunContext<'_> {
         let mut samples = Vec::with_capacity(iters.timed as usize);
         // Back to back, no barrier between iterations: the slowest rank per iteration
         // is taken afterwards.
-        for _ in 0..iters.timed {
+        self.progress_operation(op + 1);
+        workload.run_timed(iters.timed, &mut |t| {
             op += 1;
-            self.progress_operation(op);
-            let t = workload.iterate()?;
             samples.push(match self.slowdown {
                 Some(factor) => t + busy_wait((factor - 1.0) * t),
                 None => t,
             });
-        }
+            self.progress_operation(op + 1);
+        })?;
         let per_node = if self.nodes > 1 {
             nodes::per_node(self.comm, &self.hosts, &samples, &params)?
         } else {
