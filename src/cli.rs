@@ -367,6 +367,19 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 
+    /// GPUs driven by each process, as nccl-tests' -g: process r drives N consecutive
+    /// devices of its node from local rank x N, and each NCCL collective runs over all
+    /// of them (size x N GPU ranks). NCCL collectives only (allreduce, allgather,
+    /// reducescatter, broadcast, alltoall); CUDA backend only. Default 1: one GPU per
+    /// process, chosen by the process's local rank.
+    #[arg(
+        short = 'g',
+        long = "gpus-per-rank",
+        value_name = "N",
+        default_value_t = 1
+    )]
+    pub gpus_per_rank: usize,
+
     /// Print no progress and no tables (results are still written).
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -357,6 +357,13 @@ pub struct RunOptions {
     pub peers: (usize, usize),
     /// Messages in flight per bandwidth iteration (p2p, links).
     pub window: usize,
+    /// GPUs each process drives (`-g`); recorded only when more than one.
+    #[serde(default, skip_serializing_if = "crate::options::is_one")]
+    pub gpus_per_rank: usize,
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 fn parse_list<T>(items: &[String], all: &[T], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>>
@@ -654,6 +661,7 @@ impl RunOptions {
             }
         }
 
+        let gpus_per_rank = crate::backend::gpus::validate(args, &names)?;
         Ok(RunOptions {
             suite: suite.map(|s| s.0),
             backend: args.backend,
@@ -690,6 +698,7 @@ impl RunOptions {
                 0 => return Err(UsageError::new("--window must be at least 1")),
                 w => w,
             },
+            gpus_per_rank,
         })
     }
 }

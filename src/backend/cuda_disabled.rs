@@ -5,11 +5,14 @@ use crate::results::environment::{CudaStack, GpuInfo, RankGpu};
 
 /// Always fails: this binary has no CUDA support.
 pub fn open() -> Result<Box<dyn Backend>, String> {
-    open_with(None)
+    open_with(None, 1)
 }
 
 /// Always fails: this binary has no CUDA support.
-pub fn open_with(_cuda_graph: Option<u32>) -> Result<Box<dyn Backend>, String> {
+pub fn open_with(
+    _cuda_graph: Option<u32>,
+    _gpus_per_rank: usize,
+) -> Result<Box<dyn Backend>, String> {
     Err(
         "this clusterbench was built without the `cuda` feature (rebuild with default features)"
             .into(),
@@ -30,8 +33,8 @@ pub fn cuda_stack() -> Option<CudaStack> {
 }
 
 /// No rank drives a GPU without CUDA support.
-pub fn rank_gpu() -> Option<RankGpu> {
-    None
+pub fn rank_gpus(_gpus_per_rank: usize) -> Vec<RankGpu> {
+    Vec::new()
 }
 
 /// The CUDA checks need the `cuda` feature.

@@ -8,6 +8,7 @@ pub mod cpu_p2p;
 #[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "cuda_disabled.rs")]
 pub mod cuda;
+pub mod gpus;
 
 use crate::cli::BackendChoice;
 use crate::comm::Communicator;
@@ -156,6 +157,11 @@ pub trait Backend {
     fn check_config(&self, _cfg: &crate::options::BenchConfig) -> Result<()> {
         Ok(())
     }
+    /// Devices this process drives in a collective (`-g`); each is one rank of the
+    /// collective, so a collective has `processes x devices_per_rank` ranks.
+    fn devices_per_rank(&self) -> usize {
+        1
+    }
     /// GPUs this process can reach (for peer-to-peer copies).
     fn gpus_visible(&self) -> usize {
         0
@@ -190,22 +196,28 @@ pub trait Backend {
 }
 
 /// Picks the backend. Returns it and, when it differs from what was asked for, why.
-/// `cuda_graph`: GPU collectives time replays of graphs of that many calls.
+/// `cuda_graph`: GPU collectives time replays of graphs of that many calls;
+/// `gpus_per_rank`: devices each process drives (`-g`).
 pub fn select(
     choice: BackendChoice,
     cuda_graph: Option<u32>,
+    gpus_per_rank: usize,
 ) -> Result<(Box<dyn Backend>, Option<String>)> {
     let cpu = || -> Result<Box<dyn Backend>> { Ok(Box::new(cpu::CpuBackend::new()?)) };
     match choice {
         BackendChoice::Cpu => Ok((cpu()?, None)),
-        BackendChoice::Cuda => match cuda::open_with(cuda_graph) {
+        BackendChoice::Cuda => match cuda::open_with(cuda_graph, gpus_per_rank) {
             Ok(b) => Ok((b, None)),
             Err(why) => Err(UsageError::new(format!("--backend cuda: {why}")).into()),
         },
-        BackendChoice::Auto => match cuda::open_with(cuda_graph) {
+        BackendChoice::Auto => match cuda::open_with(cuda_graph, gpus_per_rank) {
             Ok(b) => Ok((b, None)),
             Err(why) if cuda_graph.is_some() => Err(UsageError::new(format!(
                 "--cuda-graph needs a GPU, and the CUDA backend is not available: {why}"
+            ))
+            .into()),
+            Err(why) if gpus_per_rank > 1 => Err(UsageError::new(format!(
+                "-g {gpus_per_rank} needs GPUs, and the CUDA backend is not available: {why}"
             ))
             .into()),
             Err(why) => Ok((cpu()?, Some(format!("running on the CPU backend: {why}")))),

@@ -307,6 +307,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             cores: 0,
             pid: 0,
             gpu: None,
+            gpus: Vec::new(),
         })
         .collect();
     let now = chrono::Utc::now();

@@ -141,9 +141,14 @@ pub struct RankInfo {
     /// Cores the rank's worker threads use.
     pub cores: u32,
     pub pid: u32,
-    /// The GPU this rank drives (the CUDA backend's choice: local rank modulo devices).
+    /// The GPU this rank drives (the CUDA backend's choice: local rank modulo devices);
+    /// with `-g N` the first of its GPUs.
     #[serde(default)]
     pub gpu: Option<RankGpu>,
+    /// With `-g N` (N > 1), every GPU this rank drives, in NCCL rank order: GPU j of
+    /// rank r is NCCL rank r x N + j. Absent when the rank drives one GPU (see `gpu`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<RankGpu>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -222,14 +227,58 @@ pub fn local_host(topology: &crate::topology::Topology) -> HostInfo {
     }
 }
 
-/// This rank's entry.
-pub fn local_rank(rank: usize, topology: &crate::topology::Topology) -> RankInfo {
+/// This rank's entry; `gpus_per_rank`: the GPUs it drives (`-g`).
+pub fn local_rank(
+    rank: usize,
+    topology: &crate::topology::Topology,
+    gpus_per_rank: usize,
+) -> RankInfo {
+    let gpus = crate::backend::cuda::rank_gpus(gpus_per_rank);
     RankInfo {
         rank: rank as u32,
         host: hostname(),
         cpu_binding: topology.binding(),
         cores: topology.bound_core_count() as u32,
         pid: std::process::id(),
-        gpu: crate::backend::cuda::rank_gpu(),
+        gpu: gpus.first().cloned(),
+        gpus: if gpus_per_rank > 1 { gpus } else { Vec::new() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rank(gpus: Vec<RankGpu>) -> RankInfo {
+        RankInfo {
+            rank: 1,
+            host: "node1".into(),
+            cpu_binding: None,
+            cores: 4,
+            pid: 7,
+            gpu: gpus.first().cloned(),
+            gpus,
+        }
+    }
+
+    #[test]
+    fn the_gpus_of_a_rank_round_trip_and_old_entries_still_read() {
+        let gpu = |index| RankGpu {
+            index,
+            pci_bus_id: Some(format!("0000:{index:02x}:00.0")),
+        };
+        let several = rank(vec![gpu(2), gpu(3)]);
+        let text = serde_json::to_string(&several).unwrap();
+        assert_eq!(serde_json::from_str::<RankInfo>(&text).unwrap(), several);
+        // One GPU: `gpus` is left out, so the entry reads as it did before `-g`.
+        let one = RankInfo {
+            gpus: Vec::new(),
+            ..rank(vec![gpu(0)])
+        };
+        let text = serde_json::to_string(&one).unwrap();
+        assert!(!text.contains("\"gpus\""), "{text}");
+        let old = r#"{"rank":0,"host":"h","cpu_binding":null,"cores":1,"pid":1,"gpu":{"index":0,"pci_bus_id":null}}"#;
+        let read: RankInfo = serde_json::from_str(old).unwrap();
+        assert!(read.gpus.is_empty() && read.gpu.is_some());
     }
 }

@@ -331,6 +331,7 @@ mod tests {
                     cores: 2,
                     pid: 1,
                     gpu: None,
+                    gpus: Vec::new(),
                 }],
                 mpi: Some(MpiInfo {
                     library_version: "Open MPI v4.1".into(),

@@ -204,7 +204,7 @@ pub fn run_sweep(
     cfg: &BenchConfig,
     ctx: &mut RunContext,
 ) -> Result<()> {
-    let ranks = ctx.comm.size();
+    let ranks = ctx.ranks();
     let iters = Iterations {
         warmup: cfg.warmup_iters,
         timed: cfg.iters,

@@ -137,6 +137,12 @@ impl RunContext<'_> {
         self.comm.rank()
     }
 
+    /// Ranks of a measurement: processes x the devices each drives (`-g`), as
+    /// nccl-tests counts them, so bus-bandwidth factors use the GPU count.
+    pub fn ranks(&self) -> usize {
+        self.comm.size() * self.backend.devices_per_rank()
+    }
+
     /// Whether this rank's inputs are to be corrupted (test-only switch).
     pub fn corrupt_here(&self) -> bool {
         self.corrupt_rank == Some(self.comm.rank())
@@ -150,7 +156,7 @@ impl RunContext<'_> {
 
     /// Tells the reporters that a benchmark starts.
     pub fn begin_bench(&mut self, benchmark: &str) -> Result<()> {
-        let ranks = self.comm.size();
+        let ranks = self.ranks();
         let nodes = self.nodes;
         let backend = self.backend.name();
         let progress = self.progress;
@@ -296,7 +302,7 @@ impl RunContext<'_> {
         let record = Record {
             benchmark: benchmark.to_string(),
             backend: self.backend.name().to_string(),
-            ranks: self.comm.size() as u32,
+            ranks: self.ranks() as u32,
             nodes: self.nodes,
             params,
             time_s,
@@ -379,10 +385,18 @@ fn busy_wait(seconds: f64) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// Collects the environment fingerprint from every rank (complete on rank 0).
-pub fn gather_environment(comm: &dyn Communicator, topology: &Topology) -> Result<Environment> {
+/// Collects the environment fingerprint from every rank (complete on rank 0);
+/// `gpus_per_rank`: the GPUs each rank drives (`-g`).
+pub fn gather_environment(
+    comm: &dyn Communicator,
+    topology: &Topology,
+    gpus_per_rank: usize,
+) -> Result<Environment> {
     use crate::results::environment::{local_host, local_rank, HostInfo, MpiInfo, RankInfo};
-    let mine = serde_json::to_vec(&(local_host(topology), local_rank(comm.rank(), topology)))?;
+    let mine = serde_json::to_vec(&(
+        local_host(topology),
+        local_rank(comm.rank(), topology, gpus_per_rank),
+    ))?;
     let all = comm.gather_bytes(&mine)?;
     let mut hosts: Vec<HostInfo> = Vec::new();
     let mut ranks: Vec<RankInfo> = Vec::new();
@@ -408,11 +422,12 @@ fn now_rfc3339() -> String {
 /// Runs a whole suite. On rank 0 returns the results document (written to disk).
 pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
     let topology = Topology::load()?;
-    let (backend, backend_note) = crate::backend::select(options.backend, options.cuda_graph)?;
+    let (backend, backend_note) =
+        crate::backend::select(options.backend, options.cuda_graph, options.gpus_per_rank)?;
     for cfg in &options.benches {
         backend.check_config(cfg)?;
     }
-    let environment = gather_environment(comm, &topology)?;
+    let environment = gather_environment(comm, &topology, backend.devices_per_rank())?;
 
     // Rank 0 names the run and counts the nodes; every rank needs both.
     let (run_id, started_at, nodes, rank_hosts) = {

@@ -2,7 +2,7 @@
 
 use crate::common::*;
 
-fn expect_usage_error(args: &[&str], needle: &str) {
+pub(crate) fn expect_usage_error(args: &[&str], needle: &str) {
     let dir = tempdir();
     let out = clusterbench(dir.path()).args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

@@ -6,7 +6,7 @@
 use crate::common::*;
 
 /// Whether this machine has a GPU the driver reports (then the fallback tests do not apply).
-fn machine_has_gpu() -> bool {
+pub(crate) fn machine_has_gpu() -> bool {
     let dir = tempdir();
     let out = clusterbench(dir.path()).arg("env").output().unwrap();
     assert!(out.status.success(), "env failed: {out:?}");

@@ -11,6 +11,7 @@ mod decisions_mpi;
 mod faults;
 #[cfg(feature = "mpi")]
 mod mpi;
+mod multigpu;
 mod osu_p2p;
 mod parser_props;
 mod report;

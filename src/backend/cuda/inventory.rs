@@ -181,19 +181,23 @@ pub fn cuda_stack() -> Option<CudaStack> {
     })
 }
 
-/// The GPU this rank would drive (see [`super::local_device`]).
-pub fn rank_gpu() -> Option<RankGpu> {
+/// The GPUs this rank would drive (see [`super::super::gpus::device_range`]), the
+/// first first; empty without a driver or when the assignment fails.
+pub fn rank_gpus(gpus_per_rank: usize) -> Vec<RankGpu> {
     if !driver_ready() {
-        return None;
+        return Vec::new();
     }
-    let count = result::device::get_count().ok()?;
-    if count <= 0 {
-        return None;
-    }
-    let index = super::local_device(count as usize);
-    let dev = result::device::get(index as c_int).ok()?;
-    Some(RankGpu {
-        index: index as u32,
-        pci_bus_id: pci_bus_id(dev),
-    })
+    let count = result::device::get_count().unwrap_or(0).max(0) as usize;
+    let local = crate::backend::gpus::launcher_local_rank();
+    let Ok(range) = crate::backend::gpus::device_range(local, gpus_per_rank, count) else {
+        return Vec::new();
+    };
+    range
+        .map(|index| RankGpu {
+            index: index as u32,
+            pci_bus_id: result::device::get(index as c_int)
+                .ok()
+                .and_then(pci_bus_id),
+        })
+        .collect()
 }

@@ -25,7 +25,7 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
 use discovery::{CudaLib, Found};
 use std::sync::{Arc, OnceLock};
 
-pub use inventory::{cuda_stack, gpu_inventory, rank_gpu};
+pub use inventory::{cuda_stack, gpu_inventory, rank_gpus};
 
 /// Makes the CUDA libraries found outside the loader's path loadable; call first thing
 /// in `main`, before MPI or any thread starts (it may re-execute the program).
@@ -62,51 +62,55 @@ pub fn probe_devices() -> Result<usize, String> {
 /// The device this process drives: its rank on the node (from the launcher) modulo the
 /// devices visible, so one rank per GPU needs no per-rank `CUDA_VISIBLE_DEVICES`.
 pub fn local_device(devices: usize) -> usize {
-    let local = [
-        "OMPI_COMM_WORLD_LOCAL_RANK",
-        "MPI_LOCALRANKID",
-        "SLURM_LOCALID",
-        "PMI_LOCAL_RANK",
-        "LOCAL_RANK",
-    ]
-    .iter()
-    .find_map(|v| std::env::var(v).ok()?.parse::<usize>().ok())
-    .unwrap_or(0);
-    local % devices.max(1)
+    super::gpus::launcher_local_rank() % devices.max(1)
 }
 
 /// Opens the CUDA backend on this rank's device.
 pub fn open() -> Result<Box<dyn Backend>, String> {
-    open_with(None)
+    open_with(None, 1)
 }
 
 /// Opens the CUDA backend; `cuda_graph`: collectives time replays of CUDA graphs of
-/// that many calls.
-pub fn open_with(cuda_graph: Option<u32>) -> Result<Box<dyn Backend>, String> {
+/// that many calls; `gpus_per_rank`: devices this process drives (`-g`), from its
+/// local rank x `gpus_per_rank` (see [`super::gpus::device_range`]).
+pub fn open_with(
+    cuda_graph: Option<u32>,
+    gpus_per_rank: usize,
+) -> Result<Box<dyn Backend>, String> {
     let devices = probe_devices()?;
-    let ordinal = local_device(devices);
-    let ctx = CudaContext::new(ordinal)
-        .map_err(|e| format!("cannot create a CUDA context on device {ordinal}: {e}"))?;
-    // One stream, synchronised explicitly: cudarc's per-buffer event tracking would
-    // add event records to every timed launch.
-    // SAFETY: nothing has been allocated in this context yet.
-    unsafe { ctx.disable_event_tracking() };
-    let stream = ctx
-        .new_stream()
-        .map_err(|e| format!("cannot create a CUDA stream on device {ordinal}: {e}"))?;
+    let ordinals =
+        super::gpus::device_range(super::gpus::launcher_local_rank(), gpus_per_rank, devices)?;
+    let mut streams = Vec::with_capacity(ordinals.len());
+    for ordinal in ordinals.clone() {
+        let ctx = CudaContext::new(ordinal)
+            .map_err(|e| format!("cannot create a CUDA context on device {ordinal}: {e}"))?;
+        // One stream per device, synchronised explicitly: cudarc's per-buffer event
+        // tracking would add event records to every timed launch.
+        // SAFETY: nothing has been allocated in this context yet.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx
+            .new_stream()
+            .map_err(|e| format!("cannot create a CUDA stream on device {ordinal}: {e}"))?;
+        streams.push(stream);
+    }
+    let stream = streams[0].clone();
     Ok(Box::new(CudaBackend {
-        ctx,
+        ctx: stream.context().clone(),
         stream,
+        streams,
         kernels: OnceLock::new(),
         nccl: Default::default(),
         cuda_graph,
     }))
 }
 
-/// One device, its stream and the kernels compiled for it.
+/// The process's first device, its stream and the kernels compiled for it; with `-g N`
+/// also the other devices' streams, over which the NCCL collectives run.
 pub struct CudaBackend {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
+    /// One stream per device driven, the first device's first (`stream`).
+    streams: Vec<Arc<CudaStream>>,
     kernels: OnceLock<Arc<CudaModule>>,
     nccl: crate::comm::nccl::NcclCache,
     cuda_graph: Option<u32>,
@@ -160,6 +164,10 @@ impl Backend for CudaBackend {
         copies::new(self, kind, bytes)
     }
 
+    fn devices_per_rank(&self) -> usize {
+        self.streams.len()
+    }
+
     fn gpus_visible(&self) -> usize {
         CudaContext::device_count().map(|n| n as usize).unwrap_or(1)
     }
@@ -208,13 +216,6 @@ impl Backend for CudaBackend {
         case: CollectiveCase,
     ) -> Result<Box<dyn Workload + 'a>> {
         require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
-        crate::comm::nccl::workload(
-            &self.nccl,
-            self.stream.clone(),
-            self.cuda_graph,
-            coll,
-            comm,
-            case,
-        )
+        crate::comm::nccl::workload(&self.nccl, &self.streams, self.cuda_graph, coll, comm, case)
     }
 }

@@ -2,11 +2,17 @@
 //! (from rank 0) and all-to-all (grouped sends and receives), chosen by the
 //! collective's [`CollectiveKind`], on buffers of any datatype the loaded NCCL has.
 //!
+//! A process driving several GPUs (`-g N`) issues each call as one NCCL group over its
+//! devices; each device is one rank of the collective (NCCL rank `rank x N + j`), with
+//! its own inputs and expected output, and an iteration's time is its slowest device's.
+//!
 //! In place, NCCL's layouts are used: all-gather's input is this rank's block of the
 //! output (`recvbuff + rank * sendcount`), reduce-scatter's output is this rank's block
 //! of the input (`sendbuff + rank * recvcount`).
 
-use super::{address, count_wrong, encode_all, grouped, handle, nccl_type, NcclCache, NcclHandle};
+use super::{
+    address, count_wrong, encode_all, grouped, handle_on, nccl_type, NcclCache, NcclHandle,
+};
 use crate::comm::Communicator;
 use crate::options::ReduceOp;
 use crate::runner::collective::{
@@ -16,7 +22,7 @@ use crate::runner::{LocalCheck, Workload};
 use anyhow::{anyhow, Context, Result};
 use cudarc::driver::{
     sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode},
-    CudaGraph, CudaSlice, CudaStream,
+    CudaEvent, CudaGraph, CudaSlice, CudaStream,
 };
 use cudarc::nccl::{result, sys};
 use std::sync::Arc;
@@ -35,10 +41,10 @@ pub fn supports_in_place(coll: &dyn Collective) -> bool {
     )
 }
 
-/// A collective point on the GPU through NCCL.
+/// A collective point on the GPU through NCCL, over every device in `streams`.
 pub fn workload<'a>(
     cache: &NcclCache,
-    stream: Arc<CudaStream>,
+    streams: &[Arc<CudaStream>],
     graph_calls: Option<u32>,
     coll: &'static dyn Collective,
     comm: &'a dyn Communicator,
@@ -56,6 +62,12 @@ pub fn workload<'a>(
             coll.name()
         ));
     }
+    if graph_calls.is_some() && streams.len() > 1 {
+        return Err(crate::usage!(
+            "--cuda-graph is not supported with -g {}",
+            streams.len()
+        ));
+    }
     let op = match case.op {
         ReduceOp::Sum => sys::ncclRedOp_t::ncclSum,
         ReduceOp::Prod => sys::ncclRedOp_t::ncclProd,
@@ -67,24 +79,18 @@ pub fn workload<'a>(
             ))
         }
     };
-    let nccl = handle(cache, &stream, comm)?;
+    let nccl = handle_on(cache, streams, comm)?;
     let ty = nccl_type(case.dtype, nccl.version)?;
-    let mut w = NcclCollective::new(stream, nccl, kind, coll, comm, case, op, ty)?;
+    let mut w = NcclCollective::new(streams, nccl, kind, coll, case, op, ty)?;
     w.graph_calls = graph_calls;
     Ok(Box::new(w))
 }
 
-struct NcclCollective<'a> {
+/// One device's part of a collective: its stream, buffers and rank.
+struct Device {
     stream: Arc<CudaStream>,
-    nccl: Arc<NcclHandle>,
-    kind: CollectiveKind,
-    coll: &'static dyn Collective,
-    comm: &'a dyn Communicator,
-    case: CollectiveCase,
-    op: sys::ncclRedOp_t,
-    ty: sys::ncclDataType_t,
-    /// Elements of the (send, receive) buffers of [`Collective::counts`].
-    counts: (usize, usize),
+    /// The device's rank in the collective (its NCCL rank).
+    rank: usize,
     /// Out of place only (one byte in place).
     send: CudaSlice<u8>,
     /// The output; in place also the input, sized for the larger of the two.
@@ -92,24 +98,37 @@ struct NcclCollective<'a> {
     /// In place, the element offsets of the input and of the output in `buf`.
     input_at: usize,
     output_at: usize,
-    /// Calls per CUDA graph, and the graph once captured.
+}
+
+struct NcclCollective {
+    nccl: Arc<NcclHandle>,
+    kind: CollectiveKind,
+    coll: &'static dyn Collective,
+    case: CollectiveCase,
+    op: sys::ncclRedOp_t,
+    ty: sys::ncclDataType_t,
+    /// Elements of the (send, receive) buffers of [`Collective::counts`].
+    counts: (usize, usize),
+    /// Ranks of the collective: GPUs in the communicator.
+    ranks: usize,
+    /// The devices this process drives, in NCCL rank order.
+    devices: Vec<Device>,
+    /// Calls per CUDA graph, and the graph once captured (one device only).
     graph_calls: Option<u32>,
     graph: Option<CudaGraph>,
 }
 
-impl<'a> NcclCollective<'a> {
-    #[allow(clippy::too_many_arguments)]
+impl NcclCollective {
     fn new(
-        stream: Arc<CudaStream>,
+        streams: &[Arc<CudaStream>],
         nccl: Arc<NcclHandle>,
         kind: CollectiveKind,
         coll: &'static dyn Collective,
-        comm: &'a dyn Communicator,
         case: CollectiveCase,
         op: sys::ncclRedOp_t,
         ty: sys::ncclDataType_t,
     ) -> Result<Self> {
-        let (rank, ranks) = (comm.rank(), comm.size());
+        let ranks = nccl.size;
         let (send_count, recv_count) = coll.counts(case.count, ranks);
         let size = case.dtype.size();
         let (send_len, buf_len) = if case.in_place {
@@ -117,31 +136,38 @@ impl<'a> NcclCollective<'a> {
         } else {
             (send_count * size, recv_count * size)
         };
-        let (input_at, output_at) = match (case.in_place, kind) {
-            (false, _) => (0, 0),
-            (true, CollectiveKind::ReduceScatter) => (0, rank * recv_count),
-            (true, _) => (coll.in_place_input_offset(case.count, rank, ranks), 0),
-        };
-        let send = stream
-            .alloc_zeros::<u8>(send_len)
-            .context("allocating collective buffers on the GPU")?;
-        let buf = stream
-            .alloc_zeros::<u8>(buf_len)
-            .context("allocating collective buffers on the GPU")?;
+        let mut devices = Vec::with_capacity(streams.len());
+        for (j, stream) in streams.iter().enumerate() {
+            let rank = nccl.rank + j;
+            let (input_at, output_at) = match (case.in_place, kind) {
+                (false, _) => (0, 0),
+                (true, CollectiveKind::ReduceScatter) => (0, rank * recv_count),
+                (true, _) => (coll.in_place_input_offset(case.count, rank, ranks), 0),
+            };
+            let alloc = |len| {
+                stream
+                    .alloc_zeros::<u8>(len)
+                    .context("allocating collective buffers on the GPU")
+            };
+            devices.push(Device {
+                stream: stream.clone(),
+                rank,
+                send: alloc(send_len)?,
+                buf: alloc(buf_len)?,
+                input_at,
+                output_at,
+            });
+        }
         let mut me = NcclCollective {
-            stream,
             nccl,
             kind,
             coll,
-            comm,
             case,
             op,
             ty,
             counts: (send_count, recv_count),
-            send,
-            buf,
-            input_at,
-            output_at,
+            ranks,
+            devices,
             graph_calls: None,
             graph: None,
         };
@@ -159,63 +185,71 @@ impl<'a> NcclCollective<'a> {
     }
 
     fn fill_inputs(&mut self, for_check: bool) -> Result<()> {
-        let (rank, ranks) = (self.comm.rank(), self.comm.size());
-        let corrupt = for_check && self.case.corrupt;
-        let (input, received) = initial_values(self.coll, self.case, rank, ranks, corrupt);
         let dtype = self.case.dtype;
-        if !self.case.in_place {
-            let bytes = encode_all(dtype, (0..self.counts.0).map(input));
-            self.stream.memcpy_htod(&bytes, &mut self.send)?;
+        for (j, d) in self.devices.iter_mut().enumerate() {
+            // The test-only corruption hits the process's first device.
+            let corrupt = for_check && self.case.corrupt && j == 0;
+            let (input, received) =
+                initial_values(self.coll, self.case, d.rank, self.ranks, corrupt);
+            if !self.case.in_place {
+                let bytes = encode_all(dtype, (0..self.counts.0).map(input));
+                d.stream.memcpy_htod(&bytes, &mut d.send)?;
+            }
+            let elements = d.buf.len() / dtype.size();
+            let bytes = encode_all(dtype, (0..elements).map(received));
+            d.stream.memcpy_htod(&bytes, &mut d.buf)?;
         }
-        let elements = self.buf.len() / dtype.size();
-        let bytes = encode_all(dtype, (0..elements).map(received));
-        self.stream.memcpy_htod(&bytes, &mut self.buf)?;
-        self.stream.synchronize()?;
+        for d in &self.devices {
+            d.stream.synchronize()?;
+        }
         Ok(())
     }
 
-    /// Queues one collective call on the stream.
-    fn call(&mut self) -> Result<()> {
-        let stream = self.stream.cu_stream() as sys::cudaStream_t;
+    /// Queues device `j`'s part of one collective call on its stream.
+    fn post(&self, j: usize) -> Result<()> {
+        let d = &self.devices[j];
+        let stream = d.stream.cu_stream() as sys::cudaStream_t;
         let size = self.case.dtype.size();
         let (send_count, recv_count) = self.counts;
         let (sendp, recvp) = if self.case.in_place {
             (
-                address(&self.buf, &self.stream, self.input_at * size),
-                address(&self.buf, &self.stream, self.output_at * size),
+                address(&d.buf, &d.stream, d.input_at * size),
+                address(&d.buf, &d.stream, d.output_at * size),
             )
         } else {
             (
-                address(&self.send, &self.stream, 0),
-                address(&self.buf, &self.stream, 0),
+                address(&d.send, &d.stream, 0),
+                address(&d.buf, &d.stream, 0),
             )
         };
         let (ty, op, nccl) = (self.ty, self.op, &self.nccl);
-        // SAFETY (every call below): device buffers of this context, sized by
-        // `Collective::counts` for this rank count, on this context's stream.
+        let with =
+            |what: &str, f: &mut dyn FnMut(sys::ncclComm_t) -> _| nccl.with_device(j, what, f);
+        // SAFETY (every call below): device buffers of this device's context, sized by
+        // `Collective::counts` for this rank count, on this device's stream.
         match self.kind {
-            CollectiveKind::AllReduce => nccl.with("all-reduce", |c| unsafe {
+            CollectiveKind::AllReduce => with("all-reduce", &mut |c| unsafe {
                 result::all_reduce(sendp, recvp, recv_count, ty, op, c, stream)
             }),
-            CollectiveKind::Broadcast => nccl.with("broadcast", |c| unsafe {
+            CollectiveKind::Broadcast => with("broadcast", &mut |c| unsafe {
                 result::broadcast(sendp, recvp, recv_count, ty, 0, c, stream)
             }),
-            CollectiveKind::AllGather => nccl.with("all-gather", |c| unsafe {
+            CollectiveKind::AllGather => with("all-gather", &mut |c| unsafe {
                 result::all_gather(sendp, recvp, send_count, ty, c, stream)
             }),
-            CollectiveKind::ReduceScatter => nccl.with("reduce-scatter", |c| unsafe {
+            CollectiveKind::ReduceScatter => with("reduce-scatter", &mut |c| unsafe {
                 result::reduce_scatter(sendp, recvp, recv_count, ty, op, c, stream)
             }),
             CollectiveKind::AllToAll => {
-                let block = send_count / nccl.size;
+                let block = send_count / self.ranks;
                 grouped(|| {
-                    for peer in 0..nccl.size {
+                    for peer in 0..self.ranks {
                         let at = (peer * block * size) as u64;
                         let (s, r) = (sendp as u64 + at, recvp as u64 + at);
-                        nccl.with("all-to-all send", |c| unsafe {
+                        with("all-to-all send", &mut |c| unsafe {
                             result::send(s as _, block, ty, peer as _, c, stream)
                         })?;
-                        nccl.with("all-to-all receive", |c| unsafe {
+                        with("all-to-all receive", &mut |c| unsafe {
                             result::recv(r as _, block, ty, peer as _, c, stream)
                         })?;
                     }
@@ -223,12 +257,23 @@ impl<'a> NcclCollective<'a> {
                 })
             }
         }
-        .map_err(|e| anyhow!("{}: {e}; NCCL_DEBUG=WARN tells more", self.what()))
     }
 
-    /// Captures `calls` collective calls into one CUDA graph (NCCL supports capture).
+    /// Queues one collective call on every device's stream: with several devices, one
+    /// NCCL group over all of them (a single thread cannot make them meet otherwise).
+    fn call(&mut self) -> Result<()> {
+        let posted = if self.devices.len() == 1 {
+            self.post(0)
+        } else {
+            grouped(|| (0..self.devices.len()).try_for_each(|j| self.post(j)))
+        };
+        posted.map_err(|e| anyhow!("{}: {e}; NCCL_DEBUG=WARN tells more", self.what()))
+    }
+
+    /// Captures `calls` collective calls into one CUDA graph (NCCL supports capture);
+    /// one device only.
     fn capture(&mut self, calls: u32) -> Result<CudaGraph> {
-        let stream = self.stream.clone();
+        let stream = self.devices[0].stream.clone();
         stream.begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)?;
         let mut outcome = Ok(());
         for _ in 0..calls {
@@ -243,32 +288,52 @@ impl<'a> NcclCollective<'a> {
         graph?.ok_or_else(|| anyhow!("CUDA graph capture of {} produced no graph", self.what()))
     }
 
-    /// Waits for everything queued so far, polling NCCL for asynchronous errors.
-    fn finish(&self) -> Result<cudarc::driver::CudaEvent> {
-        let end = self
-            .stream
-            .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-        self.nccl.wait(&end, &|| self.what())?;
-        Ok(end)
+    /// An event recorded now on every device's stream.
+    fn record(&self) -> Result<Vec<CudaEvent>> {
+        self.devices
+            .iter()
+            .map(|d| {
+                Ok(d.stream
+                    .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?)
+            })
+            .collect()
+    }
+
+    /// Waits for everything queued so far on every device, polling NCCL for
+    /// asynchronous errors meanwhile; returns each device's end event.
+    fn finish(&self) -> Result<Vec<CudaEvent>> {
+        let ends = self.record()?;
+        for end in &ends {
+            self.nccl.wait(end, &|| self.what())?;
+        }
+        Ok(ends)
     }
 }
 
-impl Workload for NcclCollective<'_> {
+/// The time of an iteration from each device's (start, end) events: the slowest
+/// device's, as the slowest rank's is taken across processes.
+fn slowest_ms(starts: &[CudaEvent], ends: &[CudaEvent]) -> Result<f32> {
+    let mut slowest = 0f32;
+    for (s, e) in starts.iter().zip(ends) {
+        slowest = slowest.max(s.elapsed_ms(e)?);
+    }
+    Ok(slowest)
+}
+
+impl Workload for NcclCollective {
     fn iterate(&mut self) -> Result<f64> {
         if let (Some(calls), None) = (self.graph_calls, &self.graph) {
             let graph = self.capture(calls)?;
             graph.upload()?;
             self.graph = Some(graph);
         }
-        let start = self
-            .stream
-            .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
+        let starts = self.record()?;
         match &self.graph {
             Some(g) => g.launch()?,
             None => self.call()?,
         }
-        let end = self.finish()?;
-        let seconds = f64::from(start.elapsed_ms(&end)?) / 1e3;
+        let ends = self.finish()?;
+        let seconds = f64::from(slowest_ms(&starts, &ends)?) / 1e3;
         // A replay runs `calls` collectives back to back: report the time of one.
         Ok(seconds / f64::from(self.graph_calls.unwrap_or(1)))
     }
@@ -277,21 +342,22 @@ impl Workload for NcclCollective<'_> {
         self.fill_inputs(true)?;
         self.call()?;
         self.finish()?;
-        let out = self.stream.clone_dtoh(&self.buf)?;
         let dtype = self.case.dtype;
         let recv_count = self.counts.1;
-        let at = self.output_at * dtype.size();
-        let output = &out[at..at + recv_count * dtype.size()];
-        let expected = self.coll.expected(
-            self.case.op,
-            dtype,
-            self.comm.rank(),
-            self.comm.size(),
-            self.case.count,
-        );
+        let (mut checked, mut wrong) = (0, 0);
+        for d in &self.devices {
+            let out = d.stream.clone_dtoh(&d.buf)?;
+            let at = d.output_at * dtype.size();
+            let output = &out[at..at + recv_count * dtype.size()];
+            let expected =
+                self.coll
+                    .expected(self.case.op, dtype, d.rank, self.ranks, self.case.count);
+            checked += recv_count as u64;
+            wrong += count_wrong(dtype, output, expected);
+        }
         Ok(LocalCheck {
-            checked: recv_count as u64,
-            wrong: count_wrong(dtype, output, expected),
+            checked,
+            wrong,
             max_error_ratio: None,
             method: "exact: every received element against its computed value (NCCL)",
         })

@@ -1,5 +1,7 @@
-//! NCCL on GPU buffers (feature `cuda`): one rank per GPU, the NCCL unique id made on
-//! rank 0 and handed to the others over the job's communicator (MPI).
+//! NCCL on GPU buffers (feature `cuda`): one NCCL rank per GPU, the NCCL unique id made
+//! on rank 0 and handed to the others over the job's communicator (MPI). A process
+//! drives one GPU, or N with `-g N` (one communicator per device, made in one group;
+//! every collective is then one group over the N devices).
 //!
 //! The communicator is made through NCCL's C API (`cudarc::nccl::result`) rather than
 //! `cudarc`'s safe `Comm`, which keeps its handle private: the handle is what
@@ -13,6 +15,7 @@
 pub mod collective;
 pub mod p2p;
 
+use crate::backend::gpus;
 use crate::comm::Communicator;
 use crate::options::DType;
 use crate::runner::watchdog::Guard;
@@ -29,74 +32,97 @@ pub use collective::{supports_in_place, workload};
 struct RawComm(sys::ncclComm_t);
 
 // SAFETY: NCCL communicators may be used from any thread; this program serialises
-// every use through `NcclHandle::comm`'s mutex.
+// every use through `NcclHandle::comms`' mutex.
 unsafe impl Send for RawComm {}
 
-/// The process's NCCL communicator, with its size, this rank and the library version.
+/// The process's NCCL communicators, one per device it drives (`-g`), with the size
+/// of the communicator, the NCCL rank of the first device and the library version.
 pub struct NcclHandle {
-    /// `None` once aborted.
-    comm: Mutex<Option<RawComm>>,
+    /// One per device, in device order; `None` once aborted.
+    comms: Mutex<Option<Vec<RawComm>>>,
+    /// The NCCL rank of the process's first device (device j has `rank + j`).
     pub rank: usize,
+    /// GPUs in the communicator: processes x devices per process.
     pub size: usize,
     /// The loaded NCCL's version code (`ncclGetVersion`: 21903 for 2.19.3).
     pub version: c_int,
-    /// Keeps the CUDA context alive until the communicator is gone.
-    _stream: Arc<CudaStream>,
+    /// Keep the CUDA contexts alive until the communicators are gone.
+    streams: Vec<Arc<CudaStream>>,
 }
 
 impl NcclHandle {
-    /// Runs `f` on the live communicator; `what` names the call in errors.
+    /// Runs `f` on the first device's live communicator; `what` names the call in errors.
     fn with(
         &self,
         what: &str,
         f: impl FnOnce(sys::ncclComm_t) -> Result<result::NcclStatus, result::NcclError>,
     ) -> Result<()> {
-        let guard = self.comm.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(comm) = guard.as_ref() else {
+        self.with_device(0, what, f)
+    }
+
+    /// Runs `f` on device `device`'s live communicator.
+    fn with_device(
+        &self,
+        device: usize,
+        what: &str,
+        f: impl FnOnce(sys::ncclComm_t) -> Result<result::NcclStatus, result::NcclError>,
+    ) -> Result<()> {
+        let guard = self.comms.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(comms) = guard.as_ref() else {
             bail!("NCCL {what}: the communicator was aborted after an earlier failure");
         };
+        let comm = comms
+            .get(device)
+            .ok_or_else(|| anyhow!("NCCL {what}: this process has no device {device}"))?;
         f(comm.0)
             .map(|_| ())
             .map_err(|e| anyhow!("NCCL {what} failed: {}", describe(e.0)))
     }
 
-    /// The communicator's asynchronous error, in words; `None` while it is healthy.
+    /// Devices (communicators) of this process.
+    fn devices(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// The first asynchronous error of the communicators, in words (naming the NCCL
+    /// rank when the process drives several GPUs); `None` while all are healthy.
     /// `blocking == false` gives up (`None`) when another thread holds the handle.
     fn async_error(&self, blocking: bool) -> Option<String> {
         let guard = if blocking {
-            self.comm.lock().unwrap_or_else(|e| e.into_inner())
+            self.comms.lock().unwrap_or_else(|e| e.into_inner())
         } else {
-            self.comm.try_lock().ok()?
+            self.comms.try_lock().ok()?
         };
-        let comm = guard.as_ref()?;
-        let mut state = sys::ncclResult_t::ncclSuccess;
-        // SAFETY: a live communicator and a valid out-pointer.
-        let polled = unsafe { sys::ncclCommGetAsyncError(comm.0, &mut state) };
-        match (polled, state) {
-            (sys::ncclResult_t::ncclSuccess, sys::ncclResult_t::ncclSuccess)
-            | (sys::ncclResult_t::ncclSuccess, sys::ncclResult_t::ncclInProgress) => None,
-            (sys::ncclResult_t::ncclSuccess, failed) => Some(describe(failed)),
-            (failed, _) => Some(format!(
-                "ncclCommGetAsyncError itself failed: {}",
-                describe(failed)
-            )),
-        }
+        let comms = guard.as_ref()?;
+        comms.iter().enumerate().find_map(|(j, comm)| {
+            let e = poll_async_error(comm)?;
+            Some(if comms.len() > 1 {
+                format!(
+                    "NCCL rank {} (device {j} of this process): {e}",
+                    self.rank + j
+                )
+            } else {
+                e
+            })
+        })
     }
 
     fn is_aborted(&self) -> bool {
-        self.comm
+        self.comms
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .is_none()
     }
 
-    /// Aborts the communicator (`ncclCommAbort`): pending NCCL work ends, and peers
-    /// waiting on this rank see an error. Later calls fail with a clear message.
+    /// Aborts every communicator (`ncclCommAbort`): pending NCCL work ends, and peers
+    /// waiting on this process see an error. Later calls fail with a clear message.
     fn abort(&self) {
-        let mut guard = self.comm.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(comm) = guard.take() {
-            // SAFETY: a live communicator, never used again.
-            let _ = unsafe { result::comm_abort(comm.0) };
+        let mut guard = self.comms.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(comms) = guard.take() {
+            for comm in comms {
+                // SAFETY: a live communicator, never used again.
+                let _ = unsafe { result::comm_abort(comm.0) };
+            }
         }
     }
 
@@ -158,6 +184,22 @@ pub fn version_text(code: c_int) -> String {
 /// The version code of `major.minor` (2.9 and later).
 const fn version_code(major: c_int, minor: c_int) -> c_int {
     major * 10000 + minor * 100
+}
+
+/// `comm`'s asynchronous error, in words; `None` while it is healthy.
+fn poll_async_error(comm: &RawComm) -> Option<String> {
+    let mut state = sys::ncclResult_t::ncclSuccess;
+    // SAFETY: a live communicator and a valid out-pointer.
+    let polled = unsafe { sys::ncclCommGetAsyncError(comm.0, &mut state) };
+    match (polled, state) {
+        (sys::ncclResult_t::ncclSuccess, sys::ncclResult_t::ncclSuccess)
+        | (sys::ncclResult_t::ncclSuccess, sys::ncclResult_t::ncclInProgress) => None,
+        (sys::ncclResult_t::ncclSuccess, failed) => Some(describe(failed)),
+        (failed, _) => Some(format!(
+            "ncclCommGetAsyncError itself failed: {}",
+            describe(failed)
+        )),
+    }
 }
 
 /// `ncclGetErrorString` of `result`, with its name.
@@ -296,13 +338,32 @@ impl NcclCache {
     }
 }
 
-/// The communicator of `cache`, made now (by every rank together) if it is the first use.
+/// The communicator of `cache` on one device, made now (by every rank together) if it
+/// is the first use.
 pub fn handle(
     cache: &NcclCache,
     stream: &Arc<CudaStream>,
     comm: &dyn Communicator,
 ) -> Result<Arc<NcclHandle>> {
+    handle_on(cache, std::slice::from_ref(stream), comm)
+}
+
+/// The communicators of `cache`, one per stream's device (`-g`), made now (by every
+/// rank together) if it is the first use: NCCL rank `rank x N + j` for device j of N,
+/// in a communicator of `size x N` GPUs, all of a process made in one NCCL group.
+pub fn handle_on(
+    cache: &NcclCache,
+    streams: &[Arc<CudaStream>],
+    comm: &dyn Communicator,
+) -> Result<Arc<NcclHandle>> {
     if let Some(h) = cache.0 .0.get() {
+        if h.devices() != streams.len() {
+            bail!(
+                "the NCCL communicators were made for {} devices per process, not {}",
+                h.devices(),
+                streams.len()
+            );
+        }
         return Ok(h.clone());
     }
     // Rank 0 makes the id; every rank must take part in the broadcast.
@@ -326,23 +387,36 @@ pub fn handle(
     for (d, s) in id.internal.iter_mut().zip(&shared) {
         *d = *s as std::ffi::c_char;
     }
-    let (rank, size) = (comm.rank(), comm.size());
-    // NCCL takes the device of the calling thread's current context.
-    stream.context().bind_to_thread()?;
-    let mut raw: sys::ncclComm_t = std::ptr::null_mut();
-    // SAFETY: a valid out-pointer; size and rank fit c_int for any real job.
-    unsafe { result::comm_init_rank(&mut raw, size as c_int, id, rank as c_int) }.map_err(|e| {
-        anyhow!(
-            "NCCL could not create a communicator of {size} ranks (rank {rank}): {}; NCCL_DEBUG=WARN tells more",
-            describe(e.0)
-        )
-    })?;
+    let per_rank = streams.len();
+    let (first, size) = gpus::nccl_rank(comm.rank(), comm.size(), per_rank, 0);
+    let mut raws: Vec<sys::ncclComm_t> = vec![std::ptr::null_mut(); per_rank];
+    let mut init = |j: usize| -> Result<()> {
+        let rank = first + j;
+        // NCCL takes the device of the calling thread's current context.
+        streams[j].context().bind_to_thread()?;
+        // SAFETY: a valid out-pointer; size and rank fit c_int for any real job.
+        unsafe { result::comm_init_rank(&mut raws[j], size as c_int, id, rank as c_int) }
+            .map(|_| ())
+            .map_err(|e| {
+                anyhow!(
+                    "NCCL could not create a communicator of {size} ranks (rank {rank}): {}; NCCL_DEBUG=WARN tells more",
+                    describe(e.0)
+                )
+            })
+    };
+    if per_rank == 1 {
+        init(0)?;
+    } else {
+        // One thread initialising several ranks of a communicator must do it in a
+        // group: each ncclCommInitRank alone would wait for the others.
+        grouped(|| (0..per_rank).try_for_each(&mut init))?;
+    }
     let h = Arc::new(NcclHandle {
-        comm: Mutex::new(Some(RawComm(raw))),
-        rank,
+        comms: Mutex::new(Some(raws.into_iter().map(RawComm).collect())),
+        rank: first,
         size,
         version: loaded_version()?,
-        _stream: stream.clone(),
+        streams: streams.to_vec(),
     });
     Ok(cache.0 .0.get_or_init(|| h).clone())
 }
