@@ -69,6 +69,17 @@ fn send_ptr(send: Option<&[u8]>) -> *const std::ffi::c_void {
     }
 }
 
+/// The C signature shared by MPI_Allgather and MPI_Alltoall.
+type BlockCall = unsafe extern "C" fn(
+    *const std::ffi::c_void,
+    std::ffi::c_int,
+    ffi::MPI_Datatype,
+    *mut std::ffi::c_void,
+    std::ffi::c_int,
+    ffi::MPI_Datatype,
+    ffi::MPI_Comm,
+) -> std::ffi::c_int;
+
 /// Ensures `buf` holds at least `count` elements of `dtype`.
 fn ensure_len(what: &str, buf: &[u8], count: usize, dtype: DType) -> Result<()> {
     ensure!(
@@ -80,6 +91,42 @@ fn ensure_len(what: &str, buf: &[u8], count: usize, dtype: DType) -> Result<()> 
 }
 
 impl MpiComm {
+    /// An all-gather or all-to-all of blocks of `recv_count / size` elements: the
+    /// receive buffer holds one block per rank, the send buffer `send_blocks` blocks
+    /// (`None`: in place, MPI_IN_PLACE).
+    #[allow(clippy::too_many_arguments)]
+    fn block_collective(
+        &self,
+        (name, mpi_name): (&str, &str),
+        call: BlockCall,
+        send: Option<&[u8]>,
+        send_blocks: usize,
+        recv: &mut [u8],
+        recv_count: usize,
+        dtype: DType,
+    ) -> Result<()> {
+        let block = recv_count / self.size();
+        ensure_len(name, recv, block * self.size(), dtype)?;
+        if let Some(s) = send {
+            ensure_len(name, s, block * send_blocks, dtype)?;
+        }
+        let n = mpi_count(name, block)?;
+        // SAFETY: send holds `block x send_blocks` and recv `block x size` elements of
+        // dtype, as checked above; `call` is an MPI block collective.
+        let rc = unsafe {
+            call(
+                send_ptr(send),
+                n,
+                raw_datatype(dtype),
+                recv.as_mut_ptr() as *mut std::ffi::c_void,
+                n,
+                raw_datatype(dtype),
+                self.world.as_raw(),
+            )
+        };
+        check_rc(mpi_name, rc)
+    }
+
     /// Posts a one-byte non-blocking send (or receive) of `*token` with `peer`, for an
     /// arrival check.
     ///
@@ -220,25 +267,15 @@ impl Communicator for MpiComm {
         recv_count: usize,
         dtype: DType,
     ) -> Result<()> {
-        let block = recv_count / self.size();
-        ensure_len("all_gather", recv, block * self.size(), dtype)?;
-        if let Some(s) = send {
-            ensure_len("all_gather", s, block, dtype)?;
-        }
-        let n = mpi_count("all_gather", block)?;
-        // SAFETY: send holds `block` and recv `block x size` elements of dtype.
-        let rc = unsafe {
-            ffi::MPI_Allgather(
-                send_ptr(send),
-                n,
-                raw_datatype(dtype),
-                recv.as_mut_ptr() as *mut std::ffi::c_void,
-                n,
-                raw_datatype(dtype),
-                self.world.as_raw(),
-            )
-        };
-        check_rc("MPI_Allgather", rc)
+        self.block_collective(
+            ("all_gather", "MPI_Allgather"),
+            ffi::MPI_Allgather,
+            send,
+            1,
+            recv,
+            recv_count,
+            dtype,
+        )
     }
 
     fn reduce_scatter(
@@ -295,25 +332,16 @@ impl Communicator for MpiComm {
         recv_count: usize,
         dtype: DType,
     ) -> Result<()> {
-        let block = recv_count / self.size();
-        ensure_len("all_to_all", recv, block * self.size(), dtype)?;
-        if let Some(s) = send {
-            ensure_len("all_to_all", s, block * self.size(), dtype)?;
-        }
-        let n = mpi_count("all_to_all", block)?;
-        // SAFETY: both buffers hold `block x size` elements.
-        let rc = unsafe {
-            ffi::MPI_Alltoall(
-                send_ptr(send),
-                n,
-                raw_datatype(dtype),
-                recv.as_mut_ptr() as *mut std::ffi::c_void,
-                n,
-                raw_datatype(dtype),
-                self.world.as_raw(),
-            )
-        };
-        check_rc("MPI_Alltoall", rc)
+        let blocks = self.size();
+        self.block_collective(
+            ("all_to_all", "MPI_Alltoall"),
+            ffi::MPI_Alltoall,
+            send,
+            blocks,
+            recv,
+            recv_count,
+            dtype,
+        )
     }
 
     fn send(&self, buf: &[u8], peer: usize) -> Result<()> {
