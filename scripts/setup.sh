@@ -23,7 +23,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin      # MPI (feature `mpi`) and mpirun for the tests
   libhwloc-dev hwloc libudev-dev  # topology (feature `hwloc`); hwloc's static flags name -ludev
   libclang-dev                    # mpi-sys generates its bindings with bindgen
-  iproute2                        # ip and tc: the simulated cluster of the tests (scripts/simcluster.sh)
+  iproute2 procps                 # ip, tc and sysctl: the simulated cluster of the tests (scripts/simcluster.sh)
 )
 if [ "$WANT_TEST" = 1 ]; then
   PACKAGES+=(chromium fonts-dejavu-core)  # the tests render the HTML report headless
