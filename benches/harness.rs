@@ -71,6 +71,7 @@ fn record_with_samples(n: usize) -> Record {
         }],
         check: Check::skipped(),
         per_node: Vec::new(),
+        timing: None,
     }
 }
 

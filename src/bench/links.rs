@@ -273,6 +273,7 @@ fn pair_records(
                 samples_s: samples.clone(),
                 check: check.clone(),
                 per_node: Vec::new(),
+                timing: None,
             });
         }
     }

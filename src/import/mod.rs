@@ -258,6 +258,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
                 },
             },
             per_node: Vec::new(),
+            timing: None,
         });
     }
     for row in &parsed.p2p {

@@ -490,5 +490,6 @@ pub(super) fn record(
         }],
         check,
         per_node: Vec::new(),
+        timing: None,
     })
 }

@@ -597,6 +597,7 @@ mod tests {
             }],
             check: Check::skipped(),
             per_node: Vec::new(),
+            timing: None,
         }
     }
 

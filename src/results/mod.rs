@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 pub use environment::Environment;
 
 /// Version of this schema. Bumped on any change that an old reader could misread.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
-/// The oldest schema version this build reads (version 2 added `per_node`).
+/// The oldest schema version this build reads (version 2 added `per_node`, version 3
+/// `timing`).
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// A complete run.
@@ -117,6 +118,25 @@ pub struct Record {
     /// Each node's part, when the record was measured on several nodes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_node: Vec<NodeTime>,
+    /// How the samples were timed; absent in documents before schema version 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+/// How a record's per-iteration times were taken. GPU times come from CUDA events,
+/// whose placement decides whether the host's launch cost is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Timing {
+    /// The host's monotonic clock around each iteration (CPU benchmarks, MPI).
+    HostClock,
+    /// CUDA events between calls queued back to back while a spin kernel held the
+    /// stream, released once a whole batch was queued (nvbandwidth's method): the GPU
+    /// time of each call, without the host's launch cost or the ranks' skew.
+    HeldStreamEvents,
+    /// CUDA events recorded around each call as the host queues it: includes the
+    /// host's launch cost (used where no stream hold is possible).
+    EventsPerCall,
 }
 
 /// One node's part in a record measured on several nodes.
@@ -360,6 +380,7 @@ mod tests {
                 }],
                 check: Check::skipped(),
                 per_node: Vec::new(),
+                timing: None,
             }],
             links: None,
         }

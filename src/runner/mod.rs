@@ -4,6 +4,7 @@ pub mod buffer;
 pub mod collective;
 pub mod nodes;
 pub mod p2p;
+pub mod timing;
 pub mod watchdog;
 
 use crate::backend::Backend;
@@ -34,6 +35,10 @@ pub trait Workload {
     /// Re-initialises the inputs, runs once and compares with the exact expected
     /// result (this rank's part).
     fn verify(&mut self) -> Result<LocalCheck>;
+    /// How [`run_timed`](Self::run_timed) takes its times, for the record.
+    fn timing(&self) -> crate::results::Timing {
+        crate::results::Timing::HostClock
+    }
 }
 
 /// `iterations` calls of `workload.iterate()`, each time handed to `record`: the
@@ -310,6 +315,7 @@ impl RunContext<'_> {
             metrics,
             check,
             per_node,
+            timing: Some(workload.timing()),
         };
         self.emit(record.clone())?;
         Ok(record)

@@ -110,6 +110,10 @@ pub trait P2pEndpoint {
     fn received(&mut self) -> Result<Vec<u8>>;
     /// How the check compares, recorded with it.
     fn check_method(&self) -> &'static str;
+    /// How the clock is read.
+    fn timing(&self) -> crate::results::Timing {
+        crate::results::Timing::HostClock
+    }
     /// Whether a send returns once the message is on its way (host transports), so
     /// that the latency loop can time itself from clock marks taken right after each
     /// send ([`P2pWorkload`]'s `run_timed`). Endpoints whose sends are queued on a
@@ -270,6 +274,10 @@ impl<E: P2pEndpoint> Workload for P2pWorkload<E> {
             }
             _ => iterate_each(self, iterations, record),
         }
+    }
+
+    fn timing(&self) -> crate::results::Timing {
+        self.endpoint.timing()
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {

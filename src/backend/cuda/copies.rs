@@ -1,9 +1,10 @@
 //! GPU copy bandwidth: host to device and back (pinned and pageable host memory), both
 //! at once, device to device through the copy engine and through the SMs, and between
-//! GPUs (peer to peer). Timed with CUDA events; every copy's destination is checked
-//! word by word against the pattern written into its source.
+//! GPUs (peer to peer). Timed with CUDA events between copies queued behind a stream
+//! hold ([`timing`]); every copy's destination is checked word by word against the
+//! pattern written into its source.
 
-use super::memory::time_on_stream;
+use super::timing::{self, StreamHold};
 use super::CudaBackend;
 use crate::backend::CopyKind;
 use crate::runner::{LocalCheck, Workload};
@@ -161,7 +162,8 @@ pub fn new(backend: &CudaBackend, kind: CopyKind, bytes: usize) -> Result<Box<dy
         return Err(crate::usage!("copy size must be at least 16 bytes"));
     }
     let stream = backend.stream.clone();
-    Ok(match kind {
+    let hold = backend.stream_hold();
+    let copy: Box<dyn GpuCopy> = match kind {
         CopyKind::HostToDevice { pinned } => Box::new(HostToDevice {
             host: HostMem::new(&backend.ctx, words, pinned)?,
             dev: DevMem::new(backend, stream, words)?,
@@ -205,7 +207,56 @@ pub fn new(backend: &CudaBackend, kind: CopyKind, bytes: usize) -> Result<Box<dy
             dst,
             bidirectional,
         } => Box::new(Peer::new(backend, src, dst, bidirectional, words)?),
-    })
+    };
+    Ok(Box::new(TimedCopy { copy, hold }))
+}
+
+/// A copy: queued as one call, checked afterwards.
+trait GpuCopy {
+    /// Queues one copy (with its fork and join when it spans two streams).
+    fn launch(&mut self) -> Result<()>;
+    /// The stream the copy starts and ends on: where the timing events go.
+    fn stream(&self) -> Arc<CudaStream>;
+    /// Clears the destination, copies once and compares with the source pattern.
+    fn verify(&mut self) -> Result<LocalCheck>;
+}
+
+/// A copy timed by the held schedule.
+struct TimedCopy {
+    copy: Box<dyn GpuCopy>,
+    hold: Option<Arc<StreamHold>>,
+}
+
+impl Workload for TimedCopy {
+    fn iterate(&mut self) -> Result<f64> {
+        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+    }
+
+    fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
+        let (stream, hold) = (self.copy.stream(), self.hold.clone());
+        let call = || self.copy.launch();
+        timing::run_on_stream(hold.as_deref(), &stream, iterations, call, record)
+    }
+
+    fn verify(&mut self) -> Result<LocalCheck> {
+        self.copy.verify()
+    }
+
+    fn timing(&self) -> crate::results::Timing {
+        timing::method(self.hold.as_deref())
+    }
+}
+
+/// Makes `other` start after what `main` has queued so far.
+fn fork(main: &CudaStream, other: &CudaStream) -> Result<()> {
+    let forked = main.record_event(Some(CUevent_flags::CU_EVENT_DISABLE_TIMING))?;
+    Ok(other.wait(&forked)?)
+}
+
+/// Makes `main` wait for what `other` has queued so far.
+fn join(main: &CudaStream, other: &CudaStream) -> Result<()> {
+    let done = other.record_event(Some(CUevent_flags::CU_EVENT_DISABLE_TIMING))?;
+    Ok(main.wait(&done)?)
 }
 
 struct HostToDevice {
@@ -213,7 +264,7 @@ struct HostToDevice {
     dev: DevMem,
 }
 
-impl HostToDevice {
+impl GpuCopy for HostToDevice {
     fn launch(&mut self) -> Result<()> {
         match &self.host {
             HostMem::Pinned(p) => self.dev.stream.memcpy_htod(p, &mut self.dev.buf)?,
@@ -221,12 +272,9 @@ impl HostToDevice {
         }
         Ok(())
     }
-}
 
-impl Workload for HostToDevice {
-    fn iterate(&mut self) -> Result<f64> {
-        let stream = self.dev.stream.clone();
-        time_on_stream(&stream, || self.launch())
+    fn stream(&self) -> Arc<CudaStream> {
+        self.dev.stream.clone()
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {
@@ -241,7 +289,7 @@ struct DeviceToHost {
     dev: DevMem,
 }
 
-impl DeviceToHost {
+impl GpuCopy for DeviceToHost {
     fn launch(&mut self) -> Result<()> {
         match &mut self.host {
             HostMem::Pinned(p) => self.dev.stream.memcpy_dtoh(&self.dev.buf, p)?,
@@ -249,12 +297,9 @@ impl DeviceToHost {
         }
         Ok(())
     }
-}
 
-impl Workload for DeviceToHost {
-    fn iterate(&mut self) -> Result<f64> {
-        let stream = self.dev.stream.clone();
-        time_on_stream(&stream, || self.launch())
+    fn stream(&self) -> Arc<CudaStream> {
+        self.dev.stream.clone()
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {
@@ -272,18 +317,17 @@ struct Bidirectional {
     down: DeviceToHost,
 }
 
-impl Workload for Bidirectional {
-    fn iterate(&mut self) -> Result<f64> {
+impl GpuCopy for Bidirectional {
+    fn launch(&mut self) -> Result<()> {
         let (a, b) = (self.up.dev.stream.clone(), self.down.dev.stream.clone());
-        let start = a.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-        b.wait(&start)?;
+        fork(&a, &b)?;
         self.up.launch()?;
         self.down.launch()?;
-        let b_done = b.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-        a.wait(&b_done)?;
-        let end = a.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-        end.synchronize()?;
-        Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+        join(&a, &b)
+    }
+
+    fn stream(&self) -> Arc<CudaStream> {
+        self.up.dev.stream.clone()
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {
@@ -305,7 +349,11 @@ struct DeviceToDevice {
     grid: u32,
 }
 
-impl DeviceToDevice {
+impl GpuCopy for DeviceToDevice {
+    fn stream(&self) -> Arc<CudaStream> {
+        self.src.stream.clone()
+    }
+
     fn launch(&mut self) -> Result<()> {
         let stream = self.src.stream.clone();
         match &self.sm_copy {
@@ -325,13 +373,6 @@ impl DeviceToDevice {
             }
         }
         Ok(())
-    }
-}
-
-impl Workload for DeviceToDevice {
-    fn iterate(&mut self) -> Result<f64> {
-        let stream = self.src.stream.clone();
-        time_on_stream(&stream, || self.launch())
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {
@@ -384,7 +425,8 @@ impl Peer {
         Ok(Peer { there, back, here })
     }
 
-    fn launch(&mut self) -> Result<()> {
+    /// The copy without its fork and join (also what the check runs).
+    fn copy_once(&mut self) -> Result<()> {
         // Issued on the destination's stream (cudarc's peer copy); the reverse copy on
         // the source GPU's stream runs at the same time.
         self.there
@@ -397,23 +439,22 @@ impl Peer {
     }
 }
 
-impl Workload for Peer {
-    fn iterate(&mut self) -> Result<f64> {
+impl GpuCopy for Peer {
+    fn launch(&mut self) -> Result<()> {
         let a = self.there.stream.clone();
-        let start = a.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-        if let Some((_, to)) = &self.back {
-            to.stream.wait(&start)?;
+        let back = self.back.as_ref().map(|(_, to)| to.stream.clone());
+        if let Some(b) = &back {
+            fork(&a, b)?;
         }
-        self.launch()?;
-        if let Some((_, to)) = &self.back {
-            let done = to
-                .stream
-                .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-            a.wait(&done)?;
+        self.copy_once()?;
+        match &back {
+            Some(b) => join(&a, b),
+            None => Ok(()),
         }
-        let end = a.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-        end.synchronize()?;
-        Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+    }
+
+    fn stream(&self) -> Arc<CudaStream> {
+        self.there.stream.clone()
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {

@@ -53,10 +53,21 @@ extern "C" __global__ void count_pattern(const unsigned long long* __restrict__ 
         bad += (p[i] != (i ^ seed));
     if (bad) atomicAdd(wrong, bad);
 }
+// Holds its stream until the host sets *release, or for at most limit_ns; writes 1
+// to *outcome when released, 2 when it gave way (timing::StreamHold).
+extern "C" __global__ void hold_stream(const volatile unsigned int* release, volatile unsigned int* outcome, unsigned long long limit_ns) {
+    unsigned long long start, now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+    for (;;) {
+        if (*release) { *outcome = 1u; return; }
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+        if (now - start > limit_ns) { *outcome = 2u; return; }
+    }
+}
 "#;
 
 /// Every kernel in [`SOURCE`].
-pub const KERNELS: [&str; 8] = [
+pub const KERNELS: [&str; 9] = [
     "stream_copy",
     "stream_scale",
     "stream_add",
@@ -65,6 +76,7 @@ pub const KERNELS: [&str; 8] = [
     "sm_copy",
     "fill_pattern",
     "count_pattern",
+    "hold_stream",
 ];
 
 /// Virtual architectures the kernels are proven to compile for (CI): Ampere, Hopper,

@@ -1,7 +1,7 @@
 //! GEMM on the GPU through cuBLAS (fp32 and fp64), timed with CUDA events and checked
 //! on sampled entries against the same f64 reference as the CPU GEMM.
 
-use super::memory::time_on_stream;
+use super::timing::{self, StreamHold};
 use crate::backend::cpu::{check_gemm_samples, random_gemm_inputs, GemmElement};
 use crate::options::{DType, MatmulShape};
 use crate::runner::{LocalCheck, Workload};
@@ -13,15 +13,16 @@ use std::sync::Arc;
 /// A matmul workload for `dtype`, or a usage error for types this build cannot run.
 pub fn new(
     stream: Arc<CudaStream>,
+    hold: Option<Arc<StreamHold>>,
     dtype: DType,
     shape: &MatmulShape,
     seed: u64,
 ) -> Result<Box<dyn Workload>> {
     Ok(match dtype {
-        DType::Float => Box::new(GpuGemm::<f32>::new(stream, shape, seed)?),
-        DType::Double => Box::new(GpuGemm::<f64>::new(stream, shape, seed)?),
+        DType::Float => Box::new(GpuGemm::<f32>::new(stream, hold, shape, seed)?),
+        DType::Double => Box::new(GpuGemm::<f64>::new(stream, hold, shape, seed)?),
         DType::Tf32 | DType::Bf16 | DType::Fp16 | DType::Fp8E4m3 => {
-            Box::new(super::lt::LtGemm::new(stream, dtype, shape, seed)?)
+            Box::new(super::lt::LtGemm::new(stream, hold, dtype, shape, seed)?)
         }
         other => {
             return Err(crate::usage!(
@@ -33,6 +34,7 @@ pub fn new(
 
 struct GpuGemm<T: GemmElement + DeviceRepr> {
     stream: Arc<CudaStream>,
+    hold: Option<Arc<StreamHold>>,
     blas: CudaBlas,
     m: usize,
     n: usize,
@@ -50,7 +52,12 @@ where
     T: GemmElement + DeviceRepr + ValidAsZeroBits,
     CudaBlas: Gemm<T>,
 {
-    fn new(stream: Arc<CudaStream>, shape: &MatmulShape, seed: u64) -> Result<Self> {
+    fn new(
+        stream: Arc<CudaStream>,
+        hold: Option<Arc<StreamHold>>,
+        shape: &MatmulShape,
+        seed: u64,
+    ) -> Result<Self> {
         let (m, n, k) = (shape.m, shape.n, shape.k);
         for d in [m, n, k] {
             if i32::try_from(d).is_err() {
@@ -68,6 +75,7 @@ where
         let blas = CudaBlas::new(stream.clone()).map_err(|e| anyhow!("cuBLAS: {e}"))?;
         Ok(GpuGemm {
             stream,
+            hold,
             blas,
             m,
             n,
@@ -110,8 +118,17 @@ where
     CudaBlas: Gemm<T>,
 {
     fn iterate(&mut self) -> Result<f64> {
-        let stream = self.stream.clone();
-        time_on_stream(&stream, || self.multiply())
+        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+    }
+
+    fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
+        let (stream, hold) = (self.stream.clone(), self.hold.clone());
+        let call = || self.multiply();
+        timing::run_on_stream(hold.as_deref(), &stream, iterations, call, record)
+    }
+
+    fn timing(&self) -> crate::results::Timing {
+        timing::method(self.hold.as_deref())
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {

@@ -1,13 +1,13 @@
 //! STREAM on device memory: the same five kernels as on the CPU, compiled with NVRTC,
-//! timed with CUDA events around each launch, every element checked.
+//! timed with CUDA events between launches queued behind a stream hold, every element
+//! checked.
 
+use super::timing::{self, StreamHold};
 use super::CudaBackend;
 use crate::backend::{StreamKernel, StreamWorkload};
 use crate::runner::{LocalCheck, Workload};
 use anyhow::{Context, Result};
-use cudarc::driver::{
-    sys::CUevent_flags, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
-};
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
 use std::sync::Arc;
 
 const STREAM_SCALAR: f64 = 3.0;
@@ -25,18 +25,7 @@ pub struct GpuStream {
     grid: u32,
     kernel: StreamKernel,
     expect: (f64, f64, f64),
-}
-
-/// Times `launch` on `stream` with a pair of CUDA events; seconds.
-pub fn time_on_stream(
-    stream: &Arc<CudaStream>,
-    launch: impl FnOnce() -> Result<()>,
-) -> Result<f64> {
-    let start = stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-    launch()?;
-    let end = stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
-    end.synchronize()?;
-    Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+    hold: Option<Arc<StreamHold>>,
 }
 
 impl GpuStream {
@@ -69,6 +58,7 @@ impl GpuStream {
             grid,
             kernel: StreamKernel::Copy,
             expect: (1.0, 2.0, 0.0),
+            hold: backend.stream_hold(),
         })
     }
 
@@ -109,9 +99,22 @@ impl StreamWorkload for GpuStream {
 
 impl Workload for GpuStream {
     fn iterate(&mut self) -> Result<f64> {
-        let stream = self.stream.clone();
-        let kernel = self.kernel;
-        time_on_stream(&stream, || self.launch(kernel))
+        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+    }
+
+    fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
+        let (stream, hold, kernel) = (self.stream.clone(), self.hold.clone(), self.kernel);
+        timing::run_on_stream(
+            hold.as_deref(),
+            &stream,
+            iterations,
+            || self.launch(kernel),
+            record,
+        )
+    }
+
+    fn timing(&self) -> crate::results::Timing {
+        timing::method(self.hold.as_deref())
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {

@@ -13,6 +13,7 @@ mod lt;
 mod matmul;
 mod memory;
 pub mod symbols;
+pub mod timing;
 
 use super::{Backend, CopyKind, StreamWorkload};
 use crate::comm::Communicator;
@@ -101,6 +102,7 @@ pub fn open_with(
         kernels: OnceLock::new(),
         nccl: Default::default(),
         cuda_graph,
+        hold: OnceLock::new(),
     }))
 }
 
@@ -114,6 +116,17 @@ pub struct CudaBackend {
     kernels: OnceLock<Arc<CudaModule>>,
     nccl: crate::comm::nccl::NcclCache,
     cuda_graph: Option<u32>,
+    /// The spin kernel that holds streams while timed work is queued; `None` when
+    /// it cannot be built (no NVRTC): GPU times then include the launch cost.
+    hold: OnceLock<Option<Arc<timing::StreamHold>>>,
+}
+
+/// Seconds between two events on the same device, both complete or waited for.
+pub fn elapsed_seconds(
+    start: &cudarc::driver::CudaEvent,
+    end: &cudarc::driver::CudaEvent,
+) -> Result<f64> {
+    Ok(f64::from(start.elapsed_ms(end)?) / 1e3)
 }
 
 /// [`kernels::SOURCE`] compiled for `ctx`'s device and loaded into it.
@@ -137,6 +150,26 @@ impl CudaBackend {
         module
             .load_function(name)
             .map_err(|e| anyhow!("kernel {name} is not in the compiled module: {e}"))
+    }
+
+    /// The stream hold of the first device, built on first use.
+    fn stream_hold(&self) -> Option<Arc<timing::StreamHold>> {
+        self.hold
+            .get_or_init(|| {
+                let made = self
+                    .kernel("hold_stream")
+                    .and_then(|f| timing::StreamHold::new(self.stream.clone(), f));
+                match made {
+                    Ok(h) => Some(Arc::new(h)),
+                    Err(e) => {
+                        eprintln!(
+                            "clusterbench: warning: GPU times include the host's launch cost (no stream hold: {e:#})"
+                        );
+                        None
+                    }
+                }
+            })
+            .clone()
     }
 
     /// SMs of the device, to size grids.
@@ -175,7 +208,7 @@ impl Backend for CudaBackend {
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>> {
         require(&discovery::CUBLAS).map_err(|e| crate::usage!("{e}"))?;
         require(&discovery::CUBLASLT).map_err(|e| crate::usage!("{e}"))?;
-        matmul::new(self.stream.clone(), dtype, shape, seed)
+        matmul::new(self.stream.clone(), self.stream_hold(), dtype, shape, seed)
     }
 
     fn supports_in_place(&self, coll: &dyn Collective) -> bool {
@@ -216,6 +249,15 @@ impl Backend for CudaBackend {
         case: CollectiveCase,
     ) -> Result<Box<dyn Workload + 'a>> {
         require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
-        crate::comm::nccl::workload(&self.nccl, &self.streams, self.cuda_graph, coll, comm, case)
+        let hold = self.stream_hold();
+        crate::comm::nccl::workload(
+            &self.nccl,
+            &self.streams,
+            hold,
+            self.cuda_graph,
+            coll,
+            comm,
+            case,
+        )
     }
 }

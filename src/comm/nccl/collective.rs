@@ -13,11 +13,13 @@
 use super::{
     address, count_wrong, encode_all, grouped, handle_on, nccl_type, NcclCache, NcclHandle,
 };
+use crate::backend::cuda::timing::{self, StreamHold};
 use crate::comm::Communicator;
 use crate::options::ReduceOp;
 use crate::runner::collective::{
     initial_values, params, Collective, CollectiveCase, CollectiveKind,
 };
+use crate::runner::timing::{Schedule, MAX_BATCH};
 use crate::runner::{LocalCheck, Workload};
 use anyhow::{anyhow, Context, Result};
 use cudarc::driver::{
@@ -45,6 +47,7 @@ pub fn supports_in_place(coll: &dyn Collective) -> bool {
 pub fn workload<'a>(
     cache: &NcclCache,
     streams: &[Arc<CudaStream>],
+    hold: Option<Arc<StreamHold>>,
     graph_calls: Option<u32>,
     coll: &'static dyn Collective,
     comm: &'a dyn Communicator,
@@ -83,6 +86,7 @@ pub fn workload<'a>(
     let ty = nccl_type(case.dtype, nccl.version)?;
     let mut w = NcclCollective::new(streams, nccl, kind, coll, case, op, ty)?;
     w.graph_calls = graph_calls;
+    w.hold = hold;
     Ok(Box::new(w))
 }
 
@@ -116,6 +120,11 @@ struct NcclCollective {
     /// Calls per CUDA graph, and the graph once captured (one device only).
     graph_calls: Option<u32>,
     graph: Option<CudaGraph>,
+    /// Holds the streams while a batch of timed calls is queued.
+    hold: Option<Arc<StreamHold>>,
+    /// Whether a call has run: the first sets up NCCL's connections, which must not
+    /// happen while the streams are held.
+    warmed: bool,
 }
 
 impl NcclCollective {
@@ -170,6 +179,8 @@ impl NcclCollective {
             devices,
             graph_calls: None,
             graph: None,
+            hold: None,
+            warmed: false,
         };
         me.fill_inputs(false)?;
         Ok(me)
@@ -242,7 +253,7 @@ impl NcclCollective {
             }),
             CollectiveKind::AllToAll => {
                 let block = send_count / self.ranks;
-                grouped(|| {
+                grouped(Some(nccl.as_ref()), || {
                     for peer in 0..self.ranks {
                         let at = (peer * block * size) as u64;
                         let (s, r) = (sendp as u64 + at, recvp as u64 + at);
@@ -265,7 +276,9 @@ impl NcclCollective {
         let posted = if self.devices.len() == 1 {
             self.post(0)
         } else {
-            grouped(|| (0..self.devices.len()).try_for_each(|j| self.post(j)))
+            grouped(Some(self.nccl.as_ref()), || {
+                (0..self.devices.len()).try_for_each(|j| self.post(j))
+            })
         };
         posted.map_err(|e| anyhow!("{}: {e}; NCCL_DEBUG=WARN tells more", self.what()))
     }
@@ -310,32 +323,63 @@ impl NcclCollective {
     }
 }
 
-/// The time of an iteration from each device's (start, end) events: the slowest
-/// device's, as the slowest rank's is taken across processes.
-fn slowest_ms(starts: &[CudaEvent], ends: &[CudaEvent]) -> Result<f32> {
-    let mut slowest = 0f32;
-    for (s, e) in starts.iter().zip(ends) {
-        slowest = slowest.max(s.elapsed_ms(e)?);
-    }
-    Ok(slowest)
-}
-
-impl Workload for NcclCollective {
-    fn iterate(&mut self) -> Result<f64> {
+impl NcclCollective {
+    /// Captures the CUDA graph (with `--cuda-graph`) and runs one untimed call, once.
+    fn prepare(&mut self) -> Result<()> {
         if let (Some(calls), None) = (self.graph_calls, &self.graph) {
             let graph = self.capture(calls)?;
             graph.upload()?;
             self.graph = Some(graph);
         }
-        let starts = self.record()?;
-        match &self.graph {
-            Some(g) => g.launch()?,
-            None => self.call()?,
+        if !self.warmed {
+            self.launch()?;
+            self.finish()?;
+            self.warmed = true;
         }
-        let ends = self.finish()?;
-        let seconds = f64::from(slowest_ms(&starts, &ends)?) / 1e3;
-        // A replay runs `calls` collectives back to back: report the time of one.
-        Ok(seconds / f64::from(self.graph_calls.unwrap_or(1)))
+        Ok(())
+    }
+
+    /// Queues one timed call: a graph replay or one collective.
+    fn launch(&mut self) -> Result<()> {
+        match &self.graph {
+            Some(g) => Ok(g.launch()?),
+            None => self.call(),
+        }
+    }
+}
+
+impl Workload for NcclCollective {
+    fn iterate(&mut self) -> Result<f64> {
+        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+    }
+
+    /// Calls queued back to back behind a hold, after one untimed call that absorbs
+    /// the ranks' skew; a call's time is its slowest device's.
+    fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
+        self.prepare()?;
+        let streams: Vec<Arc<CudaStream>> = self.devices.iter().map(|d| d.stream.clone()).collect();
+        let (nccl, what, hold) = (self.nccl.clone(), self.what(), self.hold.clone());
+        let schedule = Schedule {
+            batch: MAX_BATCH,
+            absorb_skew: true,
+            // A replay runs `calls` collectives back to back: report the time of one.
+            calls_per_enqueue: self.graph_calls.unwrap_or(1),
+        };
+        let wait = |e: &CudaEvent| nccl.wait(e, &|| what.clone());
+        let call = || self.launch();
+        timing::run_timed(
+            hold.as_deref(),
+            &streams,
+            iterations,
+            schedule,
+            call,
+            wait,
+            record,
+        )
+    }
+
+    fn timing(&self) -> crate::results::Timing {
+        timing::method(self.hold.as_deref())
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {

@@ -8,6 +8,14 @@
 //! `ncclCommGetAsyncError` polls while a rank waits and what `ncclCommAbort` ends when
 //! the watchdog fires, so that no rank hangs on a peer that failed.
 //!
+//! Communicators are non-blocking (`ncclCommInitRankConfig` with `blocking = 0`, NCCL
+//! 2.14 and later), as NCCL documents for abortable use: no NCCL call waits inside the
+//! library for a peer, so the lock serialising the calls is never held by a stuck call
+//! and the watchdog's `ncclCommAbort` always gets through. A call that returns
+//! `ncclInProgress` is finished by polling `ncclCommGetAsyncError`, with the lock
+//! taken only for each poll. An older NCCL gets blocking communicators (then a
+//! stuck call can delay the abort), and says so in `cuda-check`.
+//!
 //! [`collective`]: the collectives, with the input data, expected results and bandwidth
 //! factors of the same [`Collective`](crate::runner::collective::Collective) as on the
 //! CPU path. [`p2p`]: the point-to-point moves of the shared schedule.
@@ -30,6 +38,37 @@ pub use collective::{supports_in_place, workload};
 
 /// An NCCL communicator's handle.
 struct RawComm(sys::ncclComm_t);
+
+/// NCCL's configuration as of 2.14 (`ncclConfig_v21400`), the oldest layout with
+/// `blocking`: NCCL reads the fields a caller supplied by the `version` given, so
+/// this layout works with every later NCCL. `unset` fills the tail padding of the C
+/// struct, which newer layouts use for `cgaClusterSize`, with "not set".
+#[repr(C)]
+struct ConfigV21400 {
+    size: usize,
+    magic: std::ffi::c_uint,
+    version: std::ffi::c_uint,
+    blocking: c_int,
+    unset: c_int,
+}
+
+impl ConfigV21400 {
+    fn non_blocking() -> Self {
+        ConfigV21400 {
+            size: std::mem::size_of::<Self>(),
+            magic: 0xcafe_beef,
+            version: 21400,
+            blocking: 0,
+            unset: c_int::MIN,
+        }
+    }
+}
+
+/// The first NCCL with non-blocking communicators (`ncclCommInitRankConfig`).
+pub const NON_BLOCKING_SINCE: c_int = version_code(2, 14);
+
+/// How long making a communicator may take before it is aborted.
+const INIT_LIMIT: Duration = Duration::from_secs(600);
 
 // SAFETY: NCCL communicators may be used from any thread; this program serialises
 // every use through `NcclHandle::comms`' mutex.
@@ -74,9 +113,52 @@ impl NcclHandle {
         let comm = comms
             .get(device)
             .ok_or_else(|| anyhow!("NCCL {what}: this process has no device {device}"))?;
-        f(comm.0)
-            .map(|_| ())
-            .map_err(|e| anyhow!("NCCL {what} failed: {}", describe(e.0)))
+        let status = f(comm.0).map_err(|e| anyhow!("NCCL {what} failed: {}", describe(e.0)))?;
+        drop(guard);
+        match status {
+            result::NcclStatus::InProgress => self.settle(what),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until no call of the communicators is still in progress (a non-blocking
+    /// communicator finishes a call, or a group, in the background), taking the lock
+    /// only for each poll so that the watchdog can abort meanwhile.
+    pub fn settle(&self, what: &str) -> Result<()> {
+        self.settle_within(what, None)
+    }
+
+    /// [`settle`](Self::settle), aborting the communicators when they fail or are
+    /// still busy after `limit`.
+    fn settle_within(&self, what: &str, limit: Option<Duration>) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let polled = {
+                let guard = self.comms.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(comms) = guard.as_ref() else {
+                    bail!("NCCL {what}: the communicator was aborted (after an earlier failure or by the watchdog)");
+                };
+                comms
+                    .iter()
+                    .try_fold(false, |busy, c| Ok(busy | comm_state(c.0)?))
+            };
+            let failure = match polled {
+                Ok(false) => return Ok(()),
+                Ok(true) => match limit {
+                    Some(l) if started.elapsed() > l => format!(
+                        "still in progress after {} s (a rank missing from the job leaves the others waiting)",
+                        l.as_secs()
+                    ),
+                    _ => {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                },
+                Err(e) => e,
+            };
+            self.abort();
+            bail!("NCCL {what} failed: {failure}; the communicator was aborted");
+        }
     }
 
     /// Devices (communicators) of this process.
@@ -188,14 +270,20 @@ const fn version_code(major: c_int, minor: c_int) -> c_int {
 
 /// `comm`'s asynchronous error, in words; `None` while it is healthy.
 fn poll_async_error(comm: &RawComm) -> Option<String> {
+    comm_state(comm.0).err()
+}
+
+/// Whether `comm` is still busy with a call (`Ok(true)`: `ncclInProgress`), or the
+/// error it reports.
+fn comm_state(comm: sys::ncclComm_t) -> Result<bool, String> {
     let mut state = sys::ncclResult_t::ncclSuccess;
     // SAFETY: a live communicator and a valid out-pointer.
-    let polled = unsafe { sys::ncclCommGetAsyncError(comm.0, &mut state) };
+    let polled = unsafe { sys::ncclCommGetAsyncError(comm, &mut state) };
     match (polled, state) {
-        (sys::ncclResult_t::ncclSuccess, sys::ncclResult_t::ncclSuccess)
-        | (sys::ncclResult_t::ncclSuccess, sys::ncclResult_t::ncclInProgress) => None,
-        (sys::ncclResult_t::ncclSuccess, failed) => Some(describe(failed)),
-        (failed, _) => Some(format!(
+        (sys::ncclResult_t::ncclSuccess, sys::ncclResult_t::ncclSuccess) => Ok(false),
+        (sys::ncclResult_t::ncclSuccess, sys::ncclResult_t::ncclInProgress) => Ok(true),
+        (sys::ncclResult_t::ncclSuccess, failed) => Err(describe(failed)),
+        (failed, _) => Err(format!(
             "ncclCommGetAsyncError itself failed: {}",
             describe(failed)
         )),
@@ -295,12 +383,18 @@ pub fn count_wrong(dtype: DType, bytes: &[u8], expected: impl Fn(usize) -> i64) 
 }
 
 /// Runs `f`'s NCCL calls as one group (`ncclGroupStart`/`ncclGroupEnd`), so that sends
-/// and receives posted together progress together. The group always ends.
-pub fn grouped(f: impl FnOnce() -> Result<()>) -> Result<()> {
+/// and receives posted together progress together. The group always ends. On
+/// non-blocking communicators the group may go on in the background: `nccl` (when
+/// given) is then settled before this returns.
+pub fn grouped(nccl: Option<&NcclHandle>, f: impl FnOnce() -> Result<()>) -> Result<()> {
     result::group_start().map_err(|e| anyhow!("ncclGroupStart failed: {}", describe(e.0)))?;
     let posted = f();
     let ended = result::group_end().map_err(|e| anyhow!("ncclGroupEnd failed: {}", describe(e.0)));
-    posted.and(ended.map(|_| ()))
+    posted?;
+    match (ended?, nccl) {
+        (result::NcclStatus::InProgress, Some(h)) => h.settle("group"),
+        _ => Ok(()),
+    }
 }
 
 /// The device address of byte `offset` of `slice`.
@@ -389,35 +483,56 @@ pub fn handle_on(
     }
     let per_rank = streams.len();
     let (first, size) = gpus::nccl_rank(comm.rank(), comm.size(), per_rank, 0);
+    let version = loaded_version()?;
+    let non_blocking = version >= NON_BLOCKING_SINCE;
     let mut raws: Vec<sys::ncclComm_t> = vec![std::ptr::null_mut(); per_rank];
+    let failed = |rank: usize, e: String| {
+        anyhow!(
+            "NCCL could not create a communicator of {size} ranks (rank {rank}): {e}; NCCL_DEBUG=WARN tells more"
+        )
+    };
     let mut init = |j: usize| -> Result<()> {
         let rank = first + j;
         // NCCL takes the device of the calling thread's current context.
         streams[j].context().bind_to_thread()?;
-        // SAFETY: a valid out-pointer; size and rank fit c_int for any real job.
-        unsafe { result::comm_init_rank(&mut raws[j], size as c_int, id, rank as c_int) }
-            .map(|_| ())
-            .map_err(|e| {
-                anyhow!(
-                    "NCCL could not create a communicator of {size} ranks (rank {rank}): {}; NCCL_DEBUG=WARN tells more",
-                    describe(e.0)
+        let made = if non_blocking {
+            let mut config = ConfigV21400::non_blocking();
+            // SAFETY: a valid out-pointer and a config of the 2.14 layout, which NCCL
+            // reads by its `version`; size and rank fit c_int for any real job.
+            unsafe {
+                sys::ncclCommInitRankConfig(
+                    &mut raws[j],
+                    size as c_int,
+                    id,
+                    rank as c_int,
+                    (&mut config as *mut ConfigV21400).cast(),
                 )
-            })
+            }
+            .result()
+        } else {
+            // SAFETY: as above.
+            unsafe { result::comm_init_rank(&mut raws[j], size as c_int, id, rank as c_int) }
+        };
+        made.map(|_| ()).map_err(|e| failed(rank, describe(e.0)))
     };
     if per_rank == 1 {
         init(0)?;
     } else {
         // One thread initialising several ranks of a communicator must do it in a
         // group: each ncclCommInitRank alone would wait for the others.
-        grouped(|| (0..per_rank).try_for_each(&mut init))?;
+        grouped(None, || (0..per_rank).try_for_each(&mut init))?;
     }
     let h = Arc::new(NcclHandle {
         comms: Mutex::new(Some(raws.into_iter().map(RawComm).collect())),
         rank: first,
         size,
-        version: loaded_version()?,
+        version,
         streams: streams.to_vec(),
     });
+    if non_blocking {
+        h.settle_within("communicator creation", Some(INIT_LIMIT))
+            .map_err(|e| failed(first, format!("{e:#}")))?;
+    }
     Ok(cache.0 .0.get_or_init(|| h).clone())
 }
 

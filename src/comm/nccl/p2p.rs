@@ -116,7 +116,7 @@ impl P2pEndpoint for NcclEndpoint {
         // One call needs no group; several in flight at once do (both directions of a
         // bidirectional window would otherwise wait on each other).
         if sends + receives > 1 {
-            grouped(post)
+            grouped(Some(self.nccl.as_ref()), post)
         } else {
             post()
         }
@@ -142,7 +142,7 @@ impl P2pEndpoint for NcclEndpoint {
             .start
             .take()
             .context("the point-to-point clock was stopped before it started")?;
-        Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+        crate::backend::cuda::elapsed_seconds(&start, &end)
     }
 
     fn load_message(&mut self, message: &[u8]) -> Result<()> {
@@ -164,5 +164,11 @@ impl P2pEndpoint for NcclEndpoint {
 
     fn check_method(&self) -> &'static str {
         "exact: every received byte against the sender's pattern (NCCL)"
+    }
+
+    /// A ping-pong's round trip waits on the peer whatever the host does, so each
+    /// iteration is timed as queued.
+    fn timing(&self) -> crate::results::Timing {
+        crate::results::Timing::EventsPerCall
     }
 }
