@@ -162,7 +162,18 @@ pub fn new(backend: &CudaBackend, kind: CopyKind, bytes: usize) -> Result<Box<dy
         return Err(crate::usage!("copy size must be at least 16 bytes"));
     }
     let stream = backend.stream.clone();
-    let hold = backend.stream_hold();
+    // A copy from or to pageable memory waits on the host for its stream (the driver
+    // stages it through pinned memory), so it cannot be queued behind a hold: it is
+    // timed as queued, which is what such a copy costs.
+    let pageable = matches!(
+        kind,
+        CopyKind::HostToDevice { pinned: false } | CopyKind::DeviceToHost { pinned: false }
+    );
+    let hold = if pageable {
+        None
+    } else {
+        backend.stream_hold()
+    };
     let copy: Box<dyn GpuCopy> = match kind {
         CopyKind::HostToDevice { pinned } => Box::new(HostToDevice {
             host: HostMem::new(&backend.ctx, words, pinned)?,
