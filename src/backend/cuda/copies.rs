@@ -283,7 +283,7 @@ impl Workload for Bidirectional {
         a.wait(&b_done)?;
         let end = a.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
         end.synchronize()?;
-        Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+        super::driver_api::elapsed_seconds(&start, &end)
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {
@@ -413,7 +413,7 @@ impl Workload for Peer {
         }
         let end = a.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
         end.synchronize()?;
-        Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+        super::driver_api::elapsed_seconds(&start, &end)
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {

@@ -36,7 +36,7 @@ pub fn time_on_stream(
     launch()?;
     let end = stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))?;
     end.synchronize()?;
-    Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+    super::driver_api::elapsed_seconds(&start, &end)
 }
 
 impl GpuStream {

@@ -315,7 +315,7 @@ impl NcclCollective {
 fn slowest_ms(starts: &[CudaEvent], ends: &[CudaEvent]) -> Result<f32> {
     let mut slowest = 0f32;
     for (s, e) in starts.iter().zip(ends) {
-        slowest = slowest.max(s.elapsed_ms(e)?);
+        slowest = slowest.max(crate::backend::cuda::driver_api::elapsed_ms(s, e)?);
     }
     Ok(slowest)
 }

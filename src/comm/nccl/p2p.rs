@@ -142,7 +142,7 @@ impl P2pEndpoint for NcclEndpoint {
             .start
             .take()
             .context("the point-to-point clock was stopped before it started")?;
-        Ok(f64::from(start.elapsed_ms(&end)?) / 1e3)
+        crate::backend::cuda::driver_api::elapsed_seconds(&start, &end)
     }
 
     fn load_message(&mut self, message: &[u8]) -> Result<()> {
