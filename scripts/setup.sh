@@ -3,10 +3,12 @@
 # Safe to run again: what is present already is left alone.
 #
 #   scripts/setup.sh          system packages to build and run
-#   scripts/setup.sh --gpu    also NVIDIA's CUDA 13 NVRTC, cuBLAS and NCCL wheels from PyPI
-#                             into a virtual environment clusterbench searches (for GPU
-#                             machines that lack those libraries)
-#   scripts/setup.sh --test   everything the tests need: the above, and Chromium
+#   scripts/setup.sh --gpu    also NVIDIA's NVRTC, cuBLAS and NCCL wheels from PyPI, for
+#                             the CUDA major of the driver (13, or 12 for R535-R570
+#                             drivers), into a virtual environment clusterbench searches
+#                             (for GPU machines that lack those libraries)
+#   scripts/setup.sh --test   everything the tests need: the CUDA 13 and the CUDA 12
+#                             wheels, and Chromium
 set -euo pipefail
 
 WANT_WHEELS=0 WANT_TEST=0
@@ -49,20 +51,53 @@ fi
 echo "setup: system packages present"
 
 # CUDA libraries for the GPU-less tests (feature `cuda`): NVRTC compiles the GPU
-# kernels to PTX with no GPU, and the real NCCL, cuBLAS and cuBLASLt libraries are
-# loaded to resolve every symbol the code calls. PyPI's wheels for CUDA 13 carry them;
-# they go into a virtual environment under the user's cache, which clusterbench and
-# its tests search like any Python environment. The versions match the CUDA 13.0
-# drivers (580 series) of the GPU machines: newer NVRTC emits PTX those cannot load.
-# CLUSTERBENCH_SKIP_CUDA_WHEELS=1 skips this (the tests that need them are then skipped).
+# kernels with no GPU, and the real NCCL, cuBLAS and cuBLASLt libraries are loaded to
+# resolve every symbol the code calls. PyPI's wheels carry them; they go into virtual
+# environments under the user's cache, which clusterbench and its tests search like any
+# Python environment: the CUDA 13 wheels into venv (for the 580-series drivers of the
+# GPU machines), the CUDA 12 ones into venv-cu12 (for R535-R570 drivers; clusterbench
+# chooses them over CUDA 13 builds when the driver is CUDA 12, and the tests check that
+# against a stub CUDA 12.2 driver). Two environments, because both NCCL wheels install
+# into nvidia/nccl/lib. CLUSTERBENCH_SKIP_CUDA_WHEELS=1 skips this (the tests that need
+# them are then skipped).
 [ "$WANT_WHEELS" = 1 ] || exit 0
-CUDA_WHEELS=(
+CUDA13_WHEELS=(
   nvidia-cuda-nvrtc==13.0.88
   nvidia-cublas==13.0.2.14
   nvidia-nccl-cu13==2.28.9
 )
+CUDA12_WHEELS=(
+  nvidia-cuda-nvrtc-cu12==12.9.86
+  nvidia-cublas-cu12==12.9.1.4
+  nvidia-nccl-cu12==2.28.9
+)
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/clusterbench"
+
+# The CUDA major the installed driver supports ("CUDA Version: 12.2" in nvidia-smi's
+# header); empty without a driver.
+driver_cuda_major() {
+  command -v nvidia-smi >/dev/null 2>&1 || return 0
+  nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9]*\)\..*/\1/p' | head -1
+}
+
+# install_wheels VENV WHEEL...: each pinned wheel, when that version is missing there.
+install_wheels() {
+  local venv=$1; shift
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # Installed only when a pinned version is missing: the wheels are large.
+  local installed missing_wheels=()
+  installed="$("$venv/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null || true)"
+  for w in "$@"; do
+    grep -qixF "$w" <<<"$installed" || missing_wheels+=("$w")
+  done
+  if [ "${#missing_wheels[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing_wheels[*]} into $venv"
+    "$venv/bin/python" -m pip install -q --no-deps --no-cache-dir --disable-pip-version-check "${missing_wheels[@]}"
+  fi
+  echo "setup: CUDA wheels present in $venv"
+}
+
 if [ "${CLUSTERBENCH_SKIP_CUDA_WHEELS:-0}" != 1 ]; then
-  VENV="${XDG_CACHE_HOME:-$HOME/.cache}/clusterbench/venv"
   if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -70,16 +105,11 @@ if [ "${CLUSTERBENCH_SKIP_CUDA_WHEELS:-0}" != 1 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip >/dev/null
   fi
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  # Installed only when a pinned version is missing: the wheels are large.
-  installed="$("$VENV/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null || true)"
-  missing_wheels=()
-  for w in "${CUDA_WHEELS[@]}"; do
-    grep -qixF "$w" <<<"$installed" || missing_wheels+=("$w")
-  done
-  if [ "${#missing_wheels[@]}" -gt 0 ]; then
-    echo "setup: installing ${missing_wheels[*]} into $VENV"
-    "$VENV/bin/python" -m pip install -q --no-deps --no-cache-dir --disable-pip-version-check "${missing_wheels[@]}"
+  major="$(driver_cuda_major)"
+  if [ "$WANT_TEST" = 1 ] || [ "$major" != 12 ]; then
+    install_wheels "$CACHE/venv" "${CUDA13_WHEELS[@]}"
   fi
-  echo "setup: CUDA wheels present in $VENV"
+  if [ "$WANT_TEST" = 1 ] || [ "$major" = 12 ]; then
+    install_wheels "$CACHE/venv-cu12" "${CUDA12_WHEELS[@]}"
+  fi
 fi

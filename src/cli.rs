@@ -50,10 +50,13 @@ pub enum Command {
     types side by side.\n\nExample:\n  clusterbench report a.json b.json -o report.html"
     )]
     Report(ReportArgs),
-    /// Check the CUDA libraries without needing a GPU: compile every GPU kernel to PTX
-    /// with NVRTC and resolve every CUDA, cuBLAS and NCCL function clusterbench calls.
-    /// Prints where each library was found and the datatypes the loaded NCCL's
-    /// collectives take; exit 2 if one is missing.
+    /// Check the CUDA libraries without needing a GPU: compile every GPU kernel with
+    /// NVRTC to a cubin for sm_80, sm_90 and sm_100 and to PTX (the fallback), and
+    /// resolve every CUDA, cuBLAS and NCCL function clusterbench calls. Prints the
+    /// driver's API level (its CUDA version, which picks the driver functions called),
+    /// where each library was found and why that build, how the kernels load on the
+    /// first GPU if there is one, and the datatypes the loaded NCCL's collectives take;
+    /// exit 2 if a library is missing or built for a newer CUDA than the driver.
     #[command(name = "cuda-check")]
     CudaCheck,
     /// Measure latency and bandwidth between every pair of nodes (one rank per node),

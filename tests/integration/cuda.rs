@@ -47,10 +47,27 @@ fn kernels_compile_and_every_used_function_resolves() {
             .unwrap_or_else(|| panic!("no line for {lib} in:\n{stdout}"));
         assert!(line.contains("functions used resolve"), "{line}");
     }
-    for arch in ["compute_80", "compute_90", "compute_100"] {
+    // A cubin for each architecture (checked to be an ELF image holding every kernel),
+    // and PTX as the fallback.
+    for (sm, compute) in [
+        ("sm_80", "compute_80"),
+        ("sm_90", "compute_90"),
+        ("sm_100", "compute_100"),
+    ] {
+        let cubin = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("kernels   {sm}: ")))
+            .unwrap_or_else(|| panic!("no cubin line for {sm} in:\n{stdout}"));
         assert!(
-            stdout.contains(&format!("kernels   {arch}: all 9 kernels compiled to PTX")),
-            "{arch}:\n{stdout}"
+            cubin.contains("all 9 kernels compiled to a cubin (")
+                && cubin.ends_with(" bytes, ELF)"),
+            "{cubin}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "kernels   {compute}: all 9 kernels compiled to PTX"
+            )),
+            "{compute}:\n{stdout}"
         );
     }
     // The wheel's NCCL (2.28) takes every collective datatype, fp8 included.

@@ -20,3 +20,4 @@ mod search;
 #[cfg(feature = "mpi")]
 mod simcluster;
 mod single;
+mod stub_driver;

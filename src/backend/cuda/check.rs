@@ -1,74 +1,72 @@
 //! `clusterbench cuda-check`: proves, with or without a GPU, that the CUDA libraries
-//! found are the ones the code needs: every kernel compiles to PTX with NVRTC for each
-//! target architecture, and every function the code calls resolves in the real
-//! NVRTC, cuBLAS, cuBLASLt and NCCL libraries (and the driver, where there is one).
+//! found are the ones the code needs: the driver's API level (its CUDA version, which
+//! picks the variant of each driver function called), every function the code calls at
+//! that level resolving in the driver and in the real NVRTC, cuBLAS, cuBLASLt and NCCL
+//! libraries, and every kernel compiling with NVRTC to a cubin for each target
+//! architecture and to PTX (the fallback); with a GPU, how the kernels load on it.
 
-use super::discovery::{self, ALL_LIBS, DRIVER};
+use super::discovery::{self, Found, ALL_LIBS, DRIVER};
+use super::driver_api::{self, ApiLevel};
 use super::{kernels, symbols};
 use anyhow::Result;
 
 /// Runs the checks and prints one line per library and architecture. Errors: a usage
-/// error (exit 2) when a library other than the driver is missing; a plain error
-/// (exit 1) when a symbol is missing or a kernel does not compile.
+/// error (exit 2) when a library other than the driver is missing or only built for a
+/// newer CUDA than the driver supports; a plain error (exit 1) when a symbol is missing
+/// or a kernel does not compile or load.
 pub fn run() -> Result<()> {
     let mut failures = Vec::new();
     let mut missing = Vec::new();
+    let level = driver_level(&mut failures);
     for lib in ALL_LIBS {
-        match symbols::located_path(&lib) {
-            Ok(path) => match symbols::missing_in(&lib, &path) {
-                Ok(absent) if absent.is_empty() => println!(
-                    "{:<9} {}: all {} functions used resolve",
+        let found = discovery::find(&lib);
+        let Some(path) = symbols::located_path(&lib) else {
+            if lib == DRIVER {
+                println!(
+                    "{:<9} not found (no GPU driver on this machine; its functions are not checked)",
+                    lib.name
+                );
+            } else {
+                let why = discovery::unusable_message(&lib, &found).unwrap_or_default();
+                println!("{:<9} not usable: {why}", lib.name);
+                missing.push(why);
+            }
+            continue;
+        };
+        let chosen = discovery::choice_note(&lib)
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let at_level = match (lib == DRIVER, level) {
+            (true, Some(l)) => format!(" at API level {}", l.driver),
+            _ => String::new(),
+        };
+        match symbols::missing_in(&lib, &path, level.map(|l| l.driver)) {
+            Ok(absent) if absent.is_empty() => println!(
+                "{:<9} {}{chosen}: all {} functions used{at_level} resolve",
+                lib.name,
+                path.display(),
+                symbols::used(&lib, level.map(|l| l.driver)).len()
+            ),
+            Ok(absent) => {
+                println!(
+                    "{:<9} {}{chosen}: MISSING{at_level} {}",
                     lib.name,
                     path.display(),
-                    symbols::used(&lib).len()
-                ),
-                Ok(absent) => {
-                    println!("{:<9} {}: MISSING {}", lib.name, path.display(), absent.join(", "));
-                    failures.push(format!("{} lacks {}", lib.name, absent.join(", ")));
-                }
-                Err(e) => {
-                    println!("{:<9} {e}", lib.name);
-                    failures.push(e);
-                }
-            },
-            Err(searched) if lib == DRIVER => println!(
-                "{:<9} not found (no GPU driver on this machine; its functions are not checked); searched {} places",
-                lib.name,
-                searched.len()
-            ),
-            Err(searched) => {
-                println!("{:<9} not found", lib.name);
-                missing.push(discovery::missing_message(&lib, &searched));
+                    absent.join(", ")
+                );
+                failures.push(format!("{} lacks {}", lib.name, absent.join(", ")));
             }
+            Err(e) => {
+                println!("{:<9} {e}", lib.name);
+                failures.push(e);
+            }
+        }
+        if let Found::File { place, .. } = found {
+            println!("{:<9} (found in {place}, outside the loader's path)", "");
         }
     }
     if super::require(&discovery::NVRTC).is_ok() {
-        for arch in kernels::TARGET_ARCHS {
-            match kernels::compile(arch) {
-                Ok(ptx) => {
-                    let src = ptx.to_src();
-                    let absent: Vec<&str> = kernels::KERNELS
-                        .iter()
-                        .copied()
-                        .filter(|k| !src.contains(&format!(".entry {k}(")))
-                        .collect();
-                    if absent.is_empty() {
-                        println!(
-                            "kernels   {arch}: all {} kernels compiled to PTX ({} bytes)",
-                            kernels::KERNELS.len(),
-                            src.len()
-                        );
-                    } else {
-                        println!("kernels   {arch}: PTX lacks {}", absent.join(", "));
-                        failures.push(format!("PTX for {arch} lacks {}", absent.join(", ")));
-                    }
-                }
-                Err(e) => {
-                    println!("kernels   {arch}: {e:#}");
-                    failures.push(format!("{e:#}"));
-                }
-            }
-        }
+        check_kernels(&mut failures);
     }
     // The datatypes the loaded NCCL takes, through the same version gate as a run.
     if super::require(&discovery::NCCL).is_ok() {
@@ -100,4 +98,92 @@ pub fn run() -> Result<()> {
     }
     println!("cuda-check: passed");
     Ok(())
+}
+
+/// Prints the driver's CUDA version and the API level chosen by it.
+fn driver_level(failures: &mut Vec<String>) -> Option<ApiLevel> {
+    if symbols::located_path(&DRIVER).is_none() {
+        println!(
+            "driver    none: the API level is chosen at run time by the driver's CUDA version (v1 elapsed time below CUDA 12.8, v2 from it)"
+        );
+        return None;
+    }
+    match driver_api::api_level() {
+        Ok(level) => {
+            println!(
+                "driver    CUDA {} (cuDriverGetVersion {}): {}",
+                level.driver,
+                level.driver.0,
+                level.describe()
+            );
+            Some(level)
+        }
+        Err(e) => {
+            println!("driver    {e:#}");
+            failures.push(format!("{e:#}"));
+            None
+        }
+    }
+}
+
+/// Compiles the kernels for every target architecture, to a cubin and to PTX, and,
+/// where the driver shows a device, loads them into the first as a run would.
+fn check_kernels(failures: &mut Vec<String>) {
+    for capability in kernels::TARGET_CAPABILITIES {
+        let sm = kernels::sm_arch(capability);
+        match kernels::compile_cubin(&sm) {
+            Ok(cubin) => match kernels::missing_in_cubin(&cubin) {
+                absent if absent.is_empty() => println!(
+                    "kernels   {sm}: all {} kernels compiled to a cubin ({} bytes, ELF)",
+                    kernels::KERNELS.len(),
+                    cubin.len()
+                ),
+                absent => {
+                    println!("kernels   {sm}: cubin lacks {}", absent.join(", "));
+                    failures.push(format!("cubin for {sm} lacks {}", absent.join(", ")));
+                }
+            },
+            Err(e) => {
+                println!("kernels   {sm}: {e:#}");
+                failures.push(format!("{e:#}"));
+            }
+        }
+        let compute = kernels::compute_arch(capability);
+        match kernels::compile_ptx(&compute) {
+            Ok(ptx) => match kernels::missing_in_ptx(&ptx.to_src()) {
+                absent if absent.is_empty() => println!(
+                    "kernels   {compute}: all {} kernels compiled to PTX ({} bytes; the fallback)",
+                    kernels::KERNELS.len(),
+                    ptx.to_src().len()
+                ),
+                absent => {
+                    println!("kernels   {compute}: PTX lacks {}", absent.join(", "));
+                    failures.push(format!("PTX for {compute} lacks {}", absent.join(", ")));
+                }
+            },
+            Err(e) => {
+                println!("kernels   {compute}: {e:#}");
+                failures.push(format!("{e:#}"));
+            }
+        }
+    }
+    if super::require(&DRIVER).is_err() {
+        return;
+    }
+    match cudarc::driver::CudaContext::device_count() {
+        Ok(n) if n > 0 => {
+            let loaded = cudarc::driver::CudaContext::new(0)
+                .map_err(anyhow::Error::from)
+                .and_then(|ctx| super::load_kernels_as(&ctx));
+            match loaded {
+                Ok((_, load)) => println!("kernels   device 0: {}", load.describe()),
+                Err(e) => {
+                    println!("kernels   device 0: not loaded: {e:#}");
+                    failures.push(format!("kernels not loaded on device 0: {e:#}"));
+                }
+            }
+        }
+        Ok(_) => println!("kernels   no device: loading on a GPU not tried"),
+        Err(e) => println!("kernels   no device usable ({e}): loading on a GPU not tried"),
+    }
 }

@@ -19,7 +19,17 @@
 //! (`CLUSTERBENCH_CUDA_REEXEC` stops a second round). The new process image keeps its
 //! pid, arguments and the launcher's environment, so this is transparent under
 //! mpirun and srun.
+//!
+//! With a driver present, the build of each library is chosen by the CUDA version the
+//! driver reports (see [`super::builds`]): a CUDA 12 driver gets CUDA 12 NVRTC, cuBLAS
+//! and NCCL wherever they were found, even where the loader alone would open a CUDA 13
+//! build first (`cudarc` asks for `libcublas.so.13` before `libcublas.so.12`); the link
+//! directory then names the chosen file first.
 
+use super::builds::{self, Candidate, Choice};
+use super::driver_api::{self, CudaVersion};
+use super::places::env_paths;
+pub use super::places::{cache_venv, cache_venv_cu12, search_dirs};
 use crate::results::environment::LibraryLocation;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -47,22 +57,23 @@ pub const DRIVER: CudaLib = CudaLib {
 pub const NVRTC: CudaLib = CudaLib {
     name: "nvrtc",
     what: "NVRTC (run-time CUDA compiler)",
-    install_hint: "pip install nvidia-cuda-nvrtc, or a CUDA toolkit",
+    install_hint:
+        "pip install nvidia-cuda-nvrtc (CUDA 13) or nvidia-cuda-nvrtc-cu12, or a CUDA toolkit",
 };
 pub const CUBLAS: CudaLib = CudaLib {
     name: "cublas",
     what: "cuBLAS",
-    install_hint: "pip install nvidia-cublas, or a CUDA toolkit",
+    install_hint: "pip install nvidia-cublas (CUDA 13) or nvidia-cublas-cu12, or a CUDA toolkit",
 };
 pub const CUBLASLT: CudaLib = CudaLib {
     name: "cublasLt",
     what: "cuBLASLt",
-    install_hint: "pip install nvidia-cublas, or a CUDA toolkit",
+    install_hint: "pip install nvidia-cublas (CUDA 13) or nvidia-cublas-cu12, or a CUDA toolkit",
 };
 pub const NCCL: CudaLib = CudaLib {
     name: "nccl",
     what: "NCCL",
-    install_hint: "pip install nvidia-nccl-cu13, or conda/apt's nccl",
+    install_hint: "pip install nvidia-nccl-cu13 or nvidia-nccl-cu12, or conda/apt's nccl",
 };
 
 /// Every library, the driver first.
@@ -71,12 +82,20 @@ pub const ALL_LIBS: [CudaLib; 5] = [DRIVER, NVRTC, CUBLASLT, CUBLAS, NCCL];
 /// How a library was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
-    /// `dlopen` of one of `cudarc`'s names succeeds as the process is.
-    Loader(String),
-    /// A file outside the loader's reach, and the place searched that held it.
+    /// `dlopen` of one of `cudarc`'s names succeeds as the process is and opens the build
+    /// to use: the name, and the file it opened (when the loader tells).
+    Loader { name: String, path: Option<PathBuf> },
+    /// The file to use, outside the loader's reach (or not the one the loader would open
+    /// first), and the place searched that held it.
     File { path: PathBuf, place: String },
     /// Not found; the places searched.
     Missing { searched: Vec<String> },
+    /// Found only builds for a newer CUDA than the driver supports; the first of them.
+    TooNew {
+        path: PathBuf,
+        major: u32,
+        driver: CudaVersion,
+    },
 }
 
 /// The file names `cudarc` tries for `lib`, without repeats.
@@ -88,13 +107,64 @@ pub fn cudarc_names(lib: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether the dynamic loader opens one of `cudarc`'s names for `lib`; returns it.
-fn loader_finds(lib: &str) -> Option<String> {
-    cudarc_names(lib).into_iter().find(|name| {
+/// `dladdr`'s answer (glibc's `Dl_info`).
+#[repr(C)]
+struct DlInfo {
+    fname: *const std::ffi::c_char,
+    fbase: *mut std::ffi::c_void,
+    sname: *const std::ffi::c_char,
+    saddr: *mut std::ffi::c_void,
+}
+
+extern "C" {
+    // In glibc's libc (2.34 and newer) or libdl, which `libloading` links.
+    fn dladdr(addr: *const std::ffi::c_void, info: *mut DlInfo) -> std::ffi::c_int;
+}
+
+/// The file `handle` was opened from (links resolved), through the address of one of
+/// its functions.
+fn opened_file(lib: &CudaLib, handle: &libloading::Library) -> Option<PathBuf> {
+    let symbol = *super::symbols::used(lib, None).first()?;
+    // SAFETY: only the address is taken; nothing is called.
+    let address = unsafe { handle.get::<*const std::ffi::c_void>(symbol.as_bytes()) }.ok()?;
+    let mut info = DlInfo {
+        fname: std::ptr::null(),
+        fbase: std::ptr::null_mut(),
+        sname: std::ptr::null(),
+        saddr: std::ptr::null_mut(),
+    };
+    // SAFETY: `info` is a valid Dl_info to fill; the address is inside a loaded object.
+    if unsafe { dladdr(*address, &mut info) } == 0 || info.fname.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated path owned by the loader, valid while the object is loaded.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.fname) };
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    std::fs::canonicalize(&path)
+        .ok()
+        .or(Some(path))
+        .filter(|p| p.is_absolute())
+}
+
+/// `cudarc`'s names for `lib` that the dynamic loader opens as the process is, in the
+/// order `cudarc` tries them, with the file each opens (the first only, unless `all`).
+fn loader_opens(lib: &CudaLib, all: bool) -> Vec<(String, Option<PathBuf>)> {
+    let mut out: Vec<(String, Option<PathBuf>)> = Vec::new();
+    for name in cudarc_names(lib.name) {
         // SAFETY: loading a CUDA library runs its initialisers, which is what using it
         // does anyway; the handle is closed again at once.
-        unsafe { libloading::Library::new(name) }.is_ok()
-    })
+        let Ok(handle) = (unsafe { libloading::Library::new(&name) }) else {
+            continue;
+        };
+        let path = opened_file(lib, &handle);
+        if path.is_none() || !out.iter().any(|(_, p)| *p == path) {
+            out.push((name, path));
+        }
+        if !all {
+            break;
+        }
+    }
+    out
 }
 
 /// Whether `file` is a shared object of `lib` (`libnccl.so`, `libnccl.so.2`, ...).
@@ -119,176 +189,117 @@ fn lib_in_dir(lib: &str, dir: &Path) -> Option<PathBuf> {
     files.into_iter().map(|f| dir.join(f)).find(|p| p.is_file())
 }
 
-fn env_paths(var: &str) -> Vec<PathBuf> {
-    std::env::var_os(var)
-        .map(|v| {
-            std::env::split_paths(&v)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `nvidia/*/lib` (pip's CUDA wheels) under a site-packages directory.
-fn nvidia_lib_dirs(site: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(site.join("nvidia")) else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(|e| Some(e.ok()?.path().join("lib")))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-/// site-packages directories of a Python prefix (a venv or conda environment).
-fn prefix_site_packages(prefix: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for lib in ["lib", "lib64"] {
-        if let Ok(entries) = std::fs::read_dir(prefix.join(lib)) {
-            for e in entries.flatten() {
-                let name = e.file_name();
-                if name.to_string_lossy().starts_with("python") {
-                    out.push(e.path().join("site-packages"));
-                }
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// site-packages of the `python3` on PATH, when there is one (asked once).
-fn python_site_packages() -> Vec<PathBuf> {
-    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
-    DIRS.get_or_init(|| {
-        let out = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import site,sys\nfor p in site.getsitepackages()+[site.getusersitepackages()]: print(p)",
-            ])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(PathBuf::from)
-                .collect(),
-            _ => Vec::new(),
-        }
-    })
-    .clone()
-}
-
-/// clusterbench's own Python environment (scripts/setup.sh installs the wheels there).
-pub fn cache_venv() -> Option<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(cache.join("clusterbench").join("venv"))
-}
-
-/// Every directory searched, in order, with the place it came from.
-pub fn search_dirs() -> Vec<(String, PathBuf)> {
-    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
-    for d in env_paths("LD_LIBRARY_PATH") {
-        dirs.push(("LD_LIBRARY_PATH".into(), d));
-    }
-    for var in ["CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"] {
-        for root in env_paths(var) {
-            for sub in [
-                "lib64",
-                "lib",
-                "targets/x86_64-linux/lib",
-                "targets/sbsa-linux/lib",
-            ] {
-                dirs.push((var.into(), root.join(sub)));
-            }
-        }
-    }
-    for var in ["CONDA_PREFIX", "VIRTUAL_ENV"] {
-        for prefix in env_paths(var) {
-            dirs.push((var.into(), prefix.join("lib")));
-            for site in prefix_site_packages(&prefix) {
-                for d in nvidia_lib_dirs(&site) {
-                    dirs.push((format!("{var} site-packages"), d));
-                }
-            }
-        }
-    }
-    for site in python_site_packages() {
-        for d in nvidia_lib_dirs(&site) {
-            dirs.push(("python3 site-packages".into(), d));
-        }
-    }
-    if let Some(venv) = cache_venv() {
-        for site in prefix_site_packages(&venv) {
-            for d in nvidia_lib_dirs(&site) {
-                dirs.push(("clusterbench venv".into(), d));
-            }
-        }
-    }
-    for d in [
-        "/usr/local/cuda/lib64",
-        "/usr/local/cuda/targets/x86_64-linux/lib",
-        "/usr/lib/x86_64-linux-gnu",
-        "/usr/lib/aarch64-linux-gnu",
-        "/usr/lib64",
-        "/usr/lib/wsl/lib",
-    ] {
-        dirs.push(("system".into(), PathBuf::from(d)));
-    }
-    // The same directory reached twice (lib64 -> lib links, a venv inside a prefix).
-    let mut seen = BTreeSet::new();
-    dirs.retain(|(_, d)| seen.insert(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())));
-    dirs
-}
-
-/// Finds `lib`: first as the loader sees it, then in [`search_dirs`]. The answer is
-/// kept: trying a name loads the whole library (hundreds of MB for cuBLAS), and
-/// nothing this process does changes where libraries are.
+/// Finds `lib`: first as the loader sees it, then in [`search_dirs`]; with a driver,
+/// the build for the driver's CUDA version (see [`super::builds`]). The answer is kept:
+/// trying a name loads the whole library (hundreds of MB for cuBLAS), and nothing this
+/// process does changes where libraries are.
 pub fn find(lib: &CudaLib) -> Found {
-    static FOUND: std::sync::Mutex<Vec<(&'static str, Found)>> = std::sync::Mutex::new(Vec::new());
-    let mut cache = FOUND.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, f)) = cache.iter().find(|(name, _)| *name == lib.name) {
-        return f.clone();
+    located(lib).0
+}
+
+/// Why [`find`] chose the build it did, when the driver's version decided it.
+pub fn choice_note(lib: &CudaLib) -> Option<String> {
+    located(lib).1
+}
+
+type Located = (Found, Option<String>);
+
+fn located(lib: &CudaLib) -> Located {
+    static FOUND: std::sync::Mutex<Vec<(&'static str, Located)>> =
+        std::sync::Mutex::new(Vec::new());
+    let cached = || {
+        let cache = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .iter()
+            .find(|(name, _)| *name == lib.name)
+            .map(|(_, l)| l.clone())
+    };
+    if let Some(l) = cached() {
+        return l;
     }
-    let found = find_uncached(lib);
+    // Read without holding the lock: the driver's version needs the driver found first.
+    let driver = (lib.name != DRIVER.name)
+        .then(driver_api::driver_version)
+        .flatten();
+    let found = find_uncached(lib, driver);
+    let mut cache = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, l)) = cache.iter().find(|(name, _)| *name == lib.name) {
+        return l.clone();
+    }
     cache.push((lib.name, found.clone()));
     found
 }
 
-fn find_uncached(lib: &CudaLib) -> Found {
-    if let Some(name) = loader_finds(lib.name) {
-        return Found::Loader(name);
-    }
+fn find_uncached(lib: &CudaLib, driver: Option<CudaVersion>) -> Located {
     let dirs = search_dirs();
-    for (place, dir) in &dirs {
+    // Without a driver nothing decides between builds: the first found is taken, and
+    // the loader's other names need not be tried.
+    let opened = loader_opens(lib, driver.is_some());
+    let first_loader_name = opened.first().map(|(name, _)| name.clone());
+    let mut candidates: Vec<Candidate> = opened
+        .into_iter()
+        .map(|(name, path)| Candidate {
+            major: builds::cuda_major(lib, path.as_deref().unwrap_or(Path::new(&name))),
+            path: path.unwrap_or_else(|| PathBuf::from(&name)),
+            place: format!("loader, as {name}"),
+            loader_name: Some(name),
+        })
+        .collect();
+    let enough = driver.is_none() && !candidates.is_empty();
+    for (place, dir) in dirs.iter().filter(|_| !enough) {
         if let Some(path) = lib_in_dir(lib.name, dir) {
-            return Found::File {
+            candidates.push(Candidate {
+                major: builds::cuda_major(lib, &path),
                 path,
                 place: place.clone(),
-            };
+                loader_name: None,
+            });
+            if driver.is_none() {
+                break;
+            }
         }
     }
-    let mut searched = vec![format!(
-        "the dynamic loader's path for {}",
-        cudarc_names(lib.name)
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-            + ", ..."
-    )];
-    searched.extend(
-        dirs.iter()
-            .map(|(place, d)| format!("{} ({place})", d.display())),
-    );
-    Found::Missing { searched }
+    match builds::choose(candidates, driver) {
+        Choice::Use { chosen, note } => {
+            let found = match chosen.loader_name {
+                // The loader opens this one first: cudarc will open it as it is.
+                Some(name) if Some(&name) == first_loader_name.as_ref() => Found::Loader {
+                    name,
+                    path: Some(chosen.path).filter(|p| p.is_absolute()),
+                },
+                _ => Found::File {
+                    path: chosen.path,
+                    place: chosen.place,
+                },
+            };
+            (found, note)
+        }
+        Choice::TooNew { newest, driver } => (
+            Found::TooNew {
+                path: newest.path,
+                major: newest.major.unwrap_or_default(),
+                driver,
+            },
+            None,
+        ),
+        Choice::None => {
+            let mut searched = vec![format!(
+                "the dynamic loader's path for {}",
+                cudarc_names(lib.name)
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    + ", ..."
+            )];
+            searched.extend(
+                dirs.iter()
+                    .map(|(place, d)| format!("{} ({place})", d.display())),
+            );
+            (Found::Missing { searched }, None)
+        }
+    }
 }
 
 /// A one-line message for a library that is missing.
@@ -302,12 +313,41 @@ pub fn missing_message(lib: &CudaLib, searched: &[String]) -> String {
     )
 }
 
+/// A one-line message for a library found only in builds the driver cannot use.
+pub fn too_new_message(lib: &CudaLib, path: &Path, major: u32, driver: CudaVersion) -> String {
+    let own = driver.major();
+    let wheel = builds::wheel_for(lib, own)
+        .map(|w| format!("pip install {w}, or "))
+        .unwrap_or_default();
+    format!(
+        "only a CUDA {major} build of {} was found ({}), and the CUDA driver here supports CUDA {driver}: CUDA {major} libraries need a CUDA {major} driver; install a CUDA {own} build ({wheel}a CUDA {own} toolkit) or a newer driver",
+        lib.what,
+        path.display(),
+    )
+}
+
+/// The message for a library that was not found usable; `None` when it was found.
+pub fn unusable_message(lib: &CudaLib, found: &Found) -> Option<String> {
+    match found {
+        Found::Missing { searched } => Some(missing_message(lib, searched)),
+        Found::TooNew {
+            path,
+            major,
+            driver,
+        } => Some(too_new_message(lib, path, *major, *driver)),
+        Found::Loader { .. } | Found::File { .. } => None,
+    }
+}
+
 /// The library's location for the environment fingerprint.
 pub fn location(lib: &CudaLib) -> LibraryLocation {
     let (path, found_by) = match find(lib) {
-        Found::Loader(name) => (Some(name), Some("loader".to_string())),
+        Found::Loader { name, path } => (
+            Some(path.map_or(name, |p| p.display().to_string())),
+            Some("loader".to_string()),
+        ),
         Found::File { path, place } => (Some(path.display().to_string()), Some(place)),
-        Found::Missing { .. } => (None, None),
+        Found::Missing { .. } | Found::TooNew { .. } => (None, None),
     };
     LibraryLocation {
         name: lib.name.to_string(),
@@ -326,7 +366,7 @@ pub fn expose_to_loader(driver_required: bool) {
         return;
     }
     let found: Vec<(CudaLib, Found)> = ALL_LIBS.iter().map(|l| (*l, find(l))).collect();
-    if driver_required && matches!(found[0].1, Found::Missing { .. }) {
+    if driver_required && !matches!(found[0].1, Found::Loader { .. } | Found::File { .. }) {
         return;
     }
     let outside: Vec<(CudaLib, PathBuf)> = found
@@ -438,15 +478,18 @@ mod tests {
     }
 
     #[test]
-    fn pip_layout_is_searched_under_a_prefix() {
-        let prefix = tempfile::tempdir().unwrap();
-        let lib = prefix
-            .path()
-            .join("lib/python3.11/site-packages/nvidia/nccl/lib");
-        std::fs::create_dir_all(&lib).unwrap();
-        let sites = prefix_site_packages(prefix.path());
-        assert_eq!(sites.len(), 1);
-        assert_eq!(nvidia_lib_dirs(&sites[0]), vec![lib]);
+    fn cudarc_asks_for_cuda_13_names_before_cuda_12_ones() {
+        // Both are asked for, the CUDA 13 one first: on a CUDA 12 driver the link
+        // directory must name the CUDA 12 build under cudarc's first name.
+        for lib in ["nvrtc", "cublas", "cublasLt"] {
+            let names = cudarc_names(lib);
+            let at = |n: &str| names.iter().position(|x| *x == format!("lib{lib}.so.{n}"));
+            assert!(
+                at("12").is_some() && at("13") < at("12"),
+                "{lib}: {names:?}"
+            );
+            assert_eq!(names[0], format!("lib{lib}.so"), "{lib}: {names:?}");
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@ use std::ffi::c_int;
 fn driver_ready() -> bool {
     static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *READY.get_or_init(|| {
-        matches!(discovery::find(&discovery::DRIVER), Found::Loader(_)) && result::init().is_ok()
+        matches!(discovery::find(&discovery::DRIVER), Found::Loader { .. })
+            && result::init().is_ok()
     })
 }
 
@@ -22,7 +23,7 @@ fn with_lib(
     lib: &discovery::CudaLib,
     f: impl FnOnce(&libloading::Library) -> Option<String>,
 ) -> Option<String> {
-    let path = super::symbols::located_path(lib).ok()?;
+    let path = super::symbols::located_path(lib)?;
     // SAFETY: loading a CUDA library runs its initialisers only.
     let handle = unsafe { libloading::Library::new(path) }.ok()?;
     f(&handle)
@@ -134,14 +135,7 @@ pub fn cuda_stack() -> Option<CudaStack> {
     if libraries.iter().all(|l| l.path.is_none()) {
         return None;
     }
-    let cuda_driver_api = driver_ready()
-        .then(|| {
-            let mut v: c_int = 0;
-            // SAFETY: writes one int.
-            let rc = unsafe { sys::cuDriverGetVersion(&mut v) };
-            (rc == sys::CUresult::CUDA_SUCCESS).then(|| format!("{}.{}", v / 1000, (v % 1000) / 10))
-        })
-        .flatten();
+    let cuda_driver_api = super::driver_api::driver_version().map(|v| v.to_string());
     // Versions straight from the files found (the driver is not needed for these).
     let cublas_version = with_lib(&discovery::CUBLASLT, |l| {
         // SAFETY: cublasLtGetVersion takes no arguments and returns size_t.

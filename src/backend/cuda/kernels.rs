@@ -79,17 +79,199 @@ pub const KERNELS: [&str; 9] = [
     "hold_stream",
 ];
 
-/// Virtual architectures the kernels are proven to compile for (CI): Ampere, Hopper,
+/// Compute capabilities the kernels are proven to compile for (CI): Ampere, Hopper,
 /// Blackwell. At run time they are compiled for the device's own capability.
-pub const TARGET_ARCHS: [&str; 3] = ["compute_80", "compute_90", "compute_100"];
+pub const TARGET_CAPABILITIES: [(u32, u32); 3] = [(8, 0), (9, 0), (10, 0)];
 
-/// Compiles [`SOURCE`] to PTX for `arch` (e.g. `compute_90`).
-pub fn compile(arch: &str) -> Result<cudarc::nvrtc::Ptx> {
+/// The real architecture of a compute capability, for a cubin (`sm_90`). Plain, never
+/// arch-specific (`sm_90a`): no kernel here uses the instructions those add, and a plain
+/// cubin also loads on later devices of the same major.
+pub fn sm_arch((major, minor): (u32, u32)) -> String {
+    format!("sm_{major}{minor}")
+}
+
+/// The virtual architecture of a compute capability, for PTX (`compute_90`).
+pub fn compute_arch((major, minor): (u32, u32)) -> String {
+    format!("compute_{major}{minor}")
+}
+
+/// What the kernels were loaded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelFormat {
+    /// Machine code for the device's own architecture: loads on any driver of the
+    /// NVRTC's CUDA major (minor version compatibility), whatever its PTX ISA.
+    Cubin,
+    /// PTX, compiled by the driver when loaded: the fallback. A driver older than the
+    /// NVRTC rejects it (`CUDA_ERROR_UNSUPPORTED_PTX_VERSION`).
+    Ptx,
+}
+
+impl KernelFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelFormat::Cubin => "cubin",
+            KernelFormat::Ptx => "PTX",
+        }
+    }
+}
+
+fn options(arch: &str) -> Vec<String> {
+    vec![format!("--gpu-architecture={arch}"), "-std=c++17".into()]
+}
+
+const PROGRAM_NAME: &str = "clusterbench_kernels.cu";
+
+/// Compiles [`SOURCE`] to PTX for a virtual architecture (`compute_90`).
+pub fn compile_ptx(arch: &str) -> Result<cudarc::nvrtc::Ptx> {
     let opts = cudarc::nvrtc::CompileOptions {
-        options: vec![format!("--gpu-architecture={arch}"), "-std=c++17".into()],
-        name: Some("clusterbench_kernels.cu".into()),
+        options: options(arch),
+        name: Some(PROGRAM_NAME.into()),
         ..Default::default()
     };
     cudarc::nvrtc::compile_ptx_with_opts(SOURCE, opts)
         .map_err(|e| anyhow!("NVRTC could not compile the kernels for {arch}: {e}"))
+}
+
+/// Compiles [`SOURCE`] to a cubin (an ELF image of machine code) for a real
+/// architecture (`sm_90`).
+pub fn compile_cubin(arch: &str) -> Result<Vec<u8>> {
+    use cudarc::nvrtc::{result, sys};
+    let fail = |what: &str, detail: String| {
+        anyhow!("NVRTC could not compile the kernels to a cubin for {arch}: {what}{detail}")
+    };
+    let src = std::ffi::CString::new(SOURCE).map_err(|e| fail("", e.to_string()))?;
+    let name = std::ffi::CString::new(PROGRAM_NAME).map_err(|e| fail("", e.to_string()))?;
+    let prog = result::create_program(&src, Some(&name)).map_err(|e| fail("", e.to_string()))?;
+    // SAFETY: `prog` is a live program until destroyed below; sizes come from NVRTC.
+    let compiled = unsafe {
+        match result::compile_program(prog, &options(arch)) {
+            Ok(()) => {
+                let mut size = 0usize;
+                sys::nvrtcGetCUBINSize(prog, &mut size)
+                    .result()
+                    .and_then(|()| {
+                        let mut cubin = vec![0u8; size];
+                        sys::nvrtcGetCUBIN(prog, cubin.as_mut_ptr().cast())
+                            .result()
+                            .map(|()| cubin)
+                    })
+                    .map_err(|e| fail("", e.to_string()))
+            }
+            Err(e) => {
+                let log = result::get_program_log(prog)
+                    .map(|l| {
+                        let bytes: Vec<u8> = l
+                            .iter()
+                            .take_while(|&&c| c != 0)
+                            .map(|&c| c as u8)
+                            .collect();
+                        String::from_utf8_lossy(&bytes).trim().to_string()
+                    })
+                    .unwrap_or_default();
+                Err(fail(&format!("{e}"), format!(": {log}")))
+            }
+        }
+    };
+    // SAFETY: created above and not destroyed before.
+    let _ = unsafe { result::destroy_program(prog) };
+    let cubin = compiled?;
+    if !is_elf(&cubin) {
+        return Err(fail("", " NVRTC returned no ELF image".into()));
+    }
+    Ok(cubin)
+}
+
+/// Whether `image` starts with ELF's magic number (a cubin is an ELF file).
+pub fn is_elf(image: &[u8]) -> bool {
+    image.starts_with(b"\x7fELF")
+}
+
+/// The kernels of [`KERNELS`] that a cubin lacks (kernel names are symbols in its
+/// string table).
+pub fn missing_in_cubin(cubin: &[u8]) -> Vec<&'static str> {
+    KERNELS
+        .iter()
+        .copied()
+        .filter(|k| {
+            let needle = [&[0u8][..], k.as_bytes(), &[0u8][..]].concat();
+            !cubin.windows(needle.len()).any(|w| w == needle.as_slice())
+        })
+        .collect()
+}
+
+/// The kernels of [`KERNELS`] that PTX text lacks.
+pub fn missing_in_ptx(ptx: &str) -> Vec<&'static str> {
+    KERNELS
+        .iter()
+        .copied()
+        .filter(|k| !ptx.contains(&format!(".entry {k}(")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{discovery, symbols};
+    use super::*;
+
+    #[test]
+    fn architecture_names() {
+        assert_eq!(sm_arch((9, 0)), "sm_90");
+        assert_eq!(sm_arch((10, 0)), "sm_100");
+        assert_eq!(compute_arch((8, 6)), "compute_86");
+        let archs: Vec<String> = TARGET_CAPABILITIES.into_iter().map(sm_arch).collect();
+        assert_eq!(archs, ["sm_80", "sm_90", "sm_100"]);
+    }
+
+    #[test]
+    fn kernel_names_are_looked_for_whole() {
+        assert_eq!(
+            missing_in_cubin(b"\0stream_copy\0").len(),
+            KERNELS.len() - 1
+        );
+        assert_eq!(missing_in_cubin(b"\0stream_copyx\0").len(), KERNELS.len());
+        assert!(is_elf(b"\x7fELF\x02\x01"));
+        assert!(!is_elf(b"//\n// Generated by NVIDIA NVVM Compiler"));
+    }
+
+    /// A cubin for each target architecture, with the NVRTC found (the wheels of
+    /// scripts/setup.sh): an ELF image holding every kernel.
+    #[test]
+    fn cubins_for_every_target_are_elf_images_of_every_kernel() {
+        let Some(path) = symbols::located_path(&discovery::NVRTC) else {
+            assert!(
+                std::env::var_os("CLUSTERBENCH_REQUIRE_CUDA_WHEELS").is_none_or(|v| v != "1"),
+                "no NVRTC found"
+            );
+            eprintln!("skipped: no NVRTC (run scripts/setup.sh --test)");
+            return;
+        };
+        // cudarc opens NVRTC by bare names (libnvrtc.so.13, libnvrtc.so.12, ...), and
+        // NVRTC its builtins by theirs; glibc hands each the file already loaded under
+        // that SONAME, for as long as it stays loaded.
+        let dir = path.parent().expect("a directory");
+        let builtins = std::fs::read_dir(dir)
+            .expect("NVRTC's directory")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("libnvrtc-builtins.so"))
+            })
+            .expect("NVRTC's builtins beside it");
+        // SAFETY: loading NVRTC runs its initialisers only.
+        let loaded = unsafe {
+            [&builtins, &path].map(|p| libloading::Library::new(p).expect("NVRTC loads"))
+        };
+        for capability in TARGET_CAPABILITIES {
+            let sm = sm_arch(capability);
+            let cubin = compile_cubin(&sm).unwrap_or_else(|e| panic!("{sm}: {e:#}"));
+            assert!(cubin.len() > 1024, "{sm}: {} bytes", cubin.len());
+            assert_eq!(cubin[..4], [0x7f, b'E', b'L', b'F'], "{sm}");
+            assert_eq!(missing_in_cubin(&cubin), Vec::<&str>::new(), "{sm}");
+            let ptx = compile_ptx(&compute_arch(capability)).expect("PTX compiles");
+            assert_eq!(missing_in_ptx(&ptx.to_src()), Vec::<&str>::new(), "{sm}");
+        }
+        // An architecture NVRTC does not know is an error, not a panic.
+        assert!(compile_cubin("sm_1").is_err());
+        drop(loaded);
+    }
 }

@@ -4,14 +4,17 @@
 //! falls back to the CPU on machines without CUDA. All `cudarc` use of the backend
 //! stays in this directory and in `comm/nccl.rs`.
 
+pub mod builds;
 pub mod check;
 mod copies;
 pub mod discovery;
+pub mod driver_api;
 pub mod inventory;
 pub mod kernels;
 mod lt;
 mod matmul;
 mod memory;
+mod places;
 pub mod symbols;
 pub mod timing;
 
@@ -38,14 +41,14 @@ pub fn prepare_loader(always: bool) {
 /// Fails with a clear message naming what was searched unless `lib` can be loaded.
 pub fn require(lib: &CudaLib) -> Result<(), String> {
     match discovery::find(lib) {
-        Found::Loader(_) => Ok(()),
+        Found::Loader { .. } => Ok(()),
         Found::File { path, place } => Err(format!(
             "{} was found at {} ({place}) but the dynamic loader cannot open it under a name cudarc asks for ({}); add its directory to LD_LIBRARY_PATH",
             lib.what,
             path.display(),
             discovery::cudarc_names(lib.name).first().cloned().unwrap_or_default()
         )),
-        Found::Missing { searched } => Err(discovery::missing_message(lib, &searched)),
+        unusable => Err(discovery::unusable_message(lib, &unusable).unwrap_or_default()),
     }
 }
 
@@ -121,20 +124,72 @@ pub struct CudaBackend {
     hold: OnceLock<Option<Arc<timing::StreamHold>>>,
 }
 
-/// Seconds between two events on the same device, both complete or waited for.
-pub fn elapsed_seconds(
-    start: &cudarc::driver::CudaEvent,
-    end: &cudarc::driver::CudaEvent,
-) -> Result<f64> {
-    Ok(f64::from(start.elapsed_ms(end)?) / 1e3)
+/// How the kernels were loaded into a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelLoad {
+    pub format: kernels::KernelFormat,
+    /// The architecture compiled for (`sm_90`, or `compute_90` for PTX).
+    pub arch: String,
+    /// Why the cubin was not used, when PTX was.
+    pub cubin_failed: Option<String>,
 }
 
-/// [`kernels::SOURCE`] compiled for `ctx`'s device and loaded into it.
+impl KernelLoad {
+    pub fn describe(&self) -> String {
+        let base = format!("loaded as {} for {}", self.format.name(), self.arch);
+        match &self.cubin_failed {
+            Some(why) => format!("{base} (the cubin failed: {why})"),
+            None => base,
+        }
+    }
+}
+
+/// [`kernels::SOURCE`] compiled for `ctx`'s device and loaded into it (see
+/// [`load_kernels_as`]); says so on stderr when that was PTX, not a cubin.
 fn load_kernels(ctx: &Arc<CudaContext>) -> Result<Arc<CudaModule>> {
+    let (module, load) = load_kernels_as(ctx)?;
+    if load.format != kernels::KernelFormat::Cubin {
+        eprintln!("clusterbench: warning: GPU kernels {}", load.describe());
+    }
+    Ok(module)
+}
+
+/// [`kernels::SOURCE`] compiled for `ctx`'s device and loaded into it: as a cubin for
+/// the device's own architecture, or, when that fails to compile or to load, as PTX.
+pub fn load_kernels_as(ctx: &Arc<CudaContext>) -> Result<(Arc<CudaModule>, KernelLoad)> {
     require(&discovery::NVRTC).map_err(|e| crate::usage!("{e}"))?;
-    let (major, minor) = ctx.compute_capability()?;
-    let ptx = kernels::compile(&format!("compute_{major}{minor}"))?;
-    Ok(ctx.load_module(ptx)?)
+    let capability = ctx.compute_capability()?;
+    let capability = (capability.0.max(0) as u32, capability.1.max(0) as u32);
+    let sm = kernels::sm_arch(capability);
+    let cubin = kernels::compile_cubin(&sm).and_then(|image| {
+        ctx.load_module(cudarc::nvrtc::Ptx::from_binary(image))
+            .map_err(|e| anyhow!("the driver did not load the cubin for {sm}: {e}"))
+    });
+    let cubin_failed = match cubin {
+        Ok(module) => {
+            let load = KernelLoad {
+                format: kernels::KernelFormat::Cubin,
+                arch: sm,
+                cubin_failed: None,
+            };
+            return Ok((module, load));
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    let compute = kernels::compute_arch(capability);
+    let ptx = kernels::compile_ptx(&compute)
+        .map_err(|e| e.context(format!("and the cubin failed: {cubin_failed}")))?;
+    let module = ctx.load_module(ptx).map_err(|e| {
+        anyhow!("the driver did not load the kernels as PTX for {compute} ({e}), and the cubin failed: {cubin_failed}")
+    })?;
+    Ok((
+        module,
+        KernelLoad {
+            format: kernels::KernelFormat::Ptx,
+            arch: compute,
+            cubin_failed: Some(cubin_failed),
+        },
+    ))
 }
 
 impl CudaBackend {

@@ -4,10 +4,14 @@
 //! one. Keep these lists in step with the code: a new `cudarc` call means a new line.
 
 use super::discovery::{self, CudaLib, Found};
+use super::driver_api::CudaVersion;
 use std::path::Path;
 
 /// CUDA driver: device queries (inventory), contexts, streams, events, memory, copies,
-/// modules and launches (memory bandwidth, matmul buffers, NCCL streams).
+/// modules and launches (memory bandwidth, matmul buffers, NCCL streams). Each of these
+/// is in every driver of CUDA 12.0 or newer (a test holds them to CUDA 12.2's list); a
+/// function that newer drivers only have goes into [`DRIVER_VARIANTS`] instead, with
+/// the version that introduced it and what older drivers call.
 pub const DRIVER: &[&str] = &[
     "cuInit",
     "cuDriverGetVersion",
@@ -31,7 +35,6 @@ pub const DRIVER: &[&str] = &[
     "cuEventRecord",
     "cuEventSynchronize",
     "cuEventQuery",
-    "cuEventElapsedTime_v2",
     "cuEventDestroy_v2",
     "cuMemAllocAsync",
     "cuMemFreeAsync",
@@ -62,11 +65,51 @@ pub const DRIVER: &[&str] = &[
     "cuGetErrorName",
 ];
 
-/// NVRTC: compiling the kernels.
+/// A driver function with a variant per API level: the symbol called from each CUDA
+/// version on (ascending), chosen by the loaded driver's version.
+#[derive(Debug, Clone, Copy)]
+pub struct Variants {
+    pub what: &'static str,
+    pub since: &'static [(CudaVersion, &'static str)],
+}
+
+impl Variants {
+    /// The symbol called at `level`; `None` below the first version listed.
+    pub fn at(&self, level: CudaVersion) -> Option<&'static str> {
+        self.since
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= level)
+            .map(|(_, name)| *name)
+    }
+}
+
+/// Time between two events: `cuEventElapsedTime_v2` is in drivers from CUDA 12.8.
+pub const ELAPSED_TIME: Variants = Variants {
+    what: "event timing",
+    since: &[
+        (CudaVersion(0), "cuEventElapsedTime"),
+        (CudaVersion(12080), "cuEventElapsedTime_v2"),
+    ],
+};
+
+/// The driver functions whose symbol depends on the API level.
+pub const DRIVER_VARIANTS: &[Variants] = &[ELAPSED_TIME];
+
+/// The driver symbols the code calls at `level`.
+pub fn driver_at(level: CudaVersion) -> Vec<&'static str> {
+    let mut names = DRIVER.to_vec();
+    names.extend(DRIVER_VARIANTS.iter().filter_map(|v| v.at(level)));
+    names
+}
+
+/// NVRTC: compiling the kernels (a cubin for the device, PTX as the fallback).
 pub const NVRTC: &[&str] = &[
     "nvrtcVersion",
     "nvrtcCreateProgram",
     "nvrtcCompileProgram",
+    "nvrtcGetCUBINSize",
+    "nvrtcGetCUBIN",
     "nvrtcGetPTXSize",
     "nvrtcGetPTX",
     "nvrtcGetProgramLogSize",
@@ -121,26 +164,30 @@ pub const NCCL: &[&str] = &[
     "ncclGroupEnd",
 ];
 
-/// The symbols used from `lib`.
-pub fn used(lib: &CudaLib) -> &'static [&'static str] {
+/// The symbols used from `lib`; for the driver, those called at `level` (the loaded
+/// driver's), or at the newest level when there is no driver.
+pub fn used(lib: &CudaLib, level: Option<CudaVersion>) -> Vec<&'static str> {
     match lib.name {
-        "cuda" => DRIVER,
-        "nvrtc" => NVRTC,
-        "cublas" => CUBLAS,
-        "cublasLt" => CUBLASLT,
-        "nccl" => NCCL,
-        _ => &[],
+        "cuda" => driver_at(level.unwrap_or(CudaVersion(i32::MAX))),
+        "nvrtc" => NVRTC.to_vec(),
+        "cublas" => CUBLAS.to_vec(),
+        "cublasLt" => CUBLASLT.to_vec(),
+        "nccl" => NCCL.to_vec(),
+        _ => Vec::new(),
     }
 }
 
-/// Opens `path` and returns the used symbols of `lib` it lacks.
-pub fn missing_in(lib: &CudaLib, path: &Path) -> Result<Vec<&'static str>, String> {
+/// Opens `path` and returns the symbols of `lib` used at `level` that it lacks.
+pub fn missing_in(
+    lib: &CudaLib,
+    path: &Path,
+    level: Option<CudaVersion>,
+) -> Result<Vec<&'static str>, String> {
     // SAFETY: loading a CUDA library runs its initialisers only; no symbol is called.
     let handle = unsafe { libloading::Library::new(path) }
         .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
-    Ok(used(lib)
-        .iter()
-        .copied()
+    Ok(used(lib, level)
+        .into_iter()
         .filter(|name| {
             // SAFETY: only the address is looked up; it is never called here.
             unsafe { handle.get::<unsafe extern "C" fn()>(name.as_bytes()) }.is_err()
@@ -148,11 +195,66 @@ pub fn missing_in(lib: &CudaLib, path: &Path) -> Result<Vec<&'static str>, Strin
         .collect())
 }
 
-/// The file `find` located for `lib`, by path (a loader name is opened as it is).
-pub fn located_path(lib: &CudaLib) -> Result<std::path::PathBuf, Vec<String>> {
+/// The file `find` located for `lib` to use, by path (or by the name the loader opens);
+/// `None` when none was found usable.
+pub fn located_path(lib: &CudaLib) -> Option<std::path::PathBuf> {
     match discovery::find(lib) {
-        Found::Loader(name) => Ok(name.into()),
-        Found::File { path, .. } => Ok(path),
-        Found::Missing { searched } => Err(searched),
+        Found::Loader { name, path } => Some(path.unwrap_or_else(|| name.into())),
+        Found::File { path, .. } => Some(path),
+        Found::Missing { .. } | Found::TooNew { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CUDA 12.2's driver functions, from cudarc's bindings (not from these lists).
+    fn cuda_12_2() -> Vec<&'static str> {
+        include_str!("../../../tests/fixtures/cuda-12.2-driver-symbols.txt")
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    }
+
+    #[test]
+    fn every_driver_function_called_at_12_2_is_in_cuda_12_2() {
+        let known = cuda_12_2();
+        let absent: Vec<&str> = driver_at(CudaVersion(12020))
+            .into_iter()
+            .filter(|s| !known.contains(s))
+            .collect();
+        assert!(
+            absent.is_empty(),
+            "not in CUDA 12.2's driver (give them a variant in DRIVER_VARIANTS): {absent:?}"
+        );
+    }
+
+    #[test]
+    fn levels_pick_their_own_variants() {
+        let at_12_2 = driver_at(CudaVersion(12020));
+        assert!(at_12_2.contains(&"cuEventElapsedTime"));
+        assert!(!at_12_2.contains(&"cuEventElapsedTime_v2"));
+        let at_12_8 = driver_at(CudaVersion(12080));
+        assert!(at_12_8.contains(&"cuEventElapsedTime_v2"));
+        assert!(!at_12_8.contains(&"cuEventElapsedTime"));
+        for v in DRIVER_VARIANTS {
+            assert!(
+                v.since.windows(2).all(|w| w[0].0 < w[1].0),
+                "{}: ascending",
+                v.what
+            );
+            assert!(v.since.iter().all(|(_, name)| !DRIVER.contains(name)));
+        }
+    }
+
+    #[test]
+    fn no_function_is_listed_twice() {
+        for list in [DRIVER, NVRTC, CUBLAS, CUBLASLT, NCCL] {
+            let mut sorted = list.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), list.len(), "{list:?}");
+        }
     }
 }

@@ -192,7 +192,7 @@ where
     fn seconds(&self, from: &Vec<CudaEvent>, to: &Vec<CudaEvent>) -> Result<f64> {
         let mut slowest = 0f64;
         for (a, b) in from.iter().zip(to) {
-            slowest = slowest.max(super::elapsed_seconds(a, b)?);
+            slowest = slowest.max(super::driver_api::elapsed_seconds(a, b)?);
         }
         Ok(slowest)
     }

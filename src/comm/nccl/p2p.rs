@@ -142,7 +142,7 @@ impl P2pEndpoint for NcclEndpoint {
             .start
             .take()
             .context("the point-to-point clock was stopped before it started")?;
-        crate::backend::cuda::elapsed_seconds(&start, &end)
+        crate::backend::cuda::driver_api::elapsed_seconds(&start, &end)
     }
 
     fn load_message(&mut self, message: &[u8]) -> Result<()> {
@@ -164,11 +164,5 @@ impl P2pEndpoint for NcclEndpoint {
 
     fn check_method(&self) -> &'static str {
         "exact: every received byte against the sender's pattern (NCCL)"
-    }
-
-    /// A ping-pong's round trip waits on the peer whatever the host does, so each
-    /// iteration is timed as queued.
-    fn timing(&self) -> crate::results::Timing {
-        crate::results::Timing::EventsPerCall
     }
 }
