@@ -16,6 +16,8 @@ use std::time::Instant;
 pub struct CpuBackend {
     pool: Arc<rayon::ThreadPool>,
     threads: usize,
+    /// The host's last-level caches, all of them together.
+    llc_bytes: Option<u64>,
 }
 
 impl CpuBackend {
@@ -37,6 +39,7 @@ impl CpuBackend {
         Ok(CpuBackend {
             pool: Arc::new(pool),
             threads,
+            llc_bytes: topology.host().llc_total_bytes,
         })
     }
 }
@@ -48,6 +51,10 @@ impl Backend for CpuBackend {
 
     fn threads(&self) -> usize {
         self.threads
+    }
+
+    fn cache_bytes(&self) -> Option<u64> {
+        self.llc_bytes
     }
 
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>> {
