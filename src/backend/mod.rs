@@ -8,6 +8,7 @@ pub mod cpu_p2p;
 #[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "cuda_disabled.rs")]
 pub mod cuda;
+pub mod gemm_check;
 pub mod gpus;
 pub mod peer;
 

@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod inventory;
 pub mod kernels;
 mod lt;
+mod lt_types;
 mod matmul;
 mod memory;
 pub mod symbols;
