@@ -353,7 +353,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub search: bool,
 
-    /// Bytes per array for membw (default: 4x the last-level caches, at least 64 MiB).
+    /// Bytes per array for membw (default: 4x the last-level caches, on a GPU its L2,
+    /// at least 64 MiB) and per copy for gpumem (default: 4x the L2, at least 512 MiB).
     #[arg(long = "array-size", value_name = "SIZE")]
     pub array_size: Option<String>,
 

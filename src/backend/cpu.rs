@@ -1,5 +1,6 @@
 //! The CPU backend: host memory, one pinned worker thread per core, host MPI.
 
+pub use super::gemm_check::{check_gemm_sampled, check_gemm_samples, GemmView};
 use super::{Backend, StreamKernel, StreamWorkload};
 use crate::comm::Communicator;
 use crate::options::{DType, MatmulShape};
@@ -16,6 +17,8 @@ use std::time::Instant;
 pub struct CpuBackend {
     pool: Arc<rayon::ThreadPool>,
     threads: usize,
+    /// The host's last-level caches, all of them together.
+    llc_bytes: Option<u64>,
 }
 
 impl CpuBackend {
@@ -37,6 +40,7 @@ impl CpuBackend {
         Ok(CpuBackend {
             pool: Arc::new(pool),
             threads,
+            llc_bytes: topology.host().llc_total_bytes,
         })
     }
 }
@@ -48,6 +52,10 @@ impl Backend for CpuBackend {
 
     fn threads(&self) -> usize {
         self.threads
+    }
+
+    fn cache_bytes(&self) -> Option<u64> {
+        self.llc_bytes
     }
 
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>> {
@@ -410,9 +418,6 @@ impl GemmElement for f64 {
     }
 }
 
-/// Number of output entries checked against the reference.
-const GEMM_SAMPLES: usize = 64;
-
 /// C = A B with row-major A (m x k), B (k x n), C (m x n) through the `gemm` crate.
 struct CpuGemm<T: GemmElement> {
     pool: Arc<rayon::ThreadPool>,
@@ -505,12 +510,6 @@ pub fn random_gemm_inputs<T: GemmElement>(
     (a, b)
 }
 
-/// `x * y` as an exact sum `p + e` (fused multiply-add trick).
-fn two_product(x: f64, y: f64) -> (f64, f64) {
-    let p = x * y;
-    (p, x.mul_add(y, -p))
-}
-
 impl<T: GemmElement> Workload for CpuGemm<T> {
     fn iterate(&mut self) -> Result<f64> {
         let start = Instant::now();
@@ -526,91 +525,5 @@ impl<T: GemmElement> Workload for CpuGemm<T> {
         Ok(check_gemm_samples(
             &self.a, &self.b, &self.c, self.m, self.n, self.k, self.seed,
         ))
-    }
-}
-
-/// Checks sampled entries of a row-major C = A B (m x n, inner k) against a
-/// compensated f64 reference with the error bound of any summation order.
-pub fn check_gemm_samples<T: GemmElement>(
-    a: &[T],
-    b: &[T],
-    c: &[T],
-    m: usize,
-    n: usize,
-    k: usize,
-    seed: u64,
-) -> LocalCheck {
-    check_gemm_sampled(
-        GemmView {
-            a: &|i| a[i].to_f64(),
-            b: &|i| b[i].to_f64(),
-            c: &|i| c[i].to_f64(),
-            m,
-            n,
-            k,
-        },
-        seed,
-        &|abs, _| (k as f64 + 2.0) * T::UNIT_ROUNDOFF * abs,
-        "sampled entries against a compensated f64 reference, bound (k+2) u sum|a||b|",
-    )
-}
-
-/// Row-major A (m x k), B (k x n) and C (m x n), element by element.
-pub struct GemmView<'a> {
-    pub a: &'a dyn Fn(usize) -> f64,
-    pub b: &'a dyn Fn(usize) -> f64,
-    pub c: &'a dyn Fn(usize) -> f64,
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-}
-
-/// Checks sampled entries of C = A B against a compensated f64 reference; an entry
-/// passes when its error is within `bound(sum |a||b|, reference)`.
-pub fn check_gemm_sampled(
-    g: GemmView,
-    seed: u64,
-    bound: &dyn Fn(f64, f64) -> f64,
-    method: &'static str,
-) -> LocalCheck {
-    let GemmView { m, n, k, .. } = g;
-    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
-    let mut worst: f64 = 0.0;
-    let mut wrong = 0u64;
-    for _ in 0..GEMM_SAMPLES {
-        let (i, j) = (rng.random_range(0..m), rng.random_range(0..n));
-        // Reference in doubled f64 precision (compensated dot product).
-        let (mut sum, mut comp, mut abs) = (0.0f64, 0.0f64, 0.0f64);
-        for p in 0..k {
-            let (x, y) = ((g.a)(i * k + p), (g.b)(p * n + j));
-            let (prod, perr) = two_product(x, y);
-            let t = sum + prod;
-            let serr = if sum.abs() >= prod.abs() {
-                (sum - t) + prod
-            } else {
-                (prod - t) + sum
-            };
-            sum = t;
-            comp += serr + perr;
-            abs += (x * y).abs();
-        }
-        let reference = sum + comp;
-        let got = (g.c)(i * n + j);
-        let ratio = (got - reference).abs() / bound(abs, reference).max(f64::MIN_POSITIVE);
-        // NaN (an unwritten or garbage entry) counts as wrong.
-        if ratio.is_nan() || ratio > 1.0 {
-            wrong += 1;
-        }
-        worst = if ratio.is_nan() {
-            f64::INFINITY
-        } else {
-            worst.max(ratio)
-        };
-    }
-    LocalCheck {
-        checked: GEMM_SAMPLES as u64,
-        wrong,
-        max_error_ratio: Some(worst),
-        method,
     }
 }

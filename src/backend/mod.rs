@@ -8,7 +8,9 @@ pub mod cpu_p2p;
 #[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "cuda_disabled.rs")]
 pub mod cuda;
+pub mod gemm_check;
 pub mod gpus;
+pub mod peer;
 
 use crate::cli::BackendChoice;
 use crate::comm::Communicator;
@@ -134,6 +136,12 @@ impl CopyKind {
     }
 }
 
+/// A prepared GPU copy, and for a peer copy the path its data takes.
+pub struct CopyWorkload {
+    pub workload: Box<dyn Workload>,
+    pub peer_path: Option<crate::results::PeerPath>,
+}
+
 /// The hardware that runs the workloads.
 pub trait Backend {
     /// `cpu` or `cuda`, as recorded in the results.
@@ -144,8 +152,12 @@ pub trait Backend {
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>>;
     /// A GEMM of `shape` with random inputs (seeded by `seed`).
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>>;
+    /// Bytes of the last cache level the memory benchmarks' arrays pass through (the
+    /// host's last-level caches for the CPU, the GPU's L2 for CUDA), if known: default
+    /// array sizes are a multiple of it, so the arrays cannot stay cached.
+    fn cache_bytes(&self) -> Option<u64>;
     /// A GPU copy of `bytes` (the `gpumem` benchmark); only GPU backends have them.
-    fn copy(&self, kind: CopyKind, _bytes: usize) -> Result<Box<dyn Workload>> {
+    fn copy(&self, kind: CopyKind, _bytes: usize) -> Result<CopyWorkload> {
         Err(UsageError::new(format!(
             "{} needs a GPU (--backend cuda); the {} backend has no device copies",
             kind.name(),

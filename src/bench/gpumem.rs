@@ -11,8 +11,23 @@ use anyhow::Result;
 
 pub struct GpuMem;
 
-/// Bytes per copy unless --array-size says otherwise.
-const DEFAULT_BYTES: u64 = 512 << 20;
+/// Bytes per copy unless --array-size says otherwise: at least this (nvbandwidth's
+/// default, large enough that a copy's fixed costs vanish)...
+const MIN_DEFAULT_BYTES: u64 = 512 << 20;
+/// ...and at least this many times the GPU's L2, so a copy cannot run out of the cache.
+const L2_MULTIPLE: u64 = 4;
+
+/// Bytes per copy: as configured, else the larger of 512 MiB and 4x the GPU's L2, in
+/// whole 16-byte units.
+pub fn copy_bytes(configured: Option<u64>, l2_bytes: Option<u64>) -> u64 {
+    let bytes = configured.unwrap_or_else(|| {
+        l2_bytes
+            .map(|l2| L2_MULTIPLE * l2)
+            .unwrap_or(0)
+            .max(MIN_DEFAULT_BYTES)
+    });
+    bytes / 16 * 16
+}
 
 /// The copies of one device, in the order they run.
 const LOCAL_COPIES: [CopyKind; 7] = [
@@ -68,7 +83,6 @@ impl Benchmark for GpuMem {
             iters: 20,
             warmup_iters: 3,
             datatypes: vec![DType::Double],
-            array_bytes: Some(DEFAULT_BYTES),
             ..base_config(self.name())
         }
     }
@@ -83,7 +97,7 @@ impl Benchmark for GpuMem {
             }
             return Ok(());
         }
-        let bytes = cfg.array_bytes.unwrap_or(DEFAULT_BYTES) / 16 * 16;
+        let bytes = copy_bytes(cfg.array_bytes, ctx.backend.cache_bytes());
         let iters = Iterations {
             warmup: cfg.warmup_iters,
             timed: cfg.iters,
@@ -102,7 +116,8 @@ impl Benchmark for GpuMem {
                 _ => (None, None),
             };
             ctx.progress(format!("gpumem {} {}", kind.name(), format_bytes(bytes)));
-            let mut workload = ctx.backend.copy(kind, bytes as usize)?;
+            let prepared = ctx.backend.copy(kind, bytes as usize)?;
+            let mut workload = prepared.workload;
             let moved = bytes * kind.directions();
             let mut metrics = vec![MetricSpec::gbps("bandwidth", moved as f64)];
             if matches!(kind, CopyKind::DeviceToDevice { .. }) {
@@ -115,6 +130,7 @@ impl Benchmark for GpuMem {
                 bytes_moved: moved,
                 src_gpu,
                 dst_gpu,
+                peer_path: prepared.peer_path,
             };
             ctx.measure(self.name(), params, iters, workload.as_mut(), &metrics)?;
         }
@@ -125,6 +141,21 @@ impl Benchmark for GpuMem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copies_default_to_four_times_the_l2_and_at_least_512_mib() {
+        // H100's L2 is 50 MiB: 4x is 200 MiB, under the floor.
+        assert_eq!(copy_bytes(None, Some(50 << 20)), 512 << 20);
+        // A GPU with a 192 MiB L2 gets 768 MiB.
+        assert_eq!(copy_bytes(None, Some(192 << 20)), 768 << 20);
+        // An odd L2 still gives whole 16-byte units, at least 4x the cache.
+        let odd = copy_bytes(None, Some((200 << 20) + 3));
+        assert!(odd % 16 == 0 && odd >= 4 * ((200 << 20) + 3) - 15, "{odd}");
+        assert_eq!(copy_bytes(None, None), 512 << 20);
+        // --array-size wins, whatever the cache.
+        assert_eq!(copy_bytes(Some(1 << 20), Some(192 << 20)), 1 << 20);
+        assert_eq!(copy_bytes(Some(1000), None), 992);
+    }
 
     #[test]
     fn peer_matrix_covers_every_pair() {

@@ -10,13 +10,15 @@ use anyhow::Result;
 
 pub struct MemBw;
 
-/// STREAM's rule: each array at least four times the last-level caches.
+/// The smallest default array, whatever the cache.
 const MIN_ARRAY_BYTES: u64 = 64 << 20;
 
-/// Bytes per array: as configured, else 4x the host's last-level caches (at least 64 MiB).
-pub fn array_bytes(cfg: &BenchConfig, llc_total: Option<u64>) -> u64 {
+/// Bytes per array: as configured, else STREAM's rule, four times the last cache level
+/// the arrays pass through (the host's last-level caches on the CPU, the GPU's L2 on
+/// a GPU: [`crate::backend::Backend::cache_bytes`]), and at least 64 MiB.
+pub fn array_bytes(cfg: &BenchConfig, cache_bytes: Option<u64>) -> u64 {
     cfg.array_bytes
-        .unwrap_or_else(|| llc_total.map(|l| 4 * l).unwrap_or(0).max(MIN_ARRAY_BYTES))
+        .unwrap_or_else(|| cache_bytes.map(|c| 4 * c).unwrap_or(0).max(MIN_ARRAY_BYTES))
 }
 
 impl Benchmark for MemBw {
@@ -48,7 +50,7 @@ impl Benchmark for MemBw {
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
-        let bytes = array_bytes(cfg, ctx.topology.host().llc_total_bytes);
+        let bytes = array_bytes(cfg, ctx.backend.cache_bytes());
         let elements = (bytes / 8) as usize;
         let ranks = ctx.comm.size() as u64;
         let mut arrays = ctx.backend.stream(elements)?;
@@ -81,5 +83,25 @@ impl Benchmark for MemBw {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_default_to_four_times_the_cache_and_at_least_64_mib() {
+        let cfg = MemBw.default_config();
+        // A GPU's 60 MiB L2 (or a host's 60 MiB of LLC): 240 MiB per array.
+        assert_eq!(array_bytes(&cfg, Some(60 << 20)), 240 << 20);
+        // A small cache, or none known: the floor.
+        assert_eq!(array_bytes(&cfg, Some(8 << 20)), 64 << 20);
+        assert_eq!(array_bytes(&cfg, None), 64 << 20);
+        let set = BenchConfig {
+            array_bytes: Some(4 << 20),
+            ..cfg
+        };
+        assert_eq!(array_bytes(&set, Some(60 << 20)), 4 << 20);
     }
 }

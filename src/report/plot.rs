@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+mod peer;
+
 /// Pixel size of every chart.
 pub const WIDTH: u32 = 1100;
 pub const HEIGHT: u32 = 620;
@@ -255,13 +257,18 @@ pub struct HostMatrix {
     pub unit: String,
 }
 
-/// A host-by-host heatmap.
+/// A host-by-host (or GPU-by-GPU) heatmap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heatmap {
     pub title: String,
     pub subtitle: String,
     pub matrix: HostMatrix,
     pub peak: Option<Peak>,
+    /// What the rows and columns are: `host`, `GPU`.
+    pub axis: String,
+    /// Cells (`from`, `to`) whose figure carries a `*`, and what the mark means.
+    pub marked: Vec<(usize, usize)>,
+    pub mark_note: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -435,6 +442,7 @@ pub fn build_charts(sources: &[Source]) -> Vec<NamedChart> {
         if let Some(links) = &s.doc.links {
             out.extend(link_heatmaps(s, links, sources.len() > 1));
         }
+        out.extend(peer::peer_heatmaps(s, sources.len() > 1));
     }
     // Claimed peaks are drawn when all lines come from one run: several runs may be
     // different hardware, with different claims.
@@ -533,6 +541,9 @@ fn link_heatmaps(
                     unit: unit.into(),
                 },
                 peak: None,
+                axis: "host".into(),
+                marked: Vec::new(),
+                mark_note: String::new(),
             }),
         };
     vec![
@@ -1266,11 +1277,16 @@ where
         let i = v.floor() as usize;
         names.get(i).cloned().unwrap_or_default()
     };
+    let note = if h.marked.is_empty() {
+        String::new()
+    } else {
+        format!("    * {}", h.mark_note)
+    };
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_desc(format!("to host ({})", m.unit))
-        .y_desc("from host")
+        .x_desc(format!("to {} ({}){note}", h.axis, m.unit))
+        .y_desc(format!("from {}", h.axis))
         .x_label_formatter(&|v| pick(&names, *v))
         .y_label_formatter(&|v| pick(&names_y, n as f64 - *v))
         .label_style((FONT, 14))
@@ -1282,7 +1298,7 @@ where
             // Row 0 at the top.
             let y = (n - 1 - row) as f64;
             let x = col as f64;
-            let (fill, text, ink) = match v.filter(|v| v.is_finite()) {
+            let (fill, mut text, ink) = match v.filter(|v| v.is_finite()) {
                 Some(v) => {
                     let f = frac(v);
                     let ink = if f > 0.55 { BLACK } else { WHITE };
@@ -1290,6 +1306,9 @@ where
                 }
                 None => (RGBColor(225, 225, 225), "–".to_string(), BLACK),
             };
+            if h.marked.contains(&(row, col)) {
+                text.push_str(" *");
+            }
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(x, y), (x + 1.0, y + 1.0)],
                 fill.filled(),
@@ -1504,6 +1523,9 @@ mod tests {
                 value: 12.5,
                 unit: "GB/s".into(),
             }),
+            axis: "host".into(),
+            marked: Vec::new(),
+            mark_note: String::new(),
         });
         let svg = render_svg(&chart).unwrap();
         let doc = roxmltree::Document::parse(&svg).expect("SVG is XML");

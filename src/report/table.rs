@@ -81,9 +81,10 @@ pub fn row(r: &Record) -> String {
             bytes,
             src_gpu,
             dst_gpu,
+            peer_path,
             ..
         } => format!(
-            "{:>16} {:>5} {:>12} {:>10.3} {:>10.3} {:>10.2} {:>10.2} {:>6}",
+            "{:>16} {:>5} {:>12} {:>10.3} {:>10.3} {:>10.2} {:>10.2} {:>6}{}",
             copy,
             match (src_gpu, dst_gpu) {
                 (Some(s), Some(d)) => format!("{s}->{d}"),
@@ -94,7 +95,8 @@ pub fn row(r: &Record) -> String {
             t.min * 1e3,
             metric(r, "bandwidth"),
             r.metric("bandwidth").map(|m| m.best).unwrap_or(f64::NAN),
-            wrong(r)
+            wrong(r),
+            peer_path_column(peer_path.as_ref())
         ),
         Params::PointToPoint {
             mode,
@@ -149,6 +151,17 @@ pub fn row(r: &Record) -> String {
     }
 }
 
+/// The path of a peer copy, and why it was staged: the last column of its row.
+fn peer_path_column(path: Option<&crate::results::PeerPath>) -> String {
+    match path {
+        Some(p) => match &p.reason {
+            Some(why) => format!("  {} ({why})", p.route.name()),
+            None => format!("  {}", p.route.name()),
+        },
+        None => String::new(),
+    }
+}
+
 /// The column headers of a benchmark's table.
 pub fn header(benchmark: &str) -> &'static str {
     match benchmark {
@@ -157,8 +170,8 @@ pub fn header(benchmark: &str) -> &'static str {
             "#                       per rank     median                per iteration, all ranks"
         ),
         "gpumem" => concat!(
-            "#             copy  gpus         size   time(ms)   best(ms)       GB/s  best GB/s #wrong\n",
-            "#                                         median                per GPU"
+            "#             copy  gpus         size   time(ms)   best(ms)       GB/s  best GB/s #wrong  path\n",
+            "#                                         median                per GPU          (peer copies)"
         ),
         "matmul" => concat!(
             "#  dtype      shape      m      n      k threads   time(ms)   TFLOP/s      best #wrong   err/bnd\n",
@@ -283,4 +296,81 @@ fn slow_nodes(record: &Record) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Check, Metric};
+    use crate::stats::Summary;
+    use serde_json::json;
+
+    /// A gpumem record with `params` as a results document holds them (the figures are
+    /// made up for the test, not measured).
+    fn copy_record(params: serde_json::Value) -> Record {
+        let samples = vec![0.010, 0.011];
+        Record {
+            benchmark: "gpumem".into(),
+            backend: "cuda".into(),
+            ranks: 1,
+            nodes: 1,
+            params: serde_json::from_value(params).expect("copy params parse"),
+            time_s: Summary::of(&samples).unwrap(),
+            samples_s: samples,
+            metrics: vec![Metric {
+                name: "bandwidth".into(),
+                unit: "GB/s".into(),
+                value: 50.0,
+                best: 53.7,
+            }],
+            check: Check {
+                performed: true,
+                passed: true,
+                checked: 4,
+                wrong: 0,
+                max_error_ratio: None,
+                method: "exact".into(),
+            },
+            per_node: Vec::new(),
+            timing: None,
+        }
+    }
+
+    fn peer_params(path: Option<serde_json::Value>) -> serde_json::Value {
+        let mut p = json!({
+            "kind": "copy", "copy": "p2p", "bytes": 1u64 << 29, "bytes_moved": 1u64 << 29,
+            "src_gpu": 0, "dst_gpu": 1
+        });
+        if let Some(path) = path {
+            p["peer_path"] = path;
+        }
+        p
+    }
+
+    #[test]
+    fn peer_rows_say_whether_the_copy_went_direct_or_was_staged() {
+        let direct = row(&copy_record(peer_params(Some(json!({
+            "route": "direct", "performance_rank": 0, "native_atomics": true
+        })))));
+        assert!(
+            direct.contains("0->1") && direct.ends_with("  direct"),
+            "{direct}"
+        );
+        let why = "GPU 1 cannot access GPU 0's memory (cuDeviceCanAccessPeer)";
+        let staged = row(&copy_record(peer_params(Some(json!({
+            "route": "staged", "reason": why, "performance_rank": null, "native_atomics": null
+        })))));
+        assert!(staged.ends_with(&format!("  staged ({why})")), "{staged}");
+        // Documents written before the path was recorded, and local copies: no path.
+        for params in [
+            peer_params(None),
+            json!({"kind": "copy", "copy": "d2d_copy_engine", "bytes": 1024, "bytes_moved": 1024}),
+        ] {
+            let row = row(&copy_record(params));
+            assert!(
+                row.ends_with(" 0") && !row.contains("direct") && !row.contains("staged"),
+                "{row}"
+            );
+        }
+    }
 }

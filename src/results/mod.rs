@@ -23,7 +23,7 @@ pub use environment::Environment;
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// The oldest schema version this build reads (version 2 added `per_node`, version 3
-/// `timing`).
+/// `timing` and the peer copies' `peer_path`).
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// A complete run.
@@ -202,6 +202,10 @@ pub enum Params {
         src_gpu: Option<u32>,
         /// Destination GPU of a peer copy.
         dst_gpu: Option<u32>,
+        /// How a peer copy travelled between its GPUs; absent for the other copies
+        /// (and in documents written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer_path: Option<PeerPath>,
     },
     /// Messages between two ranks (`p2p`), or between two nodes' first ranks (`links`).
     PointToPoint {
@@ -227,6 +231,46 @@ pub enum Params {
         /// Threads per rank.
         threads: u32,
     },
+}
+
+/// How a peer copy travelled between its two GPUs, as the CUDA driver describes the
+/// pair when the copy is set up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerPath {
+    pub route: PeerRoute,
+    /// Why the copy was staged; absent when it went direct.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `cuDeviceGetP2PAttribute`'s performance rank of the link from source to
+    /// destination (lower is faster); absent where the driver reports no peer access.
+    pub performance_rank: Option<i32>,
+    /// Whether atomics on the peer's memory are native over the link
+    /// (`cuDeviceGetP2PAttribute`). NVLink reports them and PCIe usually does not:
+    /// a hint at the link, not proof of it.
+    pub native_atomics: Option<bool>,
+}
+
+/// The two ways a peer copy can travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerRoute {
+    /// Peer access was enabled both ways, so the copy engines moved the data over the
+    /// direct link between the GPUs: NVLink or PCIe peer-to-peer. The CUDA driver does
+    /// not say which of the two; NVML's NVLink queries do.
+    Direct,
+    /// Peer access was not available (or could not be enabled) both ways, and a copy
+    /// between GPUs without it is staged through host memory by the driver.
+    Staged,
+}
+
+impl PeerRoute {
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerRoute::Direct => "direct",
+            PeerRoute::Staged => "staged",
+        }
+    }
 }
 
 /// A figure derived from the times.

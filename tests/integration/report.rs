@@ -408,3 +408,92 @@ fn claimed_peak_of_the_detected_instance_is_drawn() {
     );
     assert_charts_decode(&charts);
 }
+
+/// The peer matrix of `gpumem` from a results document: GPUs 0 and 1 reach each other,
+/// GPU 2 reaches neither, so its pairs are staged and marked. The peer records are made
+/// by hand into a real run's document (no GPU here): their figures are invented, not
+/// measured.
+#[test]
+fn peer_matrix_heatmaps_mark_staged_pairs() {
+    let dir = tempdir();
+    clusterbench(dir.path())
+        .args(["run", "--bench", "membw", "--array-size", "1M"])
+        .args(["-n", "2", "-w", "1", "-q", "--output", "r"])
+        .assert()
+        .success();
+    let results = only_document(&dir.path().join("r")).0;
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let template = doc["records"][0].clone();
+    let mut peers = Vec::new();
+    let one_way = [(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)];
+    let both_ways = [(0, 1), (0, 2), (1, 2)];
+    for (copy, pairs, directions) in [("p2p", &one_way[..], 1), ("p2p_bidir", &both_ways[..], 2)] {
+        for &(src, dst) in pairs {
+            let staged = src == 2 || dst == 2;
+            let path = if staged {
+                serde_json::json!({
+                    "route": "staged",
+                    "reason": format!("GPU {src} cannot access GPU {dst}'s memory (cuDeviceCanAccessPeer)"),
+                    "performance_rank": null, "native_atomics": null
+                })
+            } else {
+                serde_json::json!({"route": "direct", "performance_rank": 0, "native_atomics": true})
+            };
+            let gbps = if staged { 20.0 } else { 300.0 } * directions as f64 + src as f64;
+            let mut r = template.clone();
+            r["benchmark"] = "gpumem".into();
+            r["backend"] = "cuda".into();
+            r["params"] = serde_json::json!({
+                "kind": "copy", "copy": copy, "bytes": 1u64 << 29,
+                "bytes_moved": directions << 29, "src_gpu": src, "dst_gpu": dst,
+                "peer_path": path
+            });
+            r["metrics"] = serde_json::json!([
+                {"name": "bandwidth", "unit": "GB/s", "value": gbps, "best": gbps}
+            ]);
+            peers.push(r);
+        }
+    }
+    doc["records"].as_array_mut().unwrap().extend(peers);
+    let with_peers = dir.path().join("peers.json");
+    std::fs::write(&with_peers, serde_json::to_string(&doc).unwrap()).unwrap();
+    assert_matches_schema(&with_peers);
+
+    clusterbench(dir.path())
+        .args(["plot", "peers.json", "-o", "charts"])
+        .assert()
+        .success();
+    let charts = dir.path().join("charts");
+    let names = assert_charts_decode(&charts);
+    for (name, direct, staged) in [
+        // One way: 0->1 and 1->0 direct; every pair with GPU 2 staged.
+        (
+            "gpumem-p2p.svg",
+            vec!["300", "301"],
+            vec!["22 *", "21 *", "20 *"],
+        ),
+        // Both ways: one figure per pair, drawn in both of its cells.
+        ("gpumem-p2p_bidir.svg", vec!["600"], vec!["40 *", "41 *"]),
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
+        let texts = svg_texts(&charts.join(name));
+        for cell in direct {
+            assert!(texts.iter().any(|t| t == cell), "{name}: {cell}: {texts:?}");
+        }
+        for cell in staged {
+            assert!(texts.iter().any(|t| t == cell), "{name}: {cell}: {texts:?}");
+        }
+        assert!(
+            !texts.iter().any(|t| t == "300 *" || t == "600 *"),
+            "{name}: a direct pair is marked: {texts:?}"
+        );
+        assert!(texts.iter().any(|t| t == "GPU 2"), "{texts:?}");
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("* staged through host memory")),
+            "{name}: the mark is not explained: {texts:?}"
+        );
+    }
+}

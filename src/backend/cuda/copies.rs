@@ -4,16 +4,18 @@
 //! hold ([`timing`]); every copy's destination is checked word by word against the
 //! pattern written into its source.
 
+mod peer;
+
 use super::timing::{self, StreamHold};
 use super::CudaBackend;
-use crate::backend::CopyKind;
+use crate::backend::{CopyKind, CopyWorkload};
 use crate::runner::{LocalCheck, Workload};
 use anyhow::{anyhow, Context, Result};
 use cudarc::driver::{
-    sys::{self, CUevent_flags},
-    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig, PinnedHostSlice,
-    PushKernelArg,
+    sys::CUevent_flags, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig,
+    PinnedHostSlice, PushKernelArg,
 };
+use peer::PeerMem;
 use std::sync::Arc;
 
 const BLOCK: u32 = 256;
@@ -136,27 +138,8 @@ fn open_gpu(ordinal: usize) -> Result<Arc<CudaContext>> {
     Ok(ctx)
 }
 
-/// Lets `ctx` reach `peer`'s memory directly (NVLink or PCIe), where the hardware can.
-fn enable_peer_access(ctx: &Arc<CudaContext>, peer: &Arc<CudaContext>) -> Result<bool> {
-    let mut can: std::ffi::c_int = 0;
-    // SAFETY: both devices are valid; writes one int.
-    unsafe { sys::cuDeviceCanAccessPeer(&mut can, ctx.cu_device(), peer.cu_device()) }.result()?;
-    if can == 0 {
-        return Ok(false);
-    }
-    ctx.bind_to_thread()?;
-    // SAFETY: `peer` is a live context; enabling twice is reported and ignored.
-    let rc = unsafe { sys::cuCtxEnablePeerAccess(peer.cu_ctx(), 0) };
-    match rc {
-        sys::CUresult::CUDA_SUCCESS | sys::CUresult::CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED => {
-            Ok(true)
-        }
-        other => Err(anyhow!("enabling peer access failed: {other:?}")),
-    }
-}
-
 /// A prepared copy of `bytes` (rounded down to whole 16-byte units).
-pub fn new(backend: &CudaBackend, kind: CopyKind, bytes: usize) -> Result<Box<dyn Workload>> {
+pub fn new(backend: &CudaBackend, kind: CopyKind, bytes: usize) -> Result<CopyWorkload> {
     let words = (bytes / 16) * 2;
     if words == 0 {
         return Err(crate::usage!("copy size must be at least 16 bytes"));
@@ -217,9 +200,21 @@ pub fn new(backend: &CudaBackend, kind: CopyKind, bytes: usize) -> Result<Box<dy
             src,
             dst,
             bidirectional,
-        } => Box::new(Peer::new(backend, src, dst, bidirectional, words)?),
+        } => {
+            let (copy, path) = Peer::new(backend, src, dst, bidirectional, words)?;
+            return Ok(CopyWorkload {
+                workload: Box::new(TimedCopy {
+                    copy: Box::new(copy),
+                    hold,
+                }),
+                peer_path: Some(path),
+            });
+        }
     };
-    Ok(Box::new(TimedCopy { copy, hold }))
+    Ok(CopyWorkload {
+        workload: Box::new(TimedCopy { copy, hold }),
+        peer_path: None,
+    })
 }
 
 /// A copy: queued as one call, checked afterwards.
@@ -393,11 +388,12 @@ impl GpuCopy for DeviceToDevice {
     }
 }
 
-/// GPU `src` to GPU `dst` (and back at once when bidirectional).
+/// GPU `src` to GPU `dst` (and back at once when bidirectional), between buffers that
+/// peer access covers (see [`peer`]).
 struct Peer {
-    there: DevMem,
-    back: Option<(DevMem, DevMem)>,
-    here: DevMem,
+    there: PeerMem,
+    back: Option<(PeerMem, PeerMem)>,
+    here: PeerMem,
 }
 
 impl Peer {
@@ -407,21 +403,18 @@ impl Peer {
         dst: usize,
         bidirectional: bool,
         words: usize,
-    ) -> Result<Self> {
+    ) -> Result<(Self, crate::results::PeerPath)> {
         let (cs, cd) = (open_gpu(src)?, open_gpu(dst)?);
-        enable_peer_access(&cs, &cd)?;
-        enable_peer_access(&cd, &cs)?;
+        let path = peer::connect(&cs, &cd, src, dst);
         let (ms, md) = (super::load_kernels(&cs)?, super::load_kernels(&cd)?);
-        let on = |ctx: &Arc<CudaContext>, module: &Arc<CudaModule>| -> Result<DevMem> {
-            let stream = ctx.new_stream()?;
-            let buf = stream.alloc_zeros::<u64>(words)?;
-            Ok(DevMem {
-                stream,
-                buf,
-                fill: module.load_function("fill_pattern")?,
-                count: module.load_function("count_pattern")?,
-                grid: backend.sm_count()?.max(1) * 4,
-            })
+        let on = |ctx: &Arc<CudaContext>, module: &Arc<CudaModule>| -> Result<PeerMem> {
+            PeerMem::new(
+                ctx.new_stream()?,
+                words,
+                module.load_function("fill_pattern")?,
+                module.load_function("count_pattern")?,
+                backend.sm_count()?.max(1) * 4,
+            )
         };
         let mut here = on(&cs, &ms)?;
         here.fill_pattern()?;
@@ -433,17 +426,18 @@ impl Peer {
         } else {
             None
         };
-        Ok(Peer { there, back, here })
+        Ok((Peer { there, back, here }, path))
     }
 
     /// The copy without its fork and join (also what the check runs).
     fn copy_once(&mut self) -> Result<()> {
         // Issued on the destination's stream (cudarc's peer copy); the reverse copy on
-        // the source GPU's stream runs at the same time.
-        self.there
-            .stream
-            .memcpy_dtod(&self.here.buf, &mut self.there.buf)?;
+        // the source GPU's stream runs at the same time. (Borrowed as DevMem first, so
+        // its stream and buffer borrow apart.)
+        let there: &mut DevMem = &mut self.there;
+        there.stream.memcpy_dtod(&self.here.buf, &mut there.buf)?;
         if let Some((from, to)) = &mut self.back {
+            let to: &mut DevMem = to;
             to.stream.memcpy_dtod(&from.buf, &mut to.buf)?;
         }
         Ok(())

@@ -9,6 +9,7 @@
 //! op(B^T) A' with op = transpose: the "TN" form, which fp8 requires and every type
 //! accepts. So B is uploaded transposed (n x k row-major) and A as it is.
 
+use super::lt_types::{decode, entry_bound, quantise, spec, TypeSpec};
 use super::timing::{self, StreamHold};
 use crate::backend::cpu::{check_gemm_sampled, random_gemm_inputs, GemmView};
 use crate::options::{DType, MatmulShape};
@@ -23,127 +24,6 @@ use std::sync::Arc;
 const WORKSPACE_BYTES: usize = 32 << 20;
 /// At most this many copies of the operands rotate.
 const MAX_SETS: usize = 16;
-
-/// How one type is stored, computed and rounded.
-struct TypeSpec {
-    input: sys::cudaDataType,
-    output: sys::cudaDataType,
-    compute: sys::cublasComputeType_t,
-    out_bytes: usize,
-    /// Relative rounding of an input inside the multiplier (tf32 rounds f32 inputs).
-    input_u: f64,
-    /// Unit roundoff of the accumulation.
-    acc_u: f64,
-    /// Unit roundoff of the output type.
-    output_u: f64,
-}
-
-fn spec(dtype: DType) -> Option<TypeSpec> {
-    use sys::cublasComputeType_t as C;
-    use sys::cudaDataType_t as T;
-    let u = |bits: i32| 2f64.powi(-bits);
-    Some(match dtype {
-        DType::Tf32 => TypeSpec {
-            input: T::CUDA_R_32F,
-            output: T::CUDA_R_32F,
-            compute: C::CUBLAS_COMPUTE_32F_FAST_TF32,
-            out_bytes: 4,
-            input_u: u(11),
-            acc_u: u(24),
-            output_u: u(24),
-        },
-        DType::Bf16 => TypeSpec {
-            input: T::CUDA_R_16BF,
-            output: T::CUDA_R_16BF,
-            compute: C::CUBLAS_COMPUTE_32F,
-            out_bytes: 2,
-            input_u: 0.0,
-            acc_u: u(24),
-            output_u: u(8),
-        },
-        DType::Fp16 => TypeSpec {
-            input: T::CUDA_R_16F,
-            output: T::CUDA_R_16F,
-            compute: C::CUBLAS_COMPUTE_32F,
-            out_bytes: 2,
-            input_u: 0.0,
-            acc_u: u(24),
-            output_u: u(11),
-        },
-        // fp8 products accumulate with fewer bits than f32 on Hopper's tensor cores
-        // (about 14 of the mantissa are kept): allow for that. Output in bf16.
-        DType::Fp8E4m3 => TypeSpec {
-            input: T::CUDA_R_8F_E4M3,
-            output: T::CUDA_R_16BF,
-            compute: C::CUBLAS_COMPUTE_32F,
-            out_bytes: 2,
-            input_u: 0.0,
-            acc_u: u(13),
-            output_u: u(8),
-        },
-        _ => return None,
-    })
-}
-
-/// `v` rounded to `dtype` (the value the GPU sees) and its encoding.
-fn encode(dtype: DType, v: f32, out: &mut Vec<u8>) -> f32 {
-    match dtype {
-        DType::Bf16 => {
-            let h = half::bf16::from_f32(v);
-            out.extend_from_slice(&h.to_bits().to_le_bytes());
-            h.to_f32()
-        }
-        DType::Fp16 => {
-            let h = half::f16::from_f32(v);
-            out.extend_from_slice(&h.to_bits().to_le_bytes());
-            h.to_f32()
-        }
-        DType::Fp8E4m3 => {
-            let h = float8::F8E4M3::from_f64(v as f64);
-            out.push(h.to_bits());
-            h.to_f32()
-        }
-        _ => {
-            out.extend_from_slice(&v.to_le_bytes());
-            v
-        }
-    }
-}
-
-/// Output element `i` of raw bytes in `output` type.
-fn decode(output: sys::cudaDataType, bytes: &[u8], i: usize) -> f64 {
-    use sys::cudaDataType_t as T;
-    match output {
-        T::CUDA_R_16BF => {
-            half::bf16::from_bits(u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]])).to_f64()
-        }
-        T::CUDA_R_16F => {
-            half::f16::from_bits(u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]])).to_f64()
-        }
-        _ => f32::from_le_bytes([
-            bytes[4 * i],
-            bytes[4 * i + 1],
-            bytes[4 * i + 2],
-            bytes[4 * i + 3],
-        ]) as f64,
-    }
-}
-
-/// Quantises inputs to `dtype`, never to zero (so no product is trivially skipped).
-fn quantise(dtype: DType, values: &[f32]) -> (Vec<f32>, Vec<u8>) {
-    let mut bytes = Vec::with_capacity(values.len() * 4);
-    let mut exact = Vec::with_capacity(values.len());
-    for &v in values {
-        let mark = bytes.len();
-        let mut q = encode(dtype, v, &mut bytes);
-        if q == 0.0 {
-            bytes.truncate(mark);
-            q = encode(dtype, 0.5, &mut bytes);
-        }
-        exact.push(q);
-    }
-    (exact, bytes)
-}
 
 /// Owns the cuBLASLt objects of one shape.
 struct Plan {
@@ -207,17 +87,44 @@ impl Plan {
                 std::mem::size_of_val(&trans_b),
             )
             .map_err(lt)?;
+            if t.input == sys::cudaDataType_t::CUDA_R_8F_E4M3 {
+                // Fast accumulation (an int8_t flag) would keep fp8 partial sums at the
+                // tensor cores' reduced precision; off, they are promoted to FP32, as
+                // the check's bound assumes. Off is the default: this keeps it so.
+                let fast_accumulation: i8 = 0;
+                result::set_matmul_desc_attribute(
+                    desc,
+                    sys::cublasLtMatmulDescAttributes_t::CUBLASLT_MATMUL_DESC_FAST_ACCUM,
+                    &fast_accumulation as *const _ as *const c_void,
+                    std::mem::size_of_val(&fast_accumulation),
+                )
+                .map_err(lt)?;
+            }
         }
         let pref = result::create_matmul_pref().map_err(lt)?;
         let workspace = WORKSPACE_BYTES as u64;
-        // SAFETY: live objects; the heuristic writes one result.
+        // Split-k partial sums reduced in FP32 only: the in-place and output-type
+        // schemes would round them to the output type (bf16, fp16) before adding them
+        // up, beyond the FP32 accumulation the check's bound allows for.
+        let reductions =
+            sys::cublasLtReductionScheme_t::CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE as u32;
+        // SAFETY: live objects; each buffer has its attribute's size (uint64_t
+        // workspace, uint32_t mask); the heuristic writes one result.
         let heuristic = unsafe {
             let set = result::set_matmul_pref_attribute(
                 pref,
                 sys::cublasLtMatmulPreferenceAttributes_t::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                 &workspace as *const _ as *const c_void,
                 std::mem::size_of_val(&workspace),
-            );
+            )
+            .and_then(|_| {
+                result::set_matmul_pref_attribute(
+                    pref,
+                    sys::cublasLtMatmulPreferenceAttributes_t::CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
+                    &reductions as *const _ as *const c_void,
+                    std::mem::size_of_val(&reductions),
+                )
+            });
             let h = set.and_then(|_| {
                 result::get_matmul_algo_heuristic(
                     handle, desc, layouts[0], layouts[1], layouts[2], layouts[2], pref,
@@ -386,10 +293,7 @@ impl Workload for LtGemm {
         self.stream.memcpy_htod(&poison, &mut self.sets[0].c)?;
         self.multiply(0)?;
         let out = self.stream.clone_dtoh(&self.sets[0].c)?;
-        let t = &self.spec;
-        let (input_u, acc_u, output_u) = (t.input_u, t.acc_u, t.output_u);
-        let k = self.k as f64;
-        let output = t.output;
+        let (output, rounding, k) = (self.spec.output, self.spec.rounding, self.k);
         Ok(check_gemm_sampled(
             GemmView {
                 a: &|i| self.host_a[i] as f64,
@@ -400,72 +304,8 @@ impl Workload for LtGemm {
                 k: self.k,
             },
             self.seed,
-            &|abs, reference| {
-                (2.0 * input_u + (k + 2.0) * acc_u) * abs + output_u * reference.abs()
-            },
-            "sampled entries against a compensated f64 reference of the rounded inputs, bound (2 u_in + (k+2) u_acc) sum|a||b| + u_out |c|",
+            &|abs, reference| entry_bound(k, abs, reference, rounding),
+            "sampled entries against a compensated f64 reference of the quantised inputs, bound (1 + u_out) gamma(k-1) sum|a||b| + u_out |c| for FP32 accumulation (u = 2^-23, rounded or truncated) and the output's rounding",
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodings_round_trip_and_never_give_zero() {
-        for dtype in [DType::Bf16, DType::Fp16, DType::Fp8E4m3, DType::Tf32] {
-            let (exact, bytes) = quantise(dtype, &[0.0, 1e-9, 0.3, -0.75]);
-            assert!(exact.iter().all(|&v| v != 0.0), "{dtype}: {exact:?}");
-            let t = spec(dtype).unwrap();
-            if t.input == t.output {
-                for (i, &v) in exact.iter().enumerate() {
-                    assert_eq!(decode(t.output, &bytes, i), v as f64, "{dtype}");
-                }
-            }
-        }
-        // e4m3: 0.5 = 2^-1, biased exponent 6, no mantissa bits.
-        assert_eq!(quantise(DType::Fp8E4m3, &[0.5]).1, vec![0x30]);
-        assert_eq!(quantise(DType::Bf16, &[1.0]).1, 0x3f80u16.to_le_bytes());
-    }
-
-    /// The bound passes a product computed as the tensor cores do (f32 accumulation,
-    /// rounded to bf16) and fails one wrong by a bf16 ulp pattern at k scale.
-    #[test]
-    fn bf16_error_bound_accepts_rounding_and_rejects_errors() {
-        let (m, n, k) = (8, 8, 512);
-        let (a, b) = random_gemm_inputs::<f32>(m, n, k, 7);
-        let (qa, _) = quantise(DType::Bf16, &a);
-        let (qb, _) = quantise(DType::Bf16, &b);
-        let mut c: Vec<f64> = (0..m * n)
-            .map(|ij| {
-                let (i, j) = (ij / n, ij % n);
-                let acc: f32 = (0..k).map(|p| qa[i * k + p] * qb[p * n + j]).sum();
-                half::bf16::from_f32(acc).to_f64()
-            })
-            .collect();
-        let t = spec(DType::Bf16).unwrap();
-        let check = |c: &[f64]| {
-            check_gemm_sampled(
-                GemmView {
-                    a: &|i| qa[i] as f64,
-                    b: &|i| qb[i] as f64,
-                    c: &|i| c[i],
-                    m,
-                    n,
-                    k,
-                },
-                1,
-                &|abs, r| (k as f64 + 2.0) * t.acc_u * abs + t.output_u * r.abs(),
-                "test",
-            )
-        };
-        assert_eq!(check(&c).wrong, 0);
-        // Dropping one product term from every entry is an error the bound must catch.
-        for (ij, v) in c.iter_mut().enumerate() {
-            let (i, j) = (ij / n, ij % n);
-            *v -= (qa[i * k] * qb[j]) as f64 + 0.25;
-        }
-        assert!(check(&c).wrong > 0);
     }
 }

@@ -12,13 +12,14 @@ pub mod driver_api;
 pub mod inventory;
 pub mod kernels;
 mod lt;
+mod lt_types;
 mod matmul;
 mod memory;
 mod places;
 pub mod symbols;
 pub mod timing;
 
-use super::{Backend, CopyKind, StreamWorkload};
+use super::{Backend, CopyKind, CopyWorkload, StreamWorkload};
 use crate::comm::Communicator;
 use crate::options::{DType, MatmulShape};
 use crate::runner::collective::{Collective, CollectiveCase};
@@ -248,7 +249,15 @@ impl Backend for CudaBackend {
         Ok(Box::new(memory::GpuStream::new(self, elements)?))
     }
 
-    fn copy(&self, kind: CopyKind, bytes: usize) -> Result<Box<dyn Workload>> {
+    fn cache_bytes(&self) -> Option<u64> {
+        let l2 = self
+            .ctx
+            .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)
+            .ok()?;
+        u64::try_from(l2).ok().filter(|&b| b > 0)
+    }
+
+    fn copy(&self, kind: CopyKind, bytes: usize) -> Result<CopyWorkload> {
         copies::new(self, kind, bytes)
     }
 

@@ -49,6 +49,7 @@ pub const DRIVER: &[&str] = &[
     "cuMemcpyDtoDAsync_v2",
     "cuMemcpyPeerAsync",
     "cuDeviceCanAccessPeer",
+    "cuDeviceGetP2PAttribute",
     "cuCtxEnablePeerAccess",
     "cuStreamBeginCapture_v2",
     "cuStreamEndCapture",
