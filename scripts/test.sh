@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit tests, and the integration tests that drive
-# the built binary alone and under mpirun with 2 and 4 ranks.
+# Runs every test: formatting, lints, unit tests, the integration tests that drive
+# the built binary alone and under mpirun with 2 and 4 ranks, and the relocatable bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -5,8 +5,10 @@
 
 OPS_JSON comes from `ratio_table.py --ops RESULTS_DIR`: the copies, STREAM kernels,
 matmuls and multi-GPU all-reduces of a clusterbench run, with their sizes. Each is
-repeated here with PyTorch on the same GPU(s), on random data, and timed with CUDA
-events: the median over --iters timed calls after --warmup untimed ones. All-reduce
+repeated here with PyTorch on the same GPU(s), on random data, after --warmup untimed
+calls, and timed with CUDA events around --iters calls back to back (copies that use
+two streams or two GPUs: the host clock around each call, devices synchronised), the
+median of three such batches. All-reduce
 runs in one process per GPU (torch.distributed, NCCL, rendezvous through a file) and
 times --iters calls back to back between two events, as nccl-tests does; its figure
 is the bus bandwidth of the slowest rank. Writes TORCH_JSON: {"torch": version line,
@@ -25,25 +27,33 @@ import time
 try:
     import torch
 except ImportError as e:  # the validation's "missing library"
-    sys.exit(f"torch_side: cannot import torch: {e}")
+    print(f"torch_side: cannot import torch: {e}", file=sys.stderr)
+    sys.exit(2)
 
 STREAM_SCALAR = 3.0
 
 
+BATCHES = 3
+METHOD = f"CUDA events around --iters calls back to back, median of {BATCHES} such batches"
+
+
 def median_seconds(fn, iters, warmup):
-    """Median seconds of fn() over iters calls, each between two CUDA events."""
+    """Seconds per call of fn(): CUDA events around iters calls enqueued back to back,
+    divided by iters (so the host's launch cost overlaps the work, as nccl-tests times),
+    the median of BATCHES such batches."""
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
     times = []
-    for _ in range(iters):
+    for _ in range(BATCHES):
         start = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
         start.record()
-        fn()
+        for _ in range(iters):
+            fn()
         end.record()
         end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
+        times.append(start.elapsed_time(end) / 1e3 / iters)
     return statistics.median(times)
 
 
@@ -206,7 +216,7 @@ def allreduce_busbw(ops, gpus, iters, warmup):
         out_file = os.path.join(tmp, "figures.json")
         mp.spawn(
             allreduce_worker,
-            args=(gpus, ops, init_file, out_file, iters, warmup, 5),
+            args=(gpus, ops, init_file, out_file, iters, warmup, BATCHES),
             nprocs=gpus,
             join=True,
         )
@@ -277,7 +287,17 @@ def main():
                 skipped[op["key"]] = f"ran on {op['gpus']} GPUs, PyTorch on {gpus}"
     version = f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}, NCCL {nccl_version()})"
     with open(args.torch_json, "w") as f:
-        json.dump({"torch": version, "device": torch.cuda.get_device_name(0), "figures": figures, "skipped": skipped}, f, indent=1)
+        json.dump(
+            {
+                "torch": version,
+                "device": torch.cuda.get_device_name(0),
+                "method": METHOD,
+                "figures": figures,
+                "skipped": skipped,
+            },
+            f,
+            indent=1,
+        )
     print(f"torch_side: {len(figures)} figures, {len(skipped)} skipped; {version}")
     return 0
 
