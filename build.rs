@@ -1,6 +1,6 @@
-//! Records the git commit, and with the `mpi` feature compiles a two-line C shim that
-//! exports `MPI_IN_PLACE` (a preprocessor constant whose value differs between MPI
-//! libraries, so the bindings cannot carry it).
+//! Records the git commit, links the binary's own `hypotf` (src/main.rs), and with the
+//! `mpi` feature compiles a two-line C shim that exports `MPI_IN_PLACE` (a preprocessor
+//! constant whose value differs between MPI libraries, so the bindings cannot carry it).
 
 use std::process::Command;
 
@@ -20,6 +20,10 @@ fn main() {
         "cargo:rustc-env=CLUSTERBENCH_GIT_COMMIT={}",
         commit.unwrap_or_default()
     );
+    // plotters' f32::hypot would bind to glibc 2.35's hypotf; src/main.rs has its own.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-link-arg-bins=-Wl,--wrap=hypotf");
+    }
     if std::path::Path::new(".git/HEAD").exists() {
         println!("cargo:rerun-if-changed=.git/HEAD");
     }

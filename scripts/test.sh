@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit tests, and the integration tests that drive
-# the built binary alone and under mpirun with 2 and 4 ranks.
+# Runs every test: formatting, lints, unit tests, the integration tests that drive
+# the built binary alone and under mpirun with 2 and 4 ranks, and the relocatable bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,3 +51,15 @@ if [ "$code" -ne 1 ]; then
   exit 1
 fi
 echo "test: regression gate passes the current build and catches an injected 2x slowdown"
+
+# The relocatable bundle: package.sh reuses the release build above and compiles only
+# the single-process build anew. Its binaries then run with Open MPI and hwloc made
+# unloadable (a mount namespace, as root), under mpirun, and in the GPU validation's
+# dry run.
+scripts/package.sh
+version=$(target/release/clusterbench --version | awk '{print $2}')
+export CLUSTERBENCH_BUNDLE=$PWD/dist/clusterbench-$version-linux-x86_64
+if [ "$(id -u)" -eq 0 ]; then
+  export CLUSTERBENCH_REQUIRE_UNSHARE=1
+fi
+cargo test --locked --test integration -- bundle:: gpu_validate::

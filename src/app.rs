@@ -1,9 +1,10 @@
 //! The program's entry point: parse, run, map errors to exit codes.
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BackendChoice, Cli, Command};
 use crate::comm::{self, Communicator};
 use crate::error::exit_code;
-use crate::options::{RunOptions, BUILTIN_SUITES};
+use crate::options::{BenchConfig, RunOptions, BUILTIN_SUITES};
+use crate::units::format_bytes;
 use anyhow::Result;
 use clap::Parser;
 
@@ -35,6 +36,16 @@ pub fn main() -> i32 {
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
+    let dry_run = match &cli.command {
+        Command::Run(args) if args.dry_run => Some(args.as_ref().clone()),
+        Command::Links(args) if args.common.dry_run => Some(args.run_args()),
+        _ => None,
+    };
+    if let Some(args) = dry_run {
+        // The same validation as a run, and nothing that a run starts after it.
+        print!("{}", plan_text(&RunOptions::from_args(&args)?));
+        return Ok(());
+    }
     // Before MPI or any thread starts: this may re-execute the program so that CUDA
     // libraries found outside the loader's path can be loaded.
     match &cli.command {
@@ -122,6 +133,86 @@ fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
+/// `run --dry-run`: the run's plan, one line per benchmark with the settings it takes.
+fn plan_text(options: &RunOptions) -> String {
+    let gpus = match options.gpus_per_rank {
+        1 => String::new(),
+        n => format!(", {n} GPUs per process"),
+    };
+    let graph = options
+        .cuda_graph
+        .map(|n| format!(", CUDA graphs of {n} calls"))
+        .unwrap_or_default();
+    let backend = match options.backend {
+        BackendChoice::Auto => "auto",
+        BackendChoice::Cpu => "cpu",
+        BackendChoice::Cuda => "cuda",
+    };
+    let mut out = format!(
+        "clusterbench run, dry run: backend {backend}{gpus}{graph}, results to {}; nothing is measured\n",
+        options.output_dir.display()
+    );
+    for cfg in &options.benches {
+        out.push_str(&format!("  {:<13} {}\n", cfg.name, bench_plan(cfg)));
+    }
+    out
+}
+
+fn bench_plan(cfg: &BenchConfig) -> String {
+    let supports = crate::bench::registry()
+        .iter()
+        .find(|b| b.name() == cfg.name)
+        .map(|b| b.supports());
+    let list = |items: Vec<String>| items.join(",");
+    let mut parts = Vec::new();
+    if supports.as_ref().is_some_and(|s| s.sizes) {
+        let sizes = cfg.sizes();
+        parts.push(format!(
+            "sizes {}..{} x{} ({} sizes)",
+            format_bytes(cfg.minbytes),
+            format_bytes(sizes.last().copied().unwrap_or(cfg.minbytes)),
+            cfg.stepfactor,
+            sizes.len()
+        ));
+    }
+    parts.push(format!(
+        "datatypes {}",
+        list(cfg.datatypes.iter().map(|d| d.to_string()).collect())
+    ));
+    if supports.as_ref().is_some_and(|s| s.ops) {
+        parts.push(format!(
+            "ops {}",
+            list(cfg.ops.iter().map(|o| o.to_string()).collect())
+        ));
+    }
+    if supports.as_ref().is_some_and(|s| s.shapes) {
+        parts.push(format!(
+            "shapes {}",
+            list(
+                cfg.shapes
+                    .iter()
+                    .map(|s| format!("{}:{}x{}x{}", s.label, s.m, s.n, s.k))
+                    .collect()
+            )
+        ));
+        if cfg.search {
+            parts.push("search around each square size".into());
+        }
+    }
+    if supports.as_ref().is_some_and(|s| s.array) {
+        parts.push(match cfg.array_bytes {
+            Some(b) => format!("arrays of {}", format_bytes(b)),
+            None => "arrays sized from the caches".into(),
+        });
+    }
+    parts.push(format!(
+        "iters {} (+{} warm-up)",
+        cfg.iters, cfg.warmup_iters
+    ));
+    parts.push(if cfg.check { "checked" } else { "not checked" }.into());
+    parts.join("  ")
+}
+
 /// In a job of several ranks, an error on one rank must end all of them (the others
 /// would wait forever in the next collective). A failed check is agreed by all ranks
 /// and is printed by rank 0 before a barrier: the launcher ends the job when the first
@@ -143,5 +234,69 @@ fn with_abort_on_error(
             comm.abort(exit_code(&e));
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(line: &[&str]) -> String {
+        let mut full = vec!["clusterbench", "run", "--dry-run"];
+        full.extend_from_slice(line);
+        match Cli::try_parse_from(full).expect("parses").command {
+            Command::Run(args) => plan_text(&RunOptions::from_args(&args).expect("valid")),
+            _ => unreachable!("a run command"),
+        }
+    }
+
+    #[test]
+    fn the_plan_names_every_benchmark_with_the_settings_it_takes() {
+        let plan = plan_of(&["--suite", "quick", "--output", "/tmp/Results"]);
+        let lines: Vec<&str> = plan.lines().collect();
+        assert_eq!(
+            lines[0],
+            "clusterbench run, dry run: backend auto, results to /tmp/Results; nothing is measured"
+        );
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>().join(" "),
+            "allreduce sizes 8 B..256 KiB x8 (6 sizes) datatypes float ops sum iters 20 (+5 warm-up) checked"
+        );
+        assert!(
+            lines[2].starts_with("  membw ") && lines[2].contains("arrays sized from the caches"),
+            "{plan}"
+        );
+        assert!(
+            lines[3]
+                .contains("shapes square:256x256x256,square:512x512x512,attn_out:512x1024x1024")
+                && !lines[3].contains("search"),
+            "{plan}"
+        );
+        assert_eq!(lines.len(), 4, "{plan}");
+    }
+
+    #[test]
+    fn the_plan_shows_gpus_graphs_search_and_unchecked_runs() {
+        let plan = plan_of(&[
+            "--backend",
+            "cuda",
+            "--bench",
+            "allreduce",
+            "-g",
+            "4",
+            "-d",
+            "bf16,fp8e4m3",
+            "-c",
+            "0",
+        ]);
+        assert!(plan.starts_with("clusterbench run, dry run: backend cuda, 4 GPUs per process,"));
+        assert!(plan.contains("datatypes bf16,fp8e4m3") && plan.contains("not checked"));
+        let plan = plan_of(&["--bench", "allreduce", "--cuda-graph", "8"]);
+        assert!(
+            plan.contains("backend auto, CUDA graphs of 8 calls,"),
+            "{plan}"
+        );
+        let plan = plan_of(&["--bench", "matmul", "--sizes", "1024", "--search"]);
+        assert!(plan.contains("search around each square size"), "{plan}");
     }
 }

@@ -388,6 +388,12 @@ pub struct RunArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
+    /// Print what the run would measure (every benchmark with its sizes, datatypes,
+    /// shapes and iterations) after the same checks of the flags, and exit: nothing is
+    /// measured or written, and neither CUDA nor MPI is started.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
     /// Seconds one measurement may take before the watchdog ends the job, naming the
     /// benchmark, the size and the ranks that never arrived (0 = no watchdog).
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]

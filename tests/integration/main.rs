@@ -2,6 +2,7 @@
 //! `mpirun` with several ranks.
 
 mod bad_input;
+mod bundle;
 mod common;
 mod cuda;
 mod decisions;
@@ -9,6 +10,7 @@ mod decisions;
 mod decisions_mpi;
 #[cfg(feature = "mpi")]
 mod faults;
+mod gpu_validate;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod multigpu;
