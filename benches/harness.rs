@@ -2,8 +2,8 @@
 //! JSON encoding) and of its CPU kernels.
 
 use clusterbench::backend::cpu::CpuBackend;
-use clusterbench::backend::{Backend, StreamKernel};
-use clusterbench::options::{DType, MatmulShape, ReduceOp};
+use clusterbench::core::{Backend, StreamKernel};
+use clusterbench::core::{DType, MatmulShape, ReduceOp};
 use clusterbench::results::{Check, Metric, Params, Record, StreamLine};
 use clusterbench::runner::buffer::HostBuffer;
 use clusterbench::stats::Summary;

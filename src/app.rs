@@ -1,9 +1,11 @@
 //! The program's entry point: parse, run, map errors to exit codes.
 
 use crate::cli::{BackendChoice, Cli, Command};
-use crate::comm::{self, Communicator};
+use crate::comm::{self};
+use crate::core::BenchConfig;
+use crate::core::Communicator;
 use crate::error::exit_code;
-use crate::options::{BenchConfig, RunOptions, BUILTIN_SUITES};
+use crate::options::{RunOptions, BUILTIN_SUITES};
 use crate::units::format_bytes;
 use anyhow::Result;
 use clap::Parser;

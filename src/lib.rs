@@ -8,6 +8,7 @@ pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod comm;
+pub mod core;
 pub mod error;
 pub mod import;
 pub mod model;

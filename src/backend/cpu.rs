@@ -1,12 +1,13 @@
 //! The CPU backend: host memory, one pinned worker thread per core, host MPI.
 
 pub use super::gemm_check::{check_gemm_sampled, check_gemm_samples, GemmView};
-use super::{Backend, StreamKernel, StreamWorkload};
-use crate::comm::Communicator;
-use crate::options::{DType, MatmulShape};
+use crate::core::collective::initial_values;
+use crate::core::Communicator;
+use crate::core::{Backend, StreamKernel, StreamWorkload};
+use crate::core::{Collective, CollectiveCase};
+use crate::core::{DType, MatmulShape};
+use crate::core::{LocalCheck, Workload};
 use crate::runner::buffer::HostBuffer;
-use crate::runner::collective::{initial_values, Collective, CollectiveCase};
-use crate::runner::{LocalCheck, Workload};
 use crate::topology::Topology;
 use anyhow::{anyhow, Result};
 use rand::{Rng, SeedableRng};
@@ -50,6 +51,14 @@ impl Backend for CpuBackend {
         "cpu"
     }
 
+    fn point_to_point<'a>(
+        &'a self,
+        comm: &'a dyn Communicator,
+        case: crate::core::P2pCase,
+    ) -> Result<Box<dyn Workload + 'a>> {
+        Ok(Box::new(super::cpu_p2p::host_point_to_point(comm, case)?))
+    }
+
     fn threads(&self) -> usize {
         self.threads
     }
@@ -76,7 +85,7 @@ impl Backend for CpuBackend {
         })
     }
 
-    fn check_config(&self, cfg: &crate::options::BenchConfig) -> Result<()> {
+    fn check_config(&self, cfg: &crate::core::BenchConfig) -> Result<()> {
         if cfg.name == "matmul" {
             if let Some(d) = cfg.datatypes.iter().find(|d| !d.is_cpu_matmul()) {
                 return Err(crate::usage!("{}", cpu_matmul_rejects(*d)));

@@ -1,9 +1,9 @@
 //! Point-to-point on host buffers through the communicator (MPI): the host moves of
-//! the shared schedule in [`crate::runner::p2p`].
+//! the shared schedule in [`crate::core::p2p`].
 
-use crate::comm::Communicator;
+use crate::core::p2p::{P2pCase, P2pEndpoint, P2pWorkload};
+use crate::core::Communicator;
 use crate::runner::buffer::HostBuffer;
-use crate::runner::p2p::{P2pCase, P2pEndpoint, P2pWorkload};
 use anyhow::Result;
 use std::time::Instant;
 
@@ -102,10 +102,10 @@ impl P2pEndpoint for HostEndpoint<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::comm::Missing;
-    use crate::options::{DType, ReduceOp};
-    use crate::runner::p2p::P2pMode;
-    use crate::runner::Workload;
+    use crate::core::p2p::P2pMode;
+    use crate::core::Missing;
+    use crate::core::Workload;
+    use crate::core::{DType, ReduceOp};
     use anyhow::bail;
     use std::sync::mpsc::{channel, Receiver, Sender};
     use std::sync::Mutex;

@@ -2,7 +2,7 @@
 //! f64 reference, each held to an error bound that follows from how it was computed.
 
 use super::cpu::GemmElement;
-use crate::runner::LocalCheck;
+use crate::core::LocalCheck;
 use rand::{Rng, SeedableRng};
 
 /// Output entries checked against the reference: all of them when there are no more.

@@ -1,7 +1,7 @@
 //! Whether a copy between two GPUs goes direct or through the host, from what the
 //! driver said while peer access was set up. Pure logic, so it is tested without a GPU.
 
-use crate::results::{PeerPath, PeerRoute};
+use crate::core::{PeerPath, PeerRoute};
 
 /// How far one GPU got in mapping another GPU's memory.
 #[derive(Debug, Clone, PartialEq, Eq)]

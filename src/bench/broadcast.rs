@@ -1,9 +1,10 @@
 //! Broadcast: rank 0's buffer to every rank.
 
 use crate::bench::allreduce::input_value;
-use crate::comm::Communicator;
-use crate::options::{DType, ReduceOp};
-use crate::runner::collective::{Collective, CollectiveBench, CollectiveKind, ExactInputs};
+use crate::core::Communicator;
+use crate::core::{Collective, CollectiveKind, ExactInputs};
+use crate::core::{DType, ReduceOp};
+use crate::runner::collective::CollectiveBench;
 use anyhow::{ensure, Result};
 
 /// nccl-tests' `broadcast_perf` with root 0.

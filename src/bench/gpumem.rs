@@ -2,10 +2,11 @@
 //! to device (copy engine and SMs), and peer to peer between every pair of GPUs.
 
 use super::{base_config, Benchmark, Supports};
-use crate::backend::CopyKind;
-use crate::options::{BenchConfig, DType};
+use crate::core::CopyKind;
+use crate::core::Iterations;
+use crate::core::{BenchConfig, DType};
 use crate::results::Params;
-use crate::runner::{Iterations, MetricSpec, RunContext};
+use crate::runner::{MetricSpec, RunContext};
 use crate::units::format_bytes;
 use anyhow::Result;
 

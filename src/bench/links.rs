@@ -5,10 +5,10 @@
 //! the per-node figures), which is how a bad node, NIC or cable shows up.
 
 use super::{base_config, Benchmark, Supports};
-use crate::options::{BenchConfig, DType};
+use crate::core::p2p::{window_for, P2pCase, P2pMode};
+use crate::core::{BenchConfig, DType};
 use crate::results::links::{LinkMatrix, LinkPair, LinkStats, NodeLinks, RobustStat};
 use crate::results::{Check, Metric, Record};
-use crate::runner::p2p::{window_for, P2pCase, P2pMode};
 use crate::runner::RunContext;
 use crate::stats::{median, round_robin, Summary};
 use anyhow::{anyhow, Context, Result};

@@ -1,9 +1,10 @@
 //! Matrix multiply: a square sweep plus transformer-like shapes, TFLOP/s = 2mnk/t.
 
 use super::{base_config, Benchmark, Supports};
-use crate::options::{BenchConfig, DType, MatmulShape};
+use crate::core::Iterations;
+use crate::core::{BenchConfig, DType, MatmulShape};
 use crate::results::Params;
-use crate::runner::{Iterations, MetricSpec, RunContext};
+use crate::runner::{MetricSpec, RunContext};
 use anyhow::Result;
 
 pub struct Matmul;

@@ -1,10 +1,11 @@
 //! STREAM memory bandwidth: copy, scale, add, triad and a read-only dot.
 
 use super::{base_config, Benchmark, Supports};
-use crate::backend::StreamKernel;
-use crate::options::{BenchConfig, DType};
+use crate::core::Iterations;
+use crate::core::StreamKernel;
+use crate::core::{BenchConfig, DType};
 use crate::results::Params;
-use crate::runner::{Iterations, MetricSpec, RunContext};
+use crate::runner::{MetricSpec, RunContext};
 use crate::units::format_bytes;
 use anyhow::Result;
 
@@ -15,7 +16,7 @@ const MIN_ARRAY_BYTES: u64 = 64 << 20;
 
 /// Bytes per array: as configured, else STREAM's rule, four times the last cache level
 /// the arrays pass through (the host's last-level caches on the CPU, the GPU's L2 on
-/// a GPU: [`crate::backend::Backend::cache_bytes`]), and at least 64 MiB.
+/// a GPU: [`crate::core::Backend::cache_bytes`]), and at least 64 MiB.
 pub fn array_bytes(cfg: &BenchConfig, cache_bytes: Option<u64>) -> u64 {
     cfg.array_bytes
         .unwrap_or_else(|| cache_bytes.map(|c| 4 * c).unwrap_or(0).max(MIN_ARRAY_BYTES))

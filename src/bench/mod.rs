@@ -1,7 +1,7 @@
 //! Benchmarks: one small file each, plus one line in [`registry`].
 //!
 //! A benchmark turns its [`BenchConfig`] into cases, asks the backend for a
-//! [`Workload`](crate::runner::Workload) per case, and hands it to
+//! [`Workload`](crate::core::Workload) per case, and hands it to
 //! [`RunContext::measure`](crate::runner::RunContext::measure), which does the
 //! warm-up, timing, cross-rank reduction, checking and reporting.
 
@@ -16,7 +16,7 @@ pub mod membw;
 pub mod p2p;
 pub mod reducescatter;
 
-use crate::options::{BenchConfig, DType};
+use crate::core::{BenchConfig, DType};
 use crate::runner::RunContext;
 use anyhow::Result;
 

@@ -2,10 +2,11 @@
 //! bandwidth (a window of messages, as OSU's osu_bw) and bidirectional bandwidth.
 
 use super::{base_config, Benchmark, Supports};
-use crate::options::{BenchConfig, DType};
+use crate::core::p2p::{window_for, P2pCase, P2pMode};
+use crate::core::Iterations;
+use crate::core::{BenchConfig, DType};
 use crate::results::Params;
-use crate::runner::p2p::{window_for, P2pCase, P2pMode};
-use crate::runner::{Iterations, MetricSpec, RunContext};
+use crate::runner::{MetricSpec, RunContext};
 use crate::units::format_bytes;
 use anyhow::Result;
 

@@ -1,7 +1,7 @@
 //! A job of one process.
 
-use super::{Communicator, Missing};
-use crate::options::{DType, ReduceOp};
+use crate::core::{Communicator, Missing};
+use crate::core::{DType, ReduceOp};
 use anyhow::{bail, ensure, Result};
 
 /// On one rank every collective but the reductions' arithmetic is a copy of the input

@@ -1,7 +1,7 @@
 //! MPI communicator (feature `mpi`): one process per rank under mpirun or srun.
 
-use super::{Communicator, Missing};
-use crate::options::{DType, ReduceOp};
+use crate::core::{Communicator, Missing};
+use crate::core::{DType, ReduceOp};
 use anyhow::{anyhow, bail, ensure, Result};
 use mpi::collective::{CommunicatorCollectives, Root};
 use mpi::datatype::PartitionMut;

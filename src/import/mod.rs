@@ -7,8 +7,8 @@ pub mod nccl_tests;
 pub mod osu;
 pub mod osu_p2p;
 
+use crate::core::{DType, ReduceOp};
 use crate::error::UsageError;
-use crate::options::{DType, ReduceOp};
 use crate::results::environment::{HostInfo, RankInfo};
 use crate::results::{
     Check, Environment, Metric, Params, Record, RunDocument, RunInfo, RunStatus, ToolInfo,

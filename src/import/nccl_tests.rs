@@ -4,8 +4,8 @@
 //! holding `time` (us), `alg_bw`, `bus_bw`, `nwrong`).
 
 use super::{dtype_of, number, ImportContext, Parsed, Row};
+use crate::core::ReduceOp;
 use crate::error::UsageError;
-use crate::options::ReduceOp;
 
 fn op_of(name: &str) -> Option<ReduceOp> {
     ReduceOp::parse(name).ok()
@@ -54,7 +54,7 @@ fn skip_dtype(parsed: &mut Parsed, type_name: &str) {
 /// algbw, busbw and #wrong. `None` when there is no positive time.
 fn timed_row(
     collective: &str,
-    dtype: crate::options::DType,
+    dtype: crate::core::DType,
     op: Option<ReduceOp>,
     in_place: bool,
     count: u64,

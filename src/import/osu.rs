@@ -11,8 +11,8 @@
 //! OSU collectives use MPI_FLOAT unless told otherwise.
 
 use super::{dtype_of, number, ImportContext, Parsed, Row};
+use crate::core::{DType, ReduceOp};
 use crate::error::UsageError;
-use crate::options::{DType, ReduceOp};
 
 /// Parses an OSU collective log (one test per file).
 pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {

@@ -21,9 +21,9 @@
 //! clusterbench times its `bandwidth` and `bidir` modes.
 
 use super::{number, time_summary, ImportContext, Parsed};
+use crate::core::p2p::P2pMode;
 use crate::error::UsageError;
 use crate::results::{Check, Metric, Params, Record};
-use crate::runner::p2p::P2pMode;
 
 /// OSU's window when `-W` is not given (`WINDOW_SIZE_LARGE`).
 pub const OSU_DEFAULT_WINDOW: u32 = 64;

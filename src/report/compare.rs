@@ -570,7 +570,7 @@ pub fn parse_thresholds(specs: &[String], opts: &mut CompareOptions) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::DType;
+    use crate::core::DType;
     use crate::results::{Check, Metric, Params};
     use crate::stats::Summary;
 

@@ -152,7 +152,7 @@ pub fn row(r: &Record) -> String {
 }
 
 /// The path of a peer copy, and why it was staged: the last column of its row.
-fn peer_path_column(path: Option<&crate::results::PeerPath>) -> String {
+fn peer_path_column(path: Option<&crate::core::PeerPath>) -> String {
     match path {
         Some(p) => match &p.reason {
             Some(why) => format!("  {} ({why})", p.route.name()),
@@ -290,7 +290,7 @@ fn slow_nodes(record: &Record) -> Vec<String> {
             format!(
                 "#   SLOW NODE {} (ranks {}): median {} against {} for the median node",
                 n.host,
-                crate::comm::list_ranks(&n.ranks.iter().map(|r| *r as usize).collect::<Vec<_>>()),
+                crate::core::list_ranks(&n.ranks.iter().map(|r| *r as usize).collect::<Vec<_>>()),
                 crate::units::format_seconds(n.median_s),
                 crate::units::format_seconds(typical)
             )

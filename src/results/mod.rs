@@ -12,7 +12,9 @@
 pub mod environment;
 pub mod links;
 
-use crate::options::{DType, ReduceOp, RunOptions};
+use crate::options::RunOptions;
+
+use crate::core::{DType, PeerPath, ReduceOp, Timing};
 use crate::stats::Summary;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -123,22 +125,6 @@ pub struct Record {
     pub timing: Option<Timing>,
 }
 
-/// How a record's per-iteration times were taken. GPU times come from CUDA events,
-/// whose placement decides whether the host's launch cost is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Timing {
-    /// The host's monotonic clock around each iteration (CPU benchmarks, MPI).
-    HostClock,
-    /// CUDA events between calls queued back to back while a spin kernel held the
-    /// stream, released once a whole batch was queued (nvbandwidth's method): the GPU
-    /// time of each call, without the host's launch cost or the ranks' skew.
-    HeldStreamEvents,
-    /// CUDA events recorded around each call as the host queues it: includes the
-    /// host's launch cost (used where no stream hold is possible).
-    EventsPerCall,
-}
-
 /// One node's part in a record measured on several nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -231,46 +217,6 @@ pub enum Params {
         /// Threads per rank.
         threads: u32,
     },
-}
-
-/// How a peer copy travelled between its two GPUs, as the CUDA driver describes the
-/// pair when the copy is set up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PeerPath {
-    pub route: PeerRoute,
-    /// Why the copy was staged; absent when it went direct.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// `cuDeviceGetP2PAttribute`'s performance rank of the link from source to
-    /// destination (lower is faster); absent where the driver reports no peer access.
-    pub performance_rank: Option<i32>,
-    /// Whether atomics on the peer's memory are native over the link
-    /// (`cuDeviceGetP2PAttribute`). NVLink reports them and PCIe usually does not:
-    /// a hint at the link, not proof of it.
-    pub native_atomics: Option<bool>,
-}
-
-/// The two ways a peer copy can travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PeerRoute {
-    /// Peer access was enabled both ways, so the copy engines moved the data over the
-    /// direct link between the GPUs: NVLink or PCIe peer-to-peer. The CUDA driver does
-    /// not say which of the two; NVML's NVLink queries do.
-    Direct,
-    /// Peer access was not available (or could not be enabled) both ways, and a copy
-    /// between GPUs without it is staged through host memory by the driver.
-    Staged,
-}
-
-impl PeerRoute {
-    pub fn name(self) -> &'static str {
-        match self {
-            PeerRoute::Direct => "direct",
-            PeerRoute::Staged => "staged",
-        }
-    }
 }
 
 /// A figure derived from the times.

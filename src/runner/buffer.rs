@@ -1,6 +1,6 @@
 //! Host buffers that can be viewed as any element type of the benchmarks.
 
-use crate::options::DType;
+use crate::core::DType;
 
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;

@@ -3,12 +3,10 @@
 pub mod buffer;
 pub mod collective;
 pub mod nodes;
-pub mod p2p;
-pub mod timing;
 pub mod watchdog;
 
-use crate::backend::Backend;
-use crate::comm::Communicator;
+use crate::core::Communicator;
+use crate::core::{Backend, Iterations, Workload};
 use crate::error::CheckFailed;
 use crate::options::RunOptions;
 use crate::report::Reporter;
@@ -19,51 +17,6 @@ use crate::stats::Summary;
 use crate::topology::Topology;
 use anyhow::{anyhow, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-
-/// A prepared case: buffers allocated and initialised, ready to iterate.
-pub trait Workload {
-    /// Runs one iteration; returns its duration in seconds as this rank saw it.
-    fn iterate(&mut self) -> Result<f64>;
-    /// Runs `iterations` timed iterations back to back, after the warm-up, and hands
-    /// each one's time to `record`, in order. The default calls
-    /// [`iterate`](Self::iterate) in a loop; a workload whose iterations are short
-    /// enough for the caller's bookkeeping between them to show (an 8-byte ping-pong)
-    /// runs its own loop and calls `record` while it waits for a message instead.
-    fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
-        iterate_each(self, iterations, record)
-    }
-    /// Re-initialises the inputs, runs once and compares with the exact expected
-    /// result (this rank's part).
-    fn verify(&mut self) -> Result<LocalCheck>;
-    /// How [`run_timed`](Self::run_timed) takes its times, for the record.
-    fn timing(&self) -> crate::results::Timing {
-        crate::results::Timing::HostClock
-    }
-}
-
-/// `iterations` calls of `workload.iterate()`, each time handed to `record`: the
-/// default [`Workload::run_timed`].
-pub fn iterate_each<W: Workload + ?Sized>(
-    workload: &mut W,
-    iterations: u32,
-    record: &mut dyn FnMut(f64),
-) -> Result<()> {
-    for _ in 0..iterations {
-        let t = workload.iterate()?;
-        record(t);
-    }
-    Ok(())
-}
-
-/// Outcome of one rank's check.
-#[derive(Debug, Clone, Default)]
-pub struct LocalCheck {
-    pub checked: u64,
-    pub wrong: u64,
-    /// Largest error relative to its allowed bound, where errors are allowed.
-    pub max_error_ratio: Option<f64>,
-    pub method: &'static str,
-}
 
 /// A figure derived from the time: `value = quantity / seconds / scale`.
 pub struct MetricSpec {
@@ -99,14 +52,6 @@ impl MetricSpec {
             0.0
         }
     }
-}
-
-/// Iteration counts of one measurement.
-#[derive(Debug, Clone, Copy)]
-pub struct Iterations {
-    pub warmup: u32,
-    pub timed: u32,
-    pub check: bool,
 }
 
 /// Everything a benchmark needs while it runs.

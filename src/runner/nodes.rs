@@ -2,7 +2,7 @@
 //! time, gathered on rank 0 and grouped by host, so that a node with slow memory, a slow
 //! GPU or a throttled CPU stands out in results that otherwise report the slowest rank.
 
-use crate::comm::Communicator;
+use crate::core::Communicator;
 use crate::results::links::RobustStat;
 use crate::results::{NodeTime, Params};
 use crate::stats::median;

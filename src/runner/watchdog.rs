@@ -22,21 +22,12 @@
 //! Records are streamed to the `.jsonl` file as they are measured, so everything
 //! measured before the hang is on disk.
 //!
-//! [`Communicator::arrive`]: crate::comm::Communicator::arrive
+//! [`Communicator::arrive`]: crate::core::Communicator::arrive
 
+use crate::core::Guard;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
-
-/// Work outside the waiting thread's sight that the watchdog can poll and end: an NCCL
-/// communicator. Called from the watchdog thread.
-pub trait Guard: Send + Sync {
-    /// A failure the library reported on its own, in words; `None` while healthy.
-    fn failure(&self) -> Option<String>;
-    /// Ends the library's pending work, so that peers waiting on this rank fail rather
-    /// than hang.
-    fn abort(&self);
-}
 
 /// How often an armed watchdog polls its guards.
 const GUARD_POLL: Duration = Duration::from_millis(500);

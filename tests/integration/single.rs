@@ -1,7 +1,7 @@
 //! One process, no launcher.
 
 use crate::common::*;
-use clusterbench::options::DType;
+use clusterbench::core::DType;
 use clusterbench::results::{Params, RunStatus};
 
 #[test]

@@ -100,6 +100,7 @@ fn run_with_stub(stub: &Path, cache: &Path, args: &[&str]) -> (Output, String, S
     (out, stdout, stderr)
 }
 
+#[cfg(feature = "cuda")]
 fn line_of<'a>(stdout: &'a str, first_word: &str) -> &'a str {
     stdout
         .lines()
@@ -108,6 +109,7 @@ fn line_of<'a>(stdout: &'a str, first_word: &str) -> &'a str {
 }
 
 /// The stub's functions against clusterbench's list for level 12.2, and the level.
+#[cfg(feature = "cuda")]
 fn assert_driver_at_level_12_2(stub: &Path, stdout: &str) {
     assert!(
         stdout.contains(

@@ -73,7 +73,7 @@ pub fn run() -> Result<()> {
         use crate::comm::nccl::{loaded_version, nccl_type, version_text};
         match loaded_version() {
             Ok(v) => {
-                let types: Vec<&str> = crate::options::DType::COLLECTIVE
+                let types: Vec<&str> = crate::core::DType::COLLECTIVE
                     .iter()
                     .filter(|d| nccl_type(**d, v).is_ok())
                     .map(|d| d.name())

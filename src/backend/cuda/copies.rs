@@ -8,8 +8,8 @@ mod peer;
 
 use super::timing::{self, StreamHold};
 use super::CudaBackend;
-use crate::backend::{CopyKind, CopyWorkload};
-use crate::runner::{LocalCheck, Workload};
+use crate::core::{CopyKind, CopyWorkload};
+use crate::core::{LocalCheck, Workload};
 use anyhow::{anyhow, Context, Result};
 use cudarc::driver::{
     sys::CUevent_flags, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig,
@@ -235,7 +235,7 @@ struct TimedCopy {
 
 impl Workload for TimedCopy {
     fn iterate(&mut self) -> Result<f64> {
-        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+        crate::core::timing::timed_once(|record| self.run_timed(1, record))
     }
 
     fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
@@ -248,7 +248,7 @@ impl Workload for TimedCopy {
         self.copy.verify()
     }
 
-    fn timing(&self) -> crate::results::Timing {
+    fn timing(&self) -> crate::core::Timing {
         timing::method(self.hold.as_deref())
     }
 }
@@ -403,7 +403,7 @@ impl Peer {
         dst: usize,
         bidirectional: bool,
         words: usize,
-    ) -> Result<(Self, crate::results::PeerPath)> {
+    ) -> Result<(Self, crate::core::PeerPath)> {
         let (cs, cd) = (open_gpu(src)?, open_gpu(dst)?);
         let path = peer::connect(&cs, &cd, src, dst);
         let (ms, md) = (super::load_kernels(&cs)?, super::load_kernels(&cd)?);

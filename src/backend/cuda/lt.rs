@@ -12,8 +12,8 @@
 use super::lt_types::{decode, entry_bound, quantise, spec, TypeSpec};
 use super::timing::{self, StreamHold};
 use crate::backend::cpu::{check_gemm_sampled, random_gemm_inputs, GemmView};
-use crate::options::{DType, MatmulShape};
-use crate::runner::{LocalCheck, Workload};
+use crate::core::{DType, MatmulShape};
+use crate::core::{LocalCheck, Workload};
 use anyhow::{anyhow, Context, Result};
 use cudarc::cublaslt::{result, sys};
 use cudarc::driver::{sys::CUdevice_attribute, CudaSlice, CudaStream, DevicePtr, DevicePtrMut};
@@ -269,7 +269,7 @@ impl LtGemm {
 
 impl Workload for LtGemm {
     fn iterate(&mut self) -> Result<f64> {
-        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+        crate::core::timing::timed_once(|record| self.run_timed(1, record))
     }
 
     /// Each call uses the next operand set, so no call finds its inputs in L2.
@@ -283,7 +283,7 @@ impl Workload for LtGemm {
         timing::run_on_stream(hold.as_deref(), &stream, iterations, call, record)
     }
 
-    fn timing(&self) -> crate::results::Timing {
+    fn timing(&self) -> crate::core::Timing {
         timing::method(self.hold.as_deref())
     }
 

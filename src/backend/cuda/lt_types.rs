@@ -3,7 +3,7 @@
 //! and a computed entry is held to the error that FP32 accumulation of those values
 //! and the final rounding to the output type can make (see [`entry_bound`]).
 
-use crate::options::DType;
+use crate::core::DType;
 use cudarc::cublaslt::sys;
 
 /// How one type is stored, computed and rounded.

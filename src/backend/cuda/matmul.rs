@@ -3,8 +3,8 @@
 
 use super::timing::{self, StreamHold};
 use crate::backend::cpu::{check_gemm_samples, random_gemm_inputs, GemmElement};
-use crate::options::{DType, MatmulShape};
-use crate::runner::{LocalCheck, Workload};
+use crate::core::{DType, MatmulShape};
+use crate::core::{LocalCheck, Workload};
 use anyhow::{anyhow, Context, Result};
 use cudarc::cublas::{sys::cublasOperation_t, CudaBlas, Gemm, GemmConfig};
 use cudarc::driver::{CudaSlice, CudaStream, DeviceRepr, ValidAsZeroBits};
@@ -118,7 +118,7 @@ where
     CudaBlas: Gemm<T>,
 {
     fn iterate(&mut self) -> Result<f64> {
-        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+        crate::core::timing::timed_once(|record| self.run_timed(1, record))
     }
 
     fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
@@ -127,7 +127,7 @@ where
         timing::run_on_stream(hold.as_deref(), &stream, iterations, call, record)
     }
 
-    fn timing(&self) -> crate::results::Timing {
+    fn timing(&self) -> crate::core::Timing {
         timing::method(self.hold.as_deref())
     }
 

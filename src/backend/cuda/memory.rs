@@ -4,8 +4,8 @@
 
 use super::timing::{self, StreamHold};
 use super::CudaBackend;
-use crate::backend::{StreamKernel, StreamWorkload};
-use crate::runner::{LocalCheck, Workload};
+use crate::core::{LocalCheck, Workload};
+use crate::core::{StreamKernel, StreamWorkload};
 use anyhow::{Context, Result};
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
 use std::sync::Arc;
@@ -99,7 +99,7 @@ impl StreamWorkload for GpuStream {
 
 impl Workload for GpuStream {
     fn iterate(&mut self) -> Result<f64> {
-        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+        crate::core::timing::timed_once(|record| self.run_timed(1, record))
     }
 
     fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
@@ -113,7 +113,7 @@ impl Workload for GpuStream {
         )
     }
 
-    fn timing(&self) -> crate::results::Timing {
+    fn timing(&self) -> crate::core::Timing {
         timing::method(self.hold.as_deref())
     }
 

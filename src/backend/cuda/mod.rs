@@ -19,12 +19,12 @@ mod places;
 pub mod symbols;
 pub mod timing;
 
-use super::{Backend, CopyKind, CopyWorkload, StreamWorkload};
-use crate::comm::Communicator;
-use crate::options::{DType, MatmulShape};
-use crate::runner::collective::{Collective, CollectiveCase};
-use crate::runner::p2p::P2pCase;
-use crate::runner::Workload;
+use crate::core::p2p::P2pCase;
+use crate::core::Communicator;
+use crate::core::Workload;
+use crate::core::{Backend, CopyKind, CopyWorkload, StreamWorkload};
+use crate::core::{Collective, CollectiveCase};
+use crate::core::{DType, MatmulShape};
 use anyhow::{anyhow, Result};
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
 use discovery::{CudaLib, Found};
@@ -279,11 +279,11 @@ impl Backend for CudaBackend {
         crate::comm::nccl::supports_in_place(coll)
     }
 
-    fn guard(&self) -> Option<Arc<dyn crate::runner::watchdog::Guard>> {
+    fn guard(&self) -> Option<Arc<dyn crate::core::Guard>> {
         Some(self.nccl.guard())
     }
 
-    fn check_config(&self, cfg: &crate::options::BenchConfig) -> Result<()> {
+    fn check_config(&self, cfg: &crate::core::BenchConfig) -> Result<()> {
         // A collective's datatypes against the loaded NCCL, before anything runs.
         let narrow = [DType::Bf16, DType::Fp8E4m3, DType::Fp8E5m2];
         if cfg.name != "matmul" && cfg.datatypes.iter().any(|d| narrow.contains(d)) {

@@ -1,6 +1,6 @@
 //! GPU timing without the host's launch cost: a spin kernel holds the stream while
 //! a batch of calls is queued between CUDA events (the schedule is
-//! [`crate::runner::timing`]); the events then time the device alone.
+//! [`crate::core::timing`]); the events then time the device alone.
 //!
 //! The spin kernel runs on the backend's first stream and polls a flag in mapped,
 //! pinned host memory; every stream being timed waits on an event recorded after it
@@ -9,8 +9,8 @@
 //! not queue its batch in time never hangs the device; it then says so, and the
 //! measurement fails rather than report times that include the launch cost.
 
-use crate::results::Timing;
-use crate::runner::timing::{run_held, HeldQueue, Schedule};
+use crate::core::timing::{run_held, HeldQueue, Schedule};
+use crate::core::Timing;
 use anyhow::{anyhow, bail, Context, Result};
 use cudarc::driver::{
     sys::{self, CUevent_flags},
@@ -19,7 +19,7 @@ use cudarc::driver::{
 use std::sync::Arc;
 
 /// How long the spin kernel holds a stream at most: queueing a batch of
-/// [`MAX_BATCH`](crate::runner::timing::MAX_BATCH) calls takes milliseconds.
+/// [`MAX_BATCH`](crate::core::timing::MAX_BATCH) calls takes milliseconds.
 const HOLD_LIMIT_NS: u64 = 5_000_000_000;
 
 /// What the spin kernel writes into its outcome word.

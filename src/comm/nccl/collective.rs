@@ -14,13 +14,13 @@ use super::{
     address, count_wrong, encode_all, grouped, handle_on, nccl_type, NcclCache, NcclHandle,
 };
 use crate::backend::cuda::timing::{self, StreamHold};
-use crate::comm::Communicator;
-use crate::options::ReduceOp;
-use crate::runner::collective::{
-    initial_values, params, Collective, CollectiveCase, CollectiveKind,
-};
-use crate::runner::timing::{Schedule, MAX_BATCH};
-use crate::runner::{LocalCheck, Workload};
+use crate::core::collective::initial_values;
+use crate::core::timing::{Schedule, MAX_BATCH};
+use crate::core::Communicator;
+use crate::core::ReduceOp;
+use crate::core::{Collective, CollectiveCase, CollectiveKind};
+use crate::core::{LocalCheck, Workload};
+use crate::runner::collective::params;
 use anyhow::{anyhow, Context, Result};
 use cudarc::driver::{
     sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode},
@@ -350,7 +350,7 @@ impl NcclCollective {
 
 impl Workload for NcclCollective {
     fn iterate(&mut self) -> Result<f64> {
-        crate::runner::timing::timed_once(|record| self.run_timed(1, record))
+        crate::core::timing::timed_once(|record| self.run_timed(1, record))
     }
 
     /// Calls queued back to back behind a hold, after one untimed call that absorbs
@@ -378,7 +378,7 @@ impl Workload for NcclCollective {
         )
     }
 
-    fn timing(&self) -> crate::results::Timing {
+    fn timing(&self) -> crate::core::Timing {
         timing::method(self.hold.as_deref())
     }
 

@@ -17,16 +17,16 @@
 //! stuck call can delay the abort), and says so in `cuda-check`.
 //!
 //! [`collective`]: the collectives, with the input data, expected results and bandwidth
-//! factors of the same [`Collective`](crate::runner::collective::Collective) as on the
+//! factors of the same [`Collective`](crate::core::Collective) as on the
 //! CPU path. [`p2p`]: the point-to-point moves of the shared schedule.
 
 pub mod collective;
 pub mod p2p;
 
 use crate::backend::gpus;
-use crate::comm::Communicator;
-use crate::options::DType;
-use crate::runner::watchdog::Guard;
+use crate::core::Communicator;
+use crate::core::DType;
+use crate::core::Guard;
 use anyhow::{anyhow, bail, Result};
 use cudarc::driver::{CudaEvent, CudaSlice, CudaStream, DevicePtr};
 use cudarc::nccl::{result, sys};
@@ -339,7 +339,7 @@ pub fn nccl_type(dtype: DType, version: c_int) -> Result<sys::ncclDataType_t> {
 
 /// `v` as one element of `dtype`, little-endian, appended to `out`. The benchmarks'
 /// values are small integers, exact in every type (see
-/// [`ExactInputs`](crate::runner::collective::ExactInputs)).
+/// [`ExactInputs`](crate::core::ExactInputs)).
 pub fn encode(dtype: DType, v: i64, out: &mut Vec<u8>) {
     match dtype {
         DType::Float | DType::Tf32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
@@ -566,7 +566,7 @@ mod tests {
         }
         // Every integer up to the exact bound round-trips through the encoding.
         for dtype in DType::COLLECTIVE {
-            let top = crate::runner::collective::exact_integers(dtype).min(1 << 12);
+            let top = crate::core::collective::exact_integers(dtype).min(1 << 12);
             for v in -top..=top {
                 let mut b = Vec::new();
                 encode(dtype, v, &mut b);

@@ -1,11 +1,11 @@
 //! Point-to-point through NCCL on device buffers: the NCCL moves of the shared schedule
-//! in [`crate::runner::p2p`] (same windows, timing rule and byte-by-byte check as on
+//! in [`crate::core::p2p`] (same windows, timing rule and byte-by-byte check as on
 //! the host), timed with CUDA events.
 
 use super::{address, grouped, handle, NcclCache, NcclHandle};
-use crate::comm::Communicator;
-use crate::runner::p2p::{P2pCase, P2pEndpoint, P2pWorkload};
-use crate::runner::Workload;
+use crate::core::p2p::{P2pCase, P2pEndpoint, P2pWorkload};
+use crate::core::Communicator;
+use crate::core::Workload;
 use anyhow::{Context, Result};
 use cudarc::driver::{sys::CUevent_flags, CudaEvent, CudaSlice, CudaStream};
 use cudarc::nccl::{result, sys};

@@ -2,7 +2,8 @@
 //! pairs whose copies were staged through host memory marked.
 
 use super::{drawable, metric_value, subtitle, Chart, Heatmap, HostMatrix, NamedChart, Source};
-use crate::results::{Params, PeerRoute};
+use crate::core::PeerRoute;
+use crate::results::Params;
 use crate::units::format_bytes;
 
 /// One heatmap per peer copy kind (`p2p`, `p2p_bidir`) that `source` measured.

@@ -11,7 +11,7 @@
 
 use super::DevMem;
 use crate::backend::peer::{classify, PeerAccess};
-use crate::results::PeerPath;
+use crate::core::PeerPath;
 use anyhow::{Context, Result};
 use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaStream};
 use std::mem::ManuallyDrop;

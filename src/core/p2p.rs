@@ -2,11 +2,11 @@
 //!
 //! The CPU backend runs them on host buffers through the communicator (MPI); a GPU
 //! backend supplies its own workload for the same case through
-//! [`Backend::point_to_point`](crate::backend::Backend::point_to_point) (device
+//! [`Backend::point_to_point`](crate::core::Backend::point_to_point) (device
 //! buffers, NCCL send/recv), and every benchmark built on it (`p2p`, `links`) runs
 //! unchanged.
 
-use crate::runner::{iterate_each, LocalCheck, Workload};
+use crate::core::{iterate_each, LocalCheck, Workload};
 use anyhow::Result;
 use std::fmt;
 use std::time::Instant;
@@ -111,8 +111,8 @@ pub trait P2pEndpoint {
     /// How the check compares, recorded with it.
     fn check_method(&self) -> &'static str;
     /// How the clock is read.
-    fn timing(&self) -> crate::results::Timing {
-        crate::results::Timing::HostClock
+    fn timing(&self) -> crate::core::Timing {
+        crate::core::Timing::HostClock
     }
     /// Whether a send returns once the message is on its way (host transports), so
     /// that the latency loop can time itself from clock marks taken right after each
@@ -276,7 +276,7 @@ impl<E: P2pEndpoint> Workload for P2pWorkload<E> {
         }
     }
 
-    fn timing(&self) -> crate::results::Timing {
+    fn timing(&self) -> crate::core::Timing {
         self.endpoint.timing()
     }
 
