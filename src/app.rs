@@ -1,11 +1,13 @@
 //! The program's entry point: parse, run, map errors to exit codes.
 
-use crate::cli::{BackendChoice, Cli, Command};
+use crate::cli::{Cli, Command};
 use crate::comm::{self};
+use crate::core::BackendChoice;
 use crate::core::BenchConfig;
 use crate::core::Communicator;
 use crate::error::exit_code;
-use crate::options::{RunOptions, BUILTIN_SUITES};
+use crate::options::RunOptions;
+use crate::suite::BUILTIN_SUITES;
 use crate::units::format_bytes;
 use anyhow::Result;
 use clap::Parser;
@@ -51,7 +53,7 @@ fn dispatch(cli: Cli) -> Result<()> {
     // Before MPI or any thread starts: this may re-execute the program so that CUDA
     // libraries found outside the loader's path can be loaded.
     match &cli.command {
-        Command::Run(args) if args.backend != crate::cli::BackendChoice::Cpu => {
+        Command::Run(args) if args.backend != crate::core::BackendChoice::Cpu => {
             crate::backend::cuda::prepare_loader(false)
         }
         Command::Env => crate::backend::cuda::prepare_loader(false),
@@ -100,7 +102,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             println!("\nSuites (clusterbench run --suite NAME):");
             for (name, _) in BUILTIN_SUITES {
-                let (_, s) = crate::options::load_suite(name)?;
+                let (_, s) = crate::suite::load_suite(name)?;
                 println!("  {:<13} {}", name, s.description);
             }
             Ok(())

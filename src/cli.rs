@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) only; validation lives in `options`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::core::BackendChoice;
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -269,17 +270,6 @@ pub struct ImportArgs {
     /// Messages per window of an OSU osu_bw/osu_bibw log, if -W changed it (default 64).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub window: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendChoice {
-    /// The best backend present: CUDA when a driver and a device are found, else CPU.
-    Auto,
-    /// Host memory and host MPI.
-    Cpu,
-    /// NVIDIA GPUs through CUDA, cuBLAS and NCCL.
-    Cuda,
 }
 
 #[derive(Debug, Clone, Args)]

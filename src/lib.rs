@@ -17,6 +17,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod stats;
+pub mod suite;
 pub mod tools;
 pub mod topology;
 pub mod units;

@@ -2,59 +2,7 @@
 //! process drives, how its GPUs are numbered in the NCCL communicator, and which runs
 //! may ask for more than one. Pure arithmetic, shared by builds with and without CUDA.
 
-use crate::cli::{BackendChoice, RunArgs};
-use crate::error::UsageError;
 use std::ops::Range;
-
-/// The benchmarks that run over every GPU of a process with `-g N > 1`: the NCCL
-/// collectives. The others (p2p, links, matmul, gpumem, membw) measure one device or
-/// one process pair and are refused with `-g N > 1` rather than silently measuring a
-/// part of what was asked.
-pub const MULTI_GPU_BENCHES: [&str; 5] = [
-    "allreduce",
-    "allgather",
-    "reducescatter",
-    "broadcast",
-    "alltoall",
-];
-
-/// Checks `-g` against the rest of the command line; returns the GPUs per process.
-/// `benches`: the benchmarks the run would measure.
-pub fn validate(args: &RunArgs, benches: &[&str]) -> Result<usize, UsageError> {
-    let n = args.gpus_per_rank;
-    if n == 0 {
-        return Err(UsageError::new(
-            "-g/--gpus-per-rank takes the number of GPUs each process drives, at least 1",
-        ));
-    }
-    if n == 1 {
-        return Ok(1);
-    }
-    if args.backend == BackendChoice::Cpu {
-        return Err(UsageError::new(format!(
-            "-g needs the CUDA backend: -g {n} drives {n} GPUs per process through NCCL, and --backend cpu has none"
-        )));
-    }
-    if args.cuda_graph.is_some() {
-        return Err(UsageError::new(format!(
-            "--cuda-graph is not supported with -g {n}; time CUDA graphs with one GPU per process (-g 1)"
-        )));
-    }
-    let refused: Vec<&str> = benches
-        .iter()
-        .copied()
-        .filter(|b| !MULTI_GPU_BENCHES.contains(b))
-        .collect();
-    if !refused.is_empty() {
-        return Err(UsageError::new(format!(
-            "-g {n} is for the NCCL collectives ({}), not for {}, which measure one GPU or one pair of processes: run {} without -g",
-            MULTI_GPU_BENCHES.join(", "),
-            refused.join(", "),
-            if refused.len() == 1 { "it" } else { "them" }
-        )));
-    }
-    Ok(n)
-}
 
 /// This process's rank on its node, from the launcher (0 when none says).
 pub fn launcher_local_rank() -> usize {
@@ -114,7 +62,6 @@ pub fn nccl_rank(rank: usize, size: usize, per_rank: usize, device: usize) -> (u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     #[test]
     fn one_gpu_per_process_wraps_around_the_devices() {
@@ -155,54 +102,5 @@ mod tests {
             .collect();
         all.sort();
         assert_eq!(all, (0..6).collect::<Vec<_>>());
-    }
-
-    fn args(line: &[&str]) -> RunArgs {
-        let mut full = vec!["clusterbench", "run"];
-        full.extend_from_slice(line);
-        match crate::cli::Cli::try_parse_from(full)
-            .expect("parses")
-            .command
-        {
-            crate::cli::Command::Run(a) => *a,
-            _ => unreachable!("a run command"),
-        }
-    }
-
-    #[test]
-    fn the_flag_is_checked_against_backend_graphs_and_benchmarks() {
-        let colls = ["allreduce", "alltoall"];
-        assert_eq!(validate(&args(&[]), &["matmul"]).unwrap(), 1);
-        assert_eq!(validate(&args(&["-g", "4"]), &colls).unwrap(), 4);
-        assert_eq!(
-            validate(
-                &args(&["--gpus-per-rank", "2", "--backend", "cuda"]),
-                &colls
-            )
-            .unwrap(),
-            2
-        );
-        let e = validate(&args(&["-g", "0"]), &colls).unwrap_err().0;
-        assert!(e.contains("at least 1"), "{e}");
-        let e = validate(&args(&["-g", "2", "--backend", "cpu"]), &colls)
-            .unwrap_err()
-            .0;
-        assert!(e.starts_with("-g needs the CUDA backend"), "{e}");
-        let e = validate(&args(&["-g", "2", "--cuda-graph", "4"]), &colls)
-            .unwrap_err()
-            .0;
-        assert!(e.contains("--cuda-graph"), "{e}");
-        let e = validate(&args(&["-g", "2"]), &["allreduce", "p2p", "matmul"])
-            .unwrap_err()
-            .0;
-        assert!(
-            e.contains("not for p2p, matmul") && e.ends_with("run them without -g"),
-            "{e}"
-        );
-        // -g 1 is today's behaviour for every benchmark and backend.
-        assert_eq!(
-            validate(&args(&["-g", "1", "--backend", "cpu"]), &["p2p"]).unwrap(),
-            1
-        );
     }
 }

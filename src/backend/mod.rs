@@ -12,8 +12,8 @@ pub mod gemm_check;
 pub mod gpus;
 pub mod peer;
 
-use crate::cli::BackendChoice;
 use crate::core::Backend;
+use crate::core::BackendChoice;
 use crate::error::UsageError;
 use anyhow::Result;
 

@@ -127,6 +127,7 @@ impl Benchmark for AllReduceBench {
 
     fn supports(&self) -> Supports {
         Supports {
+            multi_gpu: true,
             sizes: true,
             ops: true,
             shapes: false,

@@ -71,6 +71,7 @@ impl Benchmark for GpuMem {
 
     fn supports(&self) -> Supports {
         Supports {
+            multi_gpu: false,
             sizes: false,
             ops: false,
             shapes: false,

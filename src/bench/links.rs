@@ -51,6 +51,7 @@ impl Benchmark for Links {
 
     fn supports(&self) -> Supports {
         Supports {
+            multi_gpu: false,
             sizes: true,
             ops: false,
             shapes: false,

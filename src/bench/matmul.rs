@@ -20,6 +20,7 @@ impl Benchmark for Matmul {
 
     fn supports(&self) -> Supports {
         Supports {
+            multi_gpu: false,
             sizes: false,
             ops: false,
             shapes: true,

@@ -33,6 +33,7 @@ impl Benchmark for MemBw {
 
     fn supports(&self) -> Supports {
         Supports {
+            multi_gpu: false,
             sizes: false,
             ops: false,
             shapes: false,

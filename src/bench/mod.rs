@@ -31,6 +31,8 @@ pub struct Supports {
     pub shapes: bool,
     /// membw array size.
     pub array: bool,
+    /// Runs over every GPU of a process with `-g N > 1` (the NCCL collectives).
+    pub multi_gpu: bool,
     pub dtypes: &'static [DType],
 }
 

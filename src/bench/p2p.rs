@@ -23,6 +23,7 @@ impl Benchmark for PointToPoint {
 
     fn supports(&self) -> Supports {
         Supports {
+            multi_gpu: false,
             sizes: true,
             ops: false,
             shapes: false,

@@ -6,8 +6,6 @@
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;
-#[cfg(feature = "cuda")]
-pub mod nccl;
 
 use crate::core::Communicator;
 use anyhow::Result;

@@ -12,6 +12,20 @@ use anyhow::Result;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Which hardware runs the benchmarks (`--backend`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// The best backend present: CUDA when a driver and a device are found, else CPU.
+    Auto,
+    /// Host memory and host MPI.
+    Cpu,
+    /// NVIDIA GPUs through CUDA, cuBLAS and NCCL.
+    Cuda,
+}
+
 /// The STREAM kernels, with the bytes STREAM counts per element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamKernel {

@@ -12,7 +12,8 @@ pub mod types;
 pub mod workload;
 
 pub use backend::{
-    Backend, CopyKind, CopyWorkload, Guard, PeerPath, PeerRoute, StreamKernel, StreamWorkload,
+    Backend, BackendChoice, CopyKind, CopyWorkload, Guard, PeerPath, PeerRoute, StreamKernel,
+    StreamWorkload,
 };
 pub use collective::{Collective, CollectiveCase, CollectiveKind, ExactInputs};
 pub use comm::{list_ranks, Communicator, Missing};

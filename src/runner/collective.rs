@@ -109,6 +109,7 @@ impl crate::bench::Benchmark for CollectiveBench {
 
     fn supports(&self) -> crate::bench::Supports {
         crate::bench::Supports {
+            multi_gpu: true,
             sizes: true,
             ops: self.coll.reduces(),
             shapes: false,

@@ -70,7 +70,7 @@ pub fn run() -> Result<()> {
     }
     // The datatypes the loaded NCCL takes, through the same version gate as a run.
     if super::require(&discovery::NCCL).is_ok() {
-        use crate::comm::nccl::{loaded_version, nccl_type, version_text};
+        use crate::backend::cuda::nccl::{loaded_version, nccl_type, version_text};
         match loaded_version() {
             Ok(v) => {
                 let types: Vec<&str> = crate::core::DType::COLLECTIVE

@@ -15,6 +15,7 @@ mod lt;
 mod lt_types;
 mod matmul;
 mod memory;
+pub mod nccl;
 mod places;
 pub mod symbols;
 pub mod timing;
@@ -118,7 +119,7 @@ pub struct CudaBackend {
     /// One stream per device driven, the first device's first (`stream`).
     streams: Vec<Arc<CudaStream>>,
     kernels: OnceLock<Arc<CudaModule>>,
-    nccl: crate::comm::nccl::NcclCache,
+    nccl: crate::backend::cuda::nccl::NcclCache,
     cuda_graph: Option<u32>,
     /// The spin kernel that holds streams while timed work is queued; `None` when
     /// it cannot be built (no NVRTC): GPU times then include the launch cost.
@@ -276,7 +277,7 @@ impl Backend for CudaBackend {
     }
 
     fn supports_in_place(&self, coll: &dyn Collective) -> bool {
-        crate::comm::nccl::supports_in_place(coll)
+        crate::backend::cuda::nccl::supports_in_place(coll)
     }
 
     fn guard(&self) -> Option<Arc<dyn crate::core::Guard>> {
@@ -288,9 +289,9 @@ impl Backend for CudaBackend {
         let narrow = [DType::Bf16, DType::Fp8E4m3, DType::Fp8E5m2];
         if cfg.name != "matmul" && cfg.datatypes.iter().any(|d| narrow.contains(d)) {
             require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
-            let version = crate::comm::nccl::loaded_version()?;
+            let version = crate::backend::cuda::nccl::loaded_version()?;
             for &d in &cfg.datatypes {
-                crate::comm::nccl::nccl_type(d, version)
+                crate::backend::cuda::nccl::nccl_type(d, version)
                     .map_err(|e| crate::usage!("{}: {e}", cfg.name))?;
             }
         }
@@ -303,7 +304,7 @@ impl Backend for CudaBackend {
         case: P2pCase,
     ) -> Result<Box<dyn Workload + 'a>> {
         require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
-        crate::comm::nccl::p2p::workload(&self.nccl, self.stream.clone(), comm, case)
+        crate::backend::cuda::nccl::p2p::workload(&self.nccl, self.stream.clone(), comm, case)
     }
 
     fn collective<'a>(
@@ -314,7 +315,7 @@ impl Backend for CudaBackend {
     ) -> Result<Box<dyn Workload + 'a>> {
         require(&discovery::NCCL).map_err(|e| crate::usage!("{e}"))?;
         let hold = self.stream_hold();
-        crate::comm::nccl::workload(
+        crate::backend::cuda::nccl::workload(
             &self.nccl,
             &self.streams,
             hold,
