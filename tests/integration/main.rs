@@ -9,6 +9,7 @@ mod decisions;
 mod decisions_mpi;
 #[cfg(feature = "mpi")]
 mod faults;
+mod golden;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod multigpu;
