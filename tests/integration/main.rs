@@ -10,6 +10,7 @@ mod decisions;
 mod decisions_mpi;
 #[cfg(feature = "mpi")]
 mod faults;
+mod golden;
 mod gpu_validate;
 #[cfg(feature = "mpi")]
 mod mpi;
