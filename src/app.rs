@@ -80,7 +80,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Env => {
             let comm = comm::open()?;
             with_abort_on_error(comm.as_ref(), |c| {
-                let topology = crate::topology::Topology::load()?;
+                let topology = crate::probe::topology::Topology::load()?;
                 let env = crate::runner::gather_environment(c, &topology, 1)?;
                 if c.rank() == 0 {
                     println!("{}", serde_json::to_string_pretty(&env)?);

@@ -9,12 +9,12 @@ use crate::core::Communicator;
 use crate::core::{Backend, Iterations, Workload};
 use crate::error::CheckFailed;
 use crate::options::RunOptions;
+use crate::probe::topology::Topology;
 use crate::report::Reporter;
 use crate::results::{
     self, Check, Environment, Metric, Params, Record, RunDocument, RunInfo, RunStatus, ToolInfo,
 };
 use crate::stats::Summary;
-use crate::topology::Topology;
 use anyhow::{anyhow, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -343,10 +343,20 @@ pub fn gather_environment(
     topology: &Topology,
     gpus_per_rank: usize,
 ) -> Result<Environment> {
-    use crate::results::environment::{local_host, local_rank, HostInfo, MpiInfo, RankInfo};
+    use crate::probe::host::{local_host, local_rank};
+    use crate::results::environment::{HostInfo, MpiInfo, RankInfo};
     let mine = serde_json::to_vec(&(
-        local_host(topology),
-        local_rank(comm.rank(), topology, gpus_per_rank),
+        local_host(
+            topology,
+            crate::backend::cuda::gpu_inventory(),
+            crate::backend::cuda::cuda_stack(),
+        ),
+        local_rank(
+            comm.rank(),
+            topology,
+            crate::backend::cuda::rank_gpus(gpus_per_rank),
+            gpus_per_rank,
+        ),
     ))?;
     let all = comm.gather_bytes(&mine)?;
     let mut hosts: Vec<HostInfo> = Vec::new();
@@ -460,11 +470,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     let watchdog = options.timeout_s.map(|t| {
         watchdog::Watchdog::start(
             std::time::Duration::from_secs_f64(t),
-            format!(
-                "rank {} ({})",
-                comm.rank(),
-                crate::results::environment::hostname()
-            ),
+            format!("rank {} ({})", comm.rank(), crate::probe::host::hostname()),
         )
     });
     if let (Some(w), Some(g)) = (watchdog.as_ref(), backend.guard()) {
