@@ -1,11 +1,11 @@
 //! Criterion benches of clusterbench's own hot paths (statistics, result checks,
 //! JSON encoding) and of its CPU kernels.
 
+use clusterbench::backend::buffer::HostBuffer;
 use clusterbench::backend::cpu::CpuBackend;
 use clusterbench::core::{Backend, StreamKernel};
 use clusterbench::core::{DType, MatmulShape, ReduceOp};
 use clusterbench::results::{Check, Metric, Params, Record, StreamLine};
-use clusterbench::runner::buffer::HostBuffer;
 use clusterbench::stats::Summary;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;

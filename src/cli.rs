@@ -62,7 +62,7 @@ pub enum Command {
     CudaCheck,
     /// Measure latency and bandwidth between every pair of nodes (one rank per node),
     /// print the node x node matrix and flag the pairs and nodes far below the rest.
-    Links(Box<crate::bench::links::LinksArgs>),
+    Links(Box<LinksArgs>),
     /// Compare a candidate run with a baseline: exit 1 on a regression.
     Compare(CompareArgs),
     /// Check measurements against vendor claims: exit 1 when a claim fails.
@@ -450,4 +450,28 @@ pub struct ReportArgs {
         default_value = "clusterbench-report.html"
     )]
     pub output: PathBuf,
+}
+
+/// `clusterbench links`: its own options, turned into a run of the `links` benchmark.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LinksArgs {
+    /// Bytes per latency message.
+    #[arg(long = "latency-size", value_name = "SIZE", default_value = "8")]
+    pub latency_size: String,
+    /// Bytes per bandwidth message.
+    #[arg(long = "bandwidth-size", value_name = "SIZE", default_value = "1M")]
+    pub bandwidth_size: String,
+    #[command(flatten)]
+    pub common: RunArgs,
+}
+
+impl LinksArgs {
+    /// The equivalent `run --bench links` arguments.
+    pub fn run_args(&self) -> RunArgs {
+        let mut args = self.common.clone();
+        args.bench = vec!["links".into()];
+        args.minbytes = Some(self.latency_size.clone());
+        args.maxbytes = Some(self.bandwidth_size.clone());
+        args
+    }
 }

@@ -1,6 +1,7 @@
 //! The CPU backend: host memory, one pinned worker thread per core, host MPI.
 
 pub use super::gemm_check::{check_gemm_sampled, check_gemm_samples, GemmView};
+use crate::backend::buffer::HostBuffer;
 use crate::core::collective::initial_values;
 use crate::core::Communicator;
 use crate::core::{Backend, StreamKernel, StreamWorkload};
@@ -8,7 +9,6 @@ use crate::core::{Collective, CollectiveCase};
 use crate::core::{DType, MatmulShape};
 use crate::core::{LocalCheck, Workload};
 use crate::probe::topology::Topology;
-use crate::runner::buffer::HostBuffer;
 use anyhow::{anyhow, Result};
 use rand::{Rng, SeedableRng};
 use std::hint::black_box;

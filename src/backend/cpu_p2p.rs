@@ -1,9 +1,9 @@
 //! Point-to-point on host buffers through the communicator (MPI): the host moves of
 //! the shared schedule in [`crate::core::p2p`].
 
+use crate::backend::buffer::HostBuffer;
 use crate::core::p2p::{P2pCase, P2pEndpoint, P2pWorkload};
 use crate::core::Communicator;
-use crate::runner::buffer::HostBuffer;
 use anyhow::Result;
 use std::time::Instant;
 

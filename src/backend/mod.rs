@@ -3,6 +3,7 @@
 //! [`cpu::CpuBackend`] always exists (host memory, host MPI). The CUDA backend sits
 //! behind the `cuda` feature as an enabled/disabled module pair with one signature.
 
+pub mod buffer;
 pub mod cpu;
 pub mod cpu_p2p;
 #[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]

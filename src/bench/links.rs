@@ -14,30 +14,6 @@ use crate::stats::{median, round_robin, Summary};
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
-/// `clusterbench links`: its own options, turned into a run of the `links` benchmark.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LinksArgs {
-    /// Bytes per latency message.
-    #[arg(long = "latency-size", value_name = "SIZE", default_value = "8")]
-    pub latency_size: String,
-    /// Bytes per bandwidth message.
-    #[arg(long = "bandwidth-size", value_name = "SIZE", default_value = "1M")]
-    pub bandwidth_size: String,
-    #[command(flatten)]
-    pub common: crate::cli::RunArgs,
-}
-
-impl LinksArgs {
-    /// The equivalent `run --bench links` arguments.
-    pub fn run_args(&self) -> crate::cli::RunArgs {
-        let mut args = self.common.clone();
-        args.bench = vec!["links".into()];
-        args.minbytes = Some(self.latency_size.clone());
-        args.maxbytes = Some(self.bandwidth_size.clone());
-        args
-    }
-}
-
 pub struct Links;
 
 impl Benchmark for Links {

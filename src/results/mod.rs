@@ -9,10 +9,9 @@
 //! The JSON Schema published in `harness/schema/results.schema.json` is generated
 //! from these types (`clusterbench schema`).
 
+pub mod describe;
 pub mod environment;
 pub mod links;
-
-use crate::options::RunOptions;
 
 use crate::core::{DType, PeerPath, ReduceOp, Timing};
 use crate::stats::Summary;
@@ -290,7 +289,7 @@ pub fn json_schema() -> serde_json::Value {
 }
 
 /// Serialisable view of the options for the results document.
-pub fn options_value(options: &RunOptions) -> serde_json::Value {
+pub fn options_value(options: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(options).unwrap_or(serde_json::Value::Null)
 }
 

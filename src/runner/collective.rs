@@ -3,27 +3,10 @@
 
 use crate::core::Iterations;
 use crate::core::{BenchConfig, Collective, CollectiveCase, DType, ReduceOp};
-use crate::results::Params;
+use crate::results::describe::params;
 use crate::runner::{MetricSpec, RunContext};
 use crate::units::format_bytes;
 use anyhow::Result;
-
-/// The parameters recorded for one collective point.
-pub fn params(
-    coll: &dyn Collective,
-    dtype: DType,
-    op: ReduceOp,
-    in_place: bool,
-    count: usize,
-) -> Params {
-    Params::Collective {
-        dtype,
-        op: coll.reduces().then_some(op),
-        in_place,
-        count: count as u64,
-        bytes: (count * dtype.size()) as u64,
-    }
-}
 
 /// Sweeps sizes x datatypes x ops, out-of-place then in-place, as nccl-tests does.
 pub fn run_sweep(

@@ -1,6 +1,5 @@
 //! Runs benchmarks: warm-up, timing, the slowest rank per iteration, checks, reporting.
 
-pub mod buffer;
 pub mod collective;
 pub mod nodes;
 pub mod watchdog;
@@ -11,6 +10,7 @@ use crate::error::CheckFailed;
 use crate::options::RunOptions;
 use crate::probe::topology::Topology;
 use crate::report::Reporter;
+use crate::results::describe::describe;
 use crate::results::{
     self, Check, Environment, Metric, Params, Record, RunDocument, RunInfo, RunStatus, ToolInfo,
 };
@@ -283,46 +283,6 @@ impl RunContext<'_> {
         }
         self.records.push(record);
         Ok(())
-    }
-}
-
-/// A measurement in words, for progress and watchdog messages.
-pub fn describe(benchmark: &str, params: &Params) -> String {
-    use crate::units::format_bytes;
-    match params {
-        Params::Collective {
-            dtype,
-            op,
-            in_place,
-            bytes,
-            ..
-        } => format!(
-            "{benchmark} {} {dtype}{} {}",
-            format_bytes(*bytes),
-            op.map(|o| format!(" {o}")).unwrap_or_default(),
-            if *in_place {
-                "in-place"
-            } else {
-                "out-of-place"
-            }
-        ),
-        Params::Stream {
-            kernel,
-            array_bytes,
-            ..
-        } => format!("{benchmark} {kernel} {}", format_bytes(*array_bytes)),
-        Params::Matmul { dtype, m, n, k, .. } => format!("{benchmark} {dtype} {m}x{n}x{k}"),
-        Params::Copy { copy, bytes, .. } => format!("{benchmark} {copy} {}", format_bytes(*bytes)),
-        Params::PointToPoint {
-            mode,
-            bytes,
-            from,
-            to,
-            ..
-        } => format!(
-            "{benchmark} {mode} {} between ranks {from} and {to}",
-            format_bytes(*bytes)
-        ),
     }
 }
 

@@ -20,7 +20,7 @@ use crate::core::Communicator;
 use crate::core::ReduceOp;
 use crate::core::{Collective, CollectiveCase, CollectiveKind};
 use crate::core::{LocalCheck, Workload};
-use crate::runner::collective::params;
+use crate::results::describe::params;
 use anyhow::{anyhow, Context, Result};
 use cudarc::driver::{
     sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode},
@@ -189,7 +189,7 @@ impl NcclCollective {
     /// The point in words (`allreduce 1 MiB bf16 sum in-place`), for errors.
     fn what(&self) -> String {
         let c = &self.case;
-        crate::runner::describe(
+        crate::results::describe::describe(
             self.coll.name(),
             &params(self.coll, c.dtype, c.op, c.in_place, c.count),
         )

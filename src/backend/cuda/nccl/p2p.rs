@@ -23,7 +23,7 @@ pub fn workload<'a>(
 ) -> Result<Box<dyn Workload + 'a>> {
     // Every rank makes the communicator, in the pair or not: NCCL's set-up is collective.
     let nccl = handle(cache, &stream, comm)?;
-    let what = crate::runner::describe(
+    let what = crate::results::describe::describe(
         "p2p",
         &crate::results::Params::PointToPoint {
             mode: case.mode.name().to_string(),

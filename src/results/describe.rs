@@ -1,0 +1,62 @@
+//! Measurement points in words and as recorded parameters, for every layer that
+//! names a point (progress, watchdog and error messages) or records one.
+
+use super::Params;
+use crate::core::{Collective, DType, ReduceOp};
+
+/// A measurement in words, for progress and watchdog messages.
+pub fn describe(benchmark: &str, params: &Params) -> String {
+    use crate::units::format_bytes;
+    match params {
+        Params::Collective {
+            dtype,
+            op,
+            in_place,
+            bytes,
+            ..
+        } => format!(
+            "{benchmark} {} {dtype}{} {}",
+            format_bytes(*bytes),
+            op.map(|o| format!(" {o}")).unwrap_or_default(),
+            if *in_place {
+                "in-place"
+            } else {
+                "out-of-place"
+            }
+        ),
+        Params::Stream {
+            kernel,
+            array_bytes,
+            ..
+        } => format!("{benchmark} {kernel} {}", format_bytes(*array_bytes)),
+        Params::Matmul { dtype, m, n, k, .. } => format!("{benchmark} {dtype} {m}x{n}x{k}"),
+        Params::Copy { copy, bytes, .. } => format!("{benchmark} {copy} {}", format_bytes(*bytes)),
+        Params::PointToPoint {
+            mode,
+            bytes,
+            from,
+            to,
+            ..
+        } => format!(
+            "{benchmark} {mode} {} between ranks {from} and {to}",
+            format_bytes(*bytes)
+        ),
+    }
+}
+
+/// The parameters recorded for one collective point.
+pub fn params(
+    coll: &dyn Collective,
+    dtype: DType,
+    op: ReduceOp,
+    in_place: bool,
+    count: usize,
+) -> Params {
+    Params::Collective {
+        dtype,
+        op: coll.reduces().then_some(op),
+        in_place,
+        count: count as u64,
+        bytes: (count * dtype.size()) as u64,
+    }
+}
