@@ -4,7 +4,6 @@
 //! behind the `cuda` feature as an enabled/disabled module pair with one signature.
 
 pub mod cpu;
-pub mod cpu_p2p;
 #[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "cuda_disabled.rs")]
 pub mod cuda;
@@ -203,7 +202,7 @@ pub trait Backend {
         comm: &'a dyn Communicator,
         case: P2pCase,
     ) -> Result<Box<dyn Workload + 'a>> {
-        Ok(Box::new(cpu_p2p::host_point_to_point(comm, case)?))
+        Ok(Box::new(cpu::p2p::host_point_to_point(comm, case)?))
     }
 }
 
