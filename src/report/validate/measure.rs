@@ -34,6 +34,22 @@ fn collective_bytes(r: &Record) -> Option<u64> {
     }
 }
 
+/// A STREAM measurement (`membw`), on the host or a GPU.
+fn is_stream(r: &Record) -> bool {
+    matches!(r.params, Params::Stream { .. })
+}
+
+/// A matrix multiply, in any datatype.
+fn is_matmul(r: &Record) -> bool {
+    matches!(r.params, Params::Matmul { .. })
+}
+
+/// An all-reduce: a collective whose benchmark is `allreduce` (the schema names the
+/// collective only there).
+fn is_allreduce(r: &Record) -> bool {
+    matches!(r.params, Params::Collective { .. }) && r.benchmark == "allreduce"
+}
+
 /// The best figure among `candidates` (value, description), highest or lowest.
 fn best(candidates: Vec<(f64, String)>, highest: bool) -> Option<(f64, String)> {
     candidates
@@ -60,7 +76,7 @@ pub(super) fn measure(
         Quantity::GpuMemoryBandwidth | Quantity::HostMemoryBandwidth => {
             let want_gpu = claim.quantity == Quantity::GpuMemoryBandwidth;
             best(
-                recs.filter(|r| r.benchmark.contains("membw") && gpu(r) == want_gpu)
+                recs.filter(|r| is_stream(r) && gpu(r) == want_gpu)
                     .filter_map(|r| {
                         let per = if want_gpu {
                             r.ranks.max(1)
@@ -85,7 +101,7 @@ pub(super) fn measure(
         Quantity::MatmulTflops => {
             let want = claim.dtype.as_deref().map(normalize_dtype);
             best(
-                recs.filter(|r| r.benchmark.contains("matmul"))
+                recs.filter(|r| is_matmul(r))
                     .filter(|r| want.is_none() || record_dtype(r) == want)
                     .filter(|r| gpu(r) == (target.kind != TargetKind::Cpu))
                     .filter_map(|r| {
@@ -96,14 +112,14 @@ pub(super) fn measure(
             )
         }
         Quantity::IntraNodeAllreduceBusbw => best(
-            recs.filter(|r| r.benchmark == "allreduce" && gpu(r) && r.nodes == 1 && r.ranks > 1)
+            recs.filter(|r| is_allreduce(r) && gpu(r) && r.nodes == 1 && r.ranks > 1)
                 .filter(|r| collective_bytes(r).unwrap_or(0) >= min_bytes)
                 .filter_map(|r| metric(r, "busbw").map(|v| (v, crate::report::compare::label(r))))
                 .collect(),
             true,
         ),
         Quantity::NetworkBandwidthPerNode => best(
-            recs.filter(|r| r.benchmark == "allreduce" && gpu(r) && r.nodes > 1 && r.ranks > 1)
+            recs.filter(|r| is_allreduce(r) && gpu(r) && r.nodes > 1 && r.ranks > 1)
                 .filter(|r| collective_bytes(r).unwrap_or(0) >= min_bytes)
                 .filter_map(|r| {
                     let (k, n) = (r.nodes as f64, r.ranks as f64);
@@ -124,7 +140,7 @@ pub(super) fn measure(
         ),
         Quantity::TwoNodeAllreduceLatency => {
             let two: Vec<&Record> = recs
-                .filter(|r| r.benchmark == "allreduce" && gpu(r) && r.nodes == 2)
+                .filter(|r| is_allreduce(r) && gpu(r) && r.nodes == 2)
                 .collect();
             let smallest = two.iter().filter_map(|r| collective_bytes(r)).min();
             best(

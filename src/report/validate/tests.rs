@@ -108,3 +108,84 @@ fn bad_claims_are_rejected_with_the_claim_named() {
     )
     .is_err());
 }
+
+#[test]
+fn records_are_picked_by_their_kind_not_their_name() {
+    use crate::options::DType;
+    use crate::results::{Check, Metric, Params, Record};
+    let metric = |name: &str, unit: &str, value: f64| Metric {
+        name: name.into(),
+        unit: unit.into(),
+        value,
+        best: value,
+    };
+    let mut doc = nccl_doc();
+    let template = Record {
+        benchmark: String::new(),
+        backend: "cpu".into(),
+        ranks: 1,
+        nodes: 1,
+        check: Check::skipped(),
+        ..doc.records[0].clone()
+    };
+    doc.records = vec![
+        // STREAM and GEMM records under names that say nothing of their kind...
+        Record {
+            benchmark: "stream".into(),
+            params: Params::Stream {
+                kernel: "triad".into(),
+                array_bytes: 1 << 26,
+                elements: 1 << 23,
+                threads: 2,
+                bytes_moved: 3 << 26,
+            },
+            metrics: vec![metric("bandwidth", "GB/s", 20.0)],
+            ..template.clone()
+        },
+        Record {
+            benchmark: "gemm".into(),
+            params: Params::Matmul {
+                dtype: DType::Double,
+                label: "square".into(),
+                m: 256,
+                n: 256,
+                k: 256,
+                threads: 2,
+            },
+            metrics: vec![metric("tflops", "TFLOP/s", 0.05)],
+            ..template.clone()
+        },
+        // ... and a copy whose name looks like theirs.
+        Record {
+            benchmark: "membw_matmul".into(),
+            params: Params::Copy {
+                copy: "h2d_pinned".into(),
+                bytes: 1 << 20,
+                bytes_moved: 1 << 20,
+                src_gpu: None,
+                dst_gpu: None,
+                peer_path: None,
+            },
+            metrics: vec![
+                metric("bandwidth", "GB/s", 99.0),
+                metric("tflops", "TFLOP/s", 9.0),
+            ],
+            ..template
+        },
+    ];
+    let host = "[target]\nname = \"host\"\nkind = \"cpu\"\n\
+        [[claim]]\nid = \"bw\"\nwhat = \"w\"\nquantity = \"host_memory_bandwidth\"\nvalue = 10.0\nunit = \"GB/s\"\nconvention = \"c\"\nsource = \"s\"\n\
+        [[claim]]\nid = \"mm\"\nwhat = \"w\"\nquantity = \"matmul_tflops\"\nvalue = 50.0\nunit = \"GFLOP/s\"\nconvention = \"c\"\nsource = \"s\"\ndtype = \"fp64\"\n";
+    let file = ClaimsFile::parse(host, "host").unwrap();
+    let results = validate(&doc, &[("host".into(), file)]);
+    let measured: Vec<Option<f64>> = results.iter().map(|r| r.measured).collect();
+    assert_eq!(measured, [Some(20.0), Some(50.0)], "{results:?}");
+    assert!(
+        results[0].evidence.starts_with("stream triad"),
+        "{results:?}"
+    );
+    assert!(
+        results[1].evidence.starts_with("gemm double square"),
+        "{results:?}"
+    );
+}
