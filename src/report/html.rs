@@ -8,7 +8,7 @@
 
 use super::plot::{self, NamedChart, Source};
 use crate::results::{Params, Record, RunDocument};
-use crate::units::{format_bytes, format_seconds};
+use crate::units::format_bytes;
 use anyhow::Result;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -381,17 +381,17 @@ fn value_cells(r: &Record) -> Vec<Markup> {
     };
     let figures: Vec<String> = match &r.params {
         Params::Collective { .. } => vec![
-            format_seconds(r.time_s.median),
+            plot::format_seconds(r.time_s.median),
             num("algbw", false),
             num("busbw", false),
         ],
         Params::Stream { .. } | Params::Copy { .. } | Params::PointToPoint { .. } => vec![
-            format_seconds(r.time_s.median),
+            plot::format_seconds(r.time_s.median),
             num("bandwidth", false),
             num("bandwidth", true),
         ],
         Params::Matmul { .. } => vec![
-            format_seconds(r.time_s.median),
+            plot::format_seconds(r.time_s.median),
             num("tflops", false),
             num("tflops", true),
         ],
