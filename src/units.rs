@@ -1,8 +1,7 @@
-//! Sizes ("8", "64K", "1G"), byte and rate formatting.
+//! Sizes ("8", "64K", "1G"), byte and time formatting.
 //!
 //! Size suffixes are binary, as in nccl-tests: `K` = 1024, `M` = 1024², `G` = 1024³,
-//! `T` = 1024⁴ (`KB`, `KiB` and lower case are accepted too). Bandwidth uses
-//! GB = 1e9 bytes.
+//! `T` = 1024⁴ (`KB`, `KiB` and lower case are accepted too).
 
 use crate::error::UsageError;
 
@@ -49,15 +48,6 @@ pub fn format_bytes(bytes: u64) -> String {
         format!("{} {}", value as u64, UNITS[unit])
     } else {
         format!("{value:.2} {}", UNITS[unit])
-    }
-}
-
-/// Bytes per second to GB/s (1e9 bytes).
-pub fn gb_per_s(bytes: f64, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        bytes / seconds / 1e9
-    } else {
-        0.0
     }
 }
 
@@ -111,11 +101,5 @@ mod tests {
         assert_eq!(format_bytes(1024), "1 KiB");
         assert_eq!(format_bytes(1536), "1.50 KiB");
         assert_eq!(format_bytes(1 << 30), "1 GiB");
-    }
-
-    #[test]
-    fn bandwidth_is_decimal_gigabytes() {
-        assert_eq!(gb_per_s(2e9, 1.0), 2.0);
-        assert_eq!(gb_per_s(1.0, 0.0), 0.0);
     }
 }

@@ -1,12 +1,61 @@
 //! The GEMM check shared by every backend: entries of C = A B against a compensated
-//! f64 reference, each held to an error bound that follows from how it was computed.
+//! f64 reference, each held to an error bound that follows from how it was computed;
+//! and the seeded random inputs every backend multiplies.
 
-use super::cpu::GemmElement;
 use crate::core::LocalCheck;
 use rand::{Rng, SeedableRng};
 
 /// Output entries checked against the reference: all of them when there are no more.
 const GEMM_SAMPLES: usize = 64;
+
+/// Element types of the GEMMs checked here, in host memory and on GPUs.
+pub trait GemmElement: Copy + Send + Sync + 'static + Default {
+    const UNIT_ROUNDOFF: f64;
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl GemmElement for f32 {
+    const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl GemmElement for f64 {
+    const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// Row-major A (m x k) and B (k x n), uniform in [-1, 1) without zeros, so no
+/// product is trivially skipped.
+pub fn random_gemm_inputs<T: GemmElement>(
+    m: usize,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> (Vec<T>, Vec<T>) {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let mut random = |len: usize| -> Vec<T> {
+        (0..len)
+            .map(|_| {
+                let v: f64 = rng.random_range(-1.0..1.0);
+                T::from_f64(if v == 0.0 { 0.5 } else { v })
+            })
+            .collect()
+    };
+    let a = random(m * k);
+    let b = random(k * n);
+    (a, b)
+}
 
 /// Higham's gamma(n) = n u / (1 - n u): the relative error bound of n roundings of unit
 /// roundoff u in a row; infinite once n u reaches 1 (nothing is promised then).
@@ -124,7 +173,6 @@ pub fn check_gemm_sampled(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::cpu::random_gemm_inputs;
 
     trait Fma: GemmElement {
         fn fma(self, b: Self, c: Self) -> Self;

@@ -5,7 +5,6 @@
 
 pub mod buffer;
 pub mod cpu;
-pub mod cpu_p2p;
 #[cfg_attr(feature = "cuda", path = "cuda/mod.rs")]
 #[cfg_attr(not(feature = "cuda"), path = "cuda_disabled.rs")]
 pub mod cuda;

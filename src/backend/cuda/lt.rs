@@ -11,7 +11,7 @@
 
 use super::lt_types::{decode, entry_bound, quantise, spec, TypeSpec};
 use super::timing::{self, StreamHold};
-use crate::backend::cpu::{check_gemm_sampled, random_gemm_inputs, GemmView};
+use crate::backend::gemm_check::{check_gemm_sampled, random_gemm_inputs, GemmView};
 use crate::core::{DType, MatmulShape};
 use crate::core::{LocalCheck, Workload};
 use anyhow::{anyhow, Context, Result};

@@ -2,7 +2,7 @@
 //! on sampled entries against the same f64 reference as the CPU GEMM.
 
 use super::timing::{self, StreamHold};
-use crate::backend::cpu::{check_gemm_samples, random_gemm_inputs, GemmElement};
+use crate::backend::gemm_check::{check_gemm_samples, random_gemm_inputs, GemmElement};
 use crate::core::{DType, MatmulShape};
 use crate::core::{LocalCheck, Workload};
 use anyhow::{anyhow, Context, Result};

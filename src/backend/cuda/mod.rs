@@ -65,12 +65,6 @@ pub fn probe_devices() -> Result<usize, String> {
     }
 }
 
-/// The device this process drives: its rank on the node (from the launcher) modulo the
-/// devices visible, so one rank per GPU needs no per-rank `CUDA_VISIBLE_DEVICES`.
-pub fn local_device(devices: usize) -> usize {
-    super::gpus::launcher_local_rank() % devices.max(1)
-}
-
 /// Opens the CUDA backend on this rank's device.
 pub fn open() -> Result<Box<dyn Backend>, String> {
     open_with(None, 1)

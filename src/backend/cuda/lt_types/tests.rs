@@ -1,5 +1,5 @@
 use super::*;
-use crate::backend::cpu::{check_gemm_sampled, random_gemm_inputs, GemmView};
+use crate::backend::gemm_check::{check_gemm_sampled, random_gemm_inputs, GemmView};
 
 #[test]
 fn encodings_round_trip_and_never_give_zero() {

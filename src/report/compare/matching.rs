@@ -1,0 +1,144 @@
+//! Which records are the same measurement in two runs, and how a record is named.
+
+use crate::error::UsageError;
+use crate::results::{Record, RunDocument};
+use crate::units::format_bytes;
+use serde_json::Value;
+
+/// A reference record, named `BENCHMARK` or `BENCHMARK:VALUE` (a parameter value such
+/// as a STREAM kernel name or a matmul label).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    pub benchmark: String,
+    pub value: Option<String>,
+}
+
+impl Reference {
+    pub fn parse(text: &str) -> Result<Reference, UsageError> {
+        let (b, v) = match text.split_once(':') {
+            Some((b, v)) => (b.trim(), Some(v.trim().to_string())),
+            None => (text.trim(), None),
+        };
+        if b.is_empty() || v.as_deref() == Some("") {
+            return Err(UsageError::new(format!(
+                "bad --normalize '{text}': expected BENCHMARK or BENCHMARK:VALUE, e.g. membw:copy"
+            )));
+        }
+        Ok(Reference {
+            benchmark: b.to_string(),
+            value: v,
+        })
+    }
+
+    pub(super) fn matches(&self, r: &Record) -> bool {
+        r.benchmark == self.benchmark
+            && self.value.as_ref().is_none_or(|v| {
+                params_value(r)
+                    .as_object()
+                    .is_some_and(|o| o.values().any(|x| x.as_str() == Some(v.as_str())))
+            })
+    }
+
+    /// The reference of a run: the one matching record with the most samples.
+    pub(super) fn find<'a>(
+        &self,
+        doc: &'a RunDocument,
+        side: &str,
+    ) -> Result<&'a Record, UsageError> {
+        let found: Vec<&Record> = doc.records.iter().filter(|r| self.matches(r)).collect();
+        match found.iter().max_by_key(|r| r.samples_s.len()) {
+            Some(r) if found.len() == 1 || self.value.is_some() => Ok(r),
+            Some(_) => Err(UsageError::new(format!(
+                "--normalize {}: {} records of the {side} match; name one, e.g. {}:copy",
+                self.benchmark,
+                found.len(),
+                self.benchmark
+            ))),
+            None => Err(UsageError::new(format!(
+                "--normalize {}{}: the {side} has no such record",
+                self.benchmark,
+                self.value
+                    .as_ref()
+                    .map(|v| format!(":{v}"))
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+}
+
+fn params_value(r: &Record) -> Value {
+    serde_json::to_value(&r.params).unwrap_or(Value::Null)
+}
+
+/// What identifies a measurement across runs.
+pub fn match_key(r: &Record) -> String {
+    // serde_json's map is ordered by key, so this string is canonical.
+    format!(
+        "{}|{}|{}|{}|{}",
+        r.benchmark,
+        r.backend,
+        r.ranks,
+        r.nodes,
+        params_value(r)
+    )
+}
+
+/// A short human label of a record: benchmark, then its parameters.
+pub fn label(r: &Record) -> String {
+    let mut parts = vec![r.benchmark.clone()];
+    if let Value::Object(map) = params_value(r) {
+        // Familiar fields first, in the order people say them; then any others.
+        const ORDER: [&str; 9] = [
+            "kernel",
+            "dtype",
+            "op",
+            "label",
+            "m",
+            "n",
+            "k",
+            "bytes",
+            "array_bytes",
+        ];
+        let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+        fields.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
+        for (k, v) in fields {
+            if k == "kind" || k == "count" || k == "elements" || k == "bytes_moved" {
+                continue;
+            }
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => {
+                    if *b {
+                        k.clone()
+                    } else {
+                        continue;
+                    }
+                }
+                Value::Number(n) if k.contains("bytes") => {
+                    format_bytes(n.as_u64().unwrap_or_default())
+                }
+                Value::Number(n) => format!("{k}={n}"),
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            parts.push(text);
+        }
+    }
+    parts.push(format!("{}r/{}n", r.ranks, r.nodes));
+    parts.join(" ")
+}
+
+/// The figure shown for a record: its first bandwidth or throughput metric.
+pub(super) fn headline(r: &Record) -> Option<(String, String, f64)> {
+    for name in ["busbw", "bandwidth", "tflops", "algbw"] {
+        if let Some(m) = r.metric(name) {
+            if m.value > 0.0 {
+                return Some((m.name.clone(), m.unit.clone(), m.value));
+            }
+        }
+    }
+    r.metrics
+        .iter()
+        .find(|m| m.value > 0.0)
+        .map(|m| (m.name.clone(), m.unit.clone(), m.value))
+}

@@ -1,0 +1,191 @@
+use super::*;
+use crate::results::RunDocument;
+
+fn nccl_doc() -> RunDocument {
+    let text = include_str!("../../../tests/fixtures/nccl-tests-all_reduce_perf-a3mega-16gpu.json");
+    let ctx = crate::import::ImportContext {
+        source_name: "t".into(),
+        ..Default::default()
+    };
+    crate::import::import(text, crate::import::Format::NcclTestsJson, &ctx).unwrap()
+}
+
+fn builtin(name: &str) -> (String, ClaimsFile) {
+    ClaimsFile::builtin()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap()
+}
+
+#[test]
+fn gpu_names_pick_the_longest_matching_datasheet() {
+    let files = ClaimsFile::builtin();
+    assert_eq!(
+        files.len(),
+        BUILTIN_CLAIMS.len(),
+        "every built-in file parses"
+    );
+    let pick = |gpu: &str| {
+        auto_select(&files, &[], &[gpu.to_string()])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pick("NVIDIA GB200"), ["gpu-gb200"]);
+    assert_eq!(pick("NVIDIA B200"), ["gpu-b200"]);
+    assert_eq!(pick("NVIDIA H100 80GB HBM3"), ["gpu-h100-sxm"]);
+    assert_eq!(pick("NVIDIA H100 PCIe"), ["gpu-h100-pcie"]);
+    assert!(pick("Tesla T4").is_empty());
+    // An instance brings its GPU's datasheet.
+    let p5 = auto_select(&files, &["p5.48xlarge".into()], &[]);
+    let names: Vec<&str> = p5.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["aws-p5", "gpu-h100-sxm"]);
+}
+
+#[test]
+fn hardware_is_read_from_the_hosts_including_gpu_names() {
+    let gpu = |name: &str| -> crate::results::environment::GpuInfo {
+        serde_json::from_value(serde_json::json!({"index": 0, "name": name,
+            "compute_capability": "9.0", "sm_count": 132, "memory_bytes": 0}))
+        .unwrap()
+    };
+    let mut doc = nccl_doc();
+    let host = doc.environment.hosts[0].clone();
+    doc.environment.hosts = vec![host.clone(), host];
+    for h in &mut doc.environment.hosts {
+        h.instance_type = Some("p5en.48xlarge".into());
+    }
+    doc.environment.hosts[0].gpus = vec![gpu("NVIDIA H200"), gpu("NVIDIA H200")];
+    let (i, g) = detected_hardware(&doc);
+    assert_eq!(i, ["p5en.48xlarge"]);
+    assert_eq!(g, ["NVIDIA H200"]);
+    doc.environment.hosts.clear();
+    assert_eq!(detected_hardware(&doc), (vec![], vec![]));
+}
+
+#[test]
+fn latency_bounds_and_not_measured_claims() {
+    let doc = nccl_doc();
+    // Smallest size: 135.8 us out of place, 123.5 us in place; the best counts.
+    let p5 = validate(&doc, &[builtin("aws-p5")]);
+    let lat = p5
+        .iter()
+        .find(|r| r.id == "allreduce_latency_2node")
+        .unwrap();
+    assert_eq!(lat.measured, Some(123.5));
+    assert_eq!(lat.outcome, Outcome::Fail);
+    let p4d = validate(&doc, &[builtin("aws-p4d")]);
+    let lat = p4d
+        .iter()
+        .find(|r| r.id == "allreduce_latency_2node")
+        .unwrap();
+    assert_eq!(lat.outcome, Outcome::Pass);
+    // Two nodes: nothing tests the one-node NVLink claim.
+    let nvl = p5.iter().find(|r| r.id == "nvlink_allreduce").unwrap();
+    assert_eq!((nvl.outcome, nvl.measured), (Outcome::NotMeasured, None));
+    let info = p5.iter().find(|r| r.id == "ultracluster_size").unwrap();
+    assert_eq!(info.outcome, Outcome::Informational);
+}
+
+#[test]
+fn bad_claims_are_rejected_with_the_claim_named() {
+    let base = "[target]\nname = \"x\"\nkind = \"gpu\"\n[[claim]]\nid = \"a\"\nwhat = \"w\"\nquantity = \"matmul_tflops\"\nconvention = \"c\"\nsource = \"s\"\n";
+    assert!(ClaimsFile::parse(&format!("{base}value = 1.0\nunit = \"TFLOP/s\"\n"), "f").is_ok());
+    let e =
+        ClaimsFile::parse(&format!("{base}value = 1.0\nunit = \"parsecs\"\n"), "f").unwrap_err();
+    assert!(e.to_string().contains("unknown unit 'parsecs'"), "{e}");
+    let e = ClaimsFile::parse(&format!("{base}value = -1.0\nunit = \"GB/s\"\n"), "f").unwrap_err();
+    assert!(e.to_string().contains("bad value"), "{e}");
+    let e = ClaimsFile::parse(
+        &format!("{base}value = 1.0\nunit = \"GB/s\"\nachievable = 7.0\n"),
+        "f",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("achievable"), "{e}");
+    assert!(ClaimsFile::parse(
+        &format!("{base}value = 1.0\nunit = \"GB/s\"\nsurprise = 1\n"),
+        "f"
+    )
+    .is_err());
+}
+
+#[test]
+fn records_are_picked_by_their_kind_not_their_name() {
+    use crate::core::DType;
+    use crate::results::{Check, Metric, Params, Record};
+    let metric = |name: &str, unit: &str, value: f64| Metric {
+        name: name.into(),
+        unit: unit.into(),
+        value,
+        best: value,
+    };
+    let mut doc = nccl_doc();
+    let template = Record {
+        benchmark: String::new(),
+        backend: "cpu".into(),
+        ranks: 1,
+        nodes: 1,
+        check: Check::skipped(),
+        ..doc.records[0].clone()
+    };
+    doc.records = vec![
+        // STREAM and GEMM records under names that say nothing of their kind...
+        Record {
+            benchmark: "stream".into(),
+            params: Params::Stream {
+                kernel: "triad".into(),
+                array_bytes: 1 << 26,
+                elements: 1 << 23,
+                threads: 2,
+                bytes_moved: 3 << 26,
+            },
+            metrics: vec![metric("bandwidth", "GB/s", 20.0)],
+            ..template.clone()
+        },
+        Record {
+            benchmark: "gemm".into(),
+            params: Params::Matmul {
+                dtype: DType::Double,
+                label: "square".into(),
+                m: 256,
+                n: 256,
+                k: 256,
+                threads: 2,
+            },
+            metrics: vec![metric("tflops", "TFLOP/s", 0.05)],
+            ..template.clone()
+        },
+        // ... and a copy whose name looks like theirs.
+        Record {
+            benchmark: "membw_matmul".into(),
+            params: Params::Copy {
+                copy: "h2d_pinned".into(),
+                bytes: 1 << 20,
+                bytes_moved: 1 << 20,
+                src_gpu: None,
+                dst_gpu: None,
+                peer_path: None,
+            },
+            metrics: vec![
+                metric("bandwidth", "GB/s", 99.0),
+                metric("tflops", "TFLOP/s", 9.0),
+            ],
+            ..template
+        },
+    ];
+    let host = "[target]\nname = \"host\"\nkind = \"cpu\"\n\
+        [[claim]]\nid = \"bw\"\nwhat = \"w\"\nquantity = \"host_memory_bandwidth\"\nvalue = 10.0\nunit = \"GB/s\"\nconvention = \"c\"\nsource = \"s\"\n\
+        [[claim]]\nid = \"mm\"\nwhat = \"w\"\nquantity = \"matmul_tflops\"\nvalue = 50.0\nunit = \"GFLOP/s\"\nconvention = \"c\"\nsource = \"s\"\ndtype = \"fp64\"\n";
+    let file = ClaimsFile::parse(host, "host").unwrap();
+    let results = validate(&doc, &[("host".into(), file)]);
+    let measured: Vec<Option<f64>> = results.iter().map(|r| r.measured).collect();
+    assert_eq!(measured, [Some(20.0), Some(50.0)], "{results:?}");
+    assert!(
+        results[0].evidence.starts_with("stream triad"),
+        "{results:?}"
+    );
+    assert!(
+        results[1].evidence.starts_with("gemm double square"),
+        "{results:?}"
+    );
+}
