@@ -23,14 +23,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+mod model;
 mod peer;
+
+pub use model::{Chart, Heatmap, HostMatrix, LineChart, NamedChart, Peak, Scale, Series};
 
 /// Pixel size of every chart.
 pub const WIDTH: u32 = 1100;
 pub const HEIGHT: u32 = 620;
 
 const FONT: &str = "sans-serif";
-static FONT_BYTES: &[u8] = include_bytes!("../../harness/fonts/DejaVuSans.ttf");
+static FONT_BYTES: &[u8] = include_bytes!("../../../harness/fonts/DejaVuSans.ttf");
 static REGISTER_FONT: Once = Once::new();
 
 /// Makes the bundled font the one plotters draws `sans-serif` text with.
@@ -55,29 +58,6 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
 ];
-
-/// A claimed or theoretical peak, drawn as a dashed horizontal line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Peak {
-    pub label: String,
-    pub value: f64,
-    pub unit: String,
-}
-
-/// How an axis maps values.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Scale {
-    /// Linear from zero.
-    Linear,
-    /// Powers of two, labelled as byte sizes (8 B, 1 KiB, ..., 1 GiB).
-    Log2Bytes,
-    /// Powers of two, labelled as plain numbers (1, 2, 4, ...).
-    Log2Count,
-    /// Powers of ten of seconds, labelled in time units (1 µs, 10 µs, 1 ms).
-    Log10Seconds,
-    /// Named categories at 0, 1, 2, ... (the chart's `categories`); points, no lines.
-    Category,
-}
 
 impl Scale {
     /// The value on the drawn axis, or None where this scale cannot show it.
@@ -222,87 +202,6 @@ fn unit_seconds(unit: &str) -> f64 {
         "ms" => 1e-3,
         _ => 1.0,
     }
-}
-
-/// One line of a chart.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    pub label: String,
-    /// (x, y) in data units; points a log scale cannot show are skipped.
-    pub points: Vec<(f64, f64)>,
-}
-
-/// Lines against a shared x axis, with an optional peak line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LineChart {
-    pub title: String,
-    /// A second line under the title: the systems the data came from.
-    pub subtitle: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub x_scale: Scale,
-    pub y_scale: Scale,
-    /// Names of the x positions when `x_scale` is [`Scale::Category`].
-    pub categories: Vec<String>,
-    pub series: Vec<Series>,
-    pub peak: Option<Peak>,
-}
-
-/// A square matrix of figures between hosts (e.g. link bandwidth from row to column).
-#[derive(Debug, Clone, PartialEq)]
-pub struct HostMatrix {
-    pub hosts: Vec<String>,
-    /// `values[from][to]`; None where nothing was measured (the diagonal, a failed pair).
-    pub values: Vec<Vec<Option<f64>>>,
-    pub unit: String,
-}
-
-/// A host-by-host (or GPU-by-GPU) heatmap.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Heatmap {
-    pub title: String,
-    pub subtitle: String,
-    pub matrix: HostMatrix,
-    pub peak: Option<Peak>,
-    /// What the rows and columns are: `host`, `GPU`.
-    pub axis: String,
-    /// Cells (`from`, `to`) whose figure carries a `*`, and what the mark means.
-    pub marked: Vec<(usize, usize)>,
-    pub mark_note: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Chart {
-    Line(LineChart),
-    Heatmap(Heatmap),
-}
-
-impl Chart {
-    pub fn title(&self) -> &str {
-        match self {
-            Chart::Line(c) => &c.title,
-            Chart::Heatmap(h) => &h.title,
-        }
-    }
-
-    /// Sets the peak line (a claimed or theoretical figure).
-    pub fn set_peak(&mut self, peak: Option<Peak>) {
-        match self {
-            Chart::Line(c) => c.peak = peak,
-            Chart::Heatmap(h) => h.peak = peak,
-        }
-    }
-}
-
-/// A chart with what it shows, so callers can find one (e.g. to add a claimed peak).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NamedChart {
-    /// File stem: `allreduce-busbw`, `matmul-tflops`, ...
-    pub name: String,
-    pub benchmark: String,
-    /// The metric on the y axis: `busbw`, `algbw`, `time`, `latency`, `tflops`, `bandwidth`.
-    pub metric: String,
-    pub chart: Chart,
 }
 
 /// A results document and the label its lines carry in charts and tables.
