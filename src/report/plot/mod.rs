@@ -26,9 +26,12 @@ use std::sync::Once;
 mod format;
 mod model;
 mod peer;
+mod source;
 
 pub use format::{format_number, format_seconds};
 pub use model::{Chart, Heatmap, HostMatrix, LineChart, NamedChart, Peak, Scale, Series};
+use source::{drawable, metric_value, subtitle};
+pub use source::{hardware_name, label_sources, system_name, Source};
 
 /// Pixel size of every chart.
 pub const WIDTH: u32 = 1100;
@@ -164,106 +167,12 @@ fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
-/// A results document and the label its lines carry in charts and tables.
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub label: String,
-    pub path: PathBuf,
-    pub doc: RunDocument,
-}
-
-/// The system a document ran on, for titles: instance type or host names, and the CPU.
-pub fn system_name(doc: &RunDocument) -> String {
-    let hosts = &doc.environment.hosts;
-    let Some(first) = hosts.first() else {
-        return "unknown host".into();
-    };
-    let machine = first
-        .instance_type
-        .clone()
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| first.hostname.clone());
-    if hosts.len() > 1 {
-        format!("{machine} x{} nodes", hosts.len())
-    } else {
-        machine
-    }
-}
-
-/// The processor (and accelerator, once recorded) of a document's first host.
-pub fn hardware_name(doc: &RunDocument) -> String {
-    let cpu = doc
-        .environment
-        .hosts
-        .first()
-        .and_then(|h| h.cpu_model.clone())
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!("{cpu} ({} backend)", doc.run.backend)
-}
-
-/// Labels for several documents: the system name, made unique with the run's start
-/// time where two runs on one system share a rank count (and so could not be told
-/// apart by the rank counts their lines carry).
-pub fn label_sources(docs: Vec<(PathBuf, RunDocument)>) -> Vec<Source> {
-    let names: Vec<String> = docs.iter().map(|(_, d)| system_name(d)).collect();
-    let ranks: Vec<Vec<u32>> = docs
-        .iter()
-        .map(|(_, d)| d.records.iter().map(|r| r.ranks).collect())
-        .collect();
-    let n = docs.len();
-    let clashes = |i: usize| {
-        (0..n).any(|j| {
-            j != i
-                && names[j] == names[i]
-                && (ranks[i].is_empty()
-                    || ranks[j].is_empty()
-                    || ranks[i].iter().any(|r| ranks[j].contains(r)))
-        })
-    };
-    docs.into_iter()
-        .enumerate()
-        .map(|(i, (path, doc))| {
-            let label = if clashes(i) {
-                let when = doc.run.started_at.get(..19).unwrap_or(&doc.run.started_at);
-                format!("{} {}", names[i], when.replace('T', " "))
-            } else {
-                names[i].clone()
-            };
-            Source { label, path, doc }
-        })
-        .collect()
-}
-
-fn subtitle(sources: &[&Source]) -> String {
-    let mut systems: Vec<String> = Vec::new();
-    for s in sources {
-        let name = format!("{} · {}", system_name(&s.doc), hardware_name(&s.doc));
-        if !systems.contains(&name) {
-            systems.push(name);
-        }
-    }
-    match systems.len() {
-        0 => String::new(),
-        1 => systems.remove(0),
-        n => format!("{n} systems: {}", systems.join("; ")),
-    }
-}
-
 fn plural(n: u32, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
         format!("{n} {word}s")
     }
-}
-
-/// Records worth drawing: checked-and-passed or unchecked, never failed.
-fn drawable(doc: &RunDocument) -> impl Iterator<Item = &Record> {
-    doc.records.iter().filter(|r| r.check.passed)
-}
-
-fn metric_value(r: &Record, name: &str) -> Option<f64> {
-    r.metric(name).map(|m| m.value).filter(|v| v.is_finite())
 }
 
 /// Every chart the documents support, in a stable order.
