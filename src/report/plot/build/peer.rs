@@ -1,7 +1,8 @@
 //! The peer copies of `gpumem` as GPU-by-GPU heatmaps, one way and both ways, with the
 //! pairs whose copies were staged through host memory marked.
 
-use super::{drawable, metric_value, subtitle, Chart, Heatmap, HostMatrix, NamedChart, Source};
+use super::super::source::{drawable, metric_value, subtitle};
+use super::super::{Chart, Heatmap, HostMatrix, NamedChart, Source};
 use crate::core::PeerRoute;
 use crate::results::Params;
 use crate::units::format_bytes;

@@ -1,0 +1,122 @@
+//! Bandwidth charts of STREAM kernels, GPU copies and point-to-point pairs: per
+//! kernel at one size, or against size.
+
+use super::super::source::{drawable, metric_value, subtitle};
+use super::super::{Chart, LineChart, NamedChart, Scale, Source};
+use super::{source_and_ranks, SeriesBuilder};
+use crate::results::{Params, Record};
+use crate::units::format_bytes;
+
+/// The kind and size of a bandwidth measurement: a STREAM kernel and its array size, or
+/// a GPU copy (with its GPUs, for peer copies) and its size.
+fn bandwidth_kind(params: &Params) -> Option<(String, u64)> {
+    match params {
+        Params::Stream {
+            kernel,
+            array_bytes,
+            ..
+        } => Some((kernel.clone(), *array_bytes)),
+        Params::Copy {
+            copy,
+            bytes,
+            src_gpu,
+            dst_gpu,
+            ..
+        } => Some(match (src_gpu, dst_gpu) {
+            (Some(a), Some(b)) => (format!("{copy} {a}→{b}"), *bytes),
+            _ => (copy.clone(), *bytes),
+        }),
+        Params::PointToPoint {
+            mode,
+            bytes,
+            from,
+            to,
+            ..
+        } => Some((format!("{mode} {from}→{to}"), *bytes)),
+        _ => None,
+    }
+}
+
+pub(super) fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart> {
+    let labels: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
+    let mut points: Vec<(&Source, &Record, String, u64, f64)> = Vec::new();
+    for s in sources {
+        for r in drawable(&s.doc).filter(|r| r.benchmark == bench) {
+            if let (Some((kind, bytes)), Some(v)) =
+                (bandwidth_kind(&r.params), metric_value(r, "bandwidth"))
+            {
+                points.push((s, r, kind, bytes, v));
+            }
+        }
+    }
+    let mut sizes: Vec<u64> = points.iter().map(|p| p.3).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let p2p = points
+        .first()
+        .is_some_and(|p| matches!(p.1.params, Params::PointToPoint { .. }));
+    let (what, x_what) = if p2p {
+        ("point-to-point bandwidth", "bytes per message")
+    } else {
+        ("memory bandwidth", "bytes per array per rank")
+    };
+    let y_label = if p2p {
+        "bandwidth between the pair (GB/s, 1 GB = 1e9 bytes)".to_string()
+    } else {
+        "bandwidth, all ranks (GB/s, 1 GB = 1e9 bytes)".to_string()
+    };
+    let mut b = SeriesBuilder::default();
+    let chart = if sizes.len() == 1 {
+        // One array size (the usual case): kernels side by side, a point per run.
+        let mut kernels: Vec<String> = Vec::new();
+        for (_, _, k, _, _) in &points {
+            if !kernels.iter().any(|x| x == k) {
+                kernels.push(k.to_string());
+            }
+        }
+        for (s, r, k, _, v) in &points {
+            let x = kernels.iter().position(|x| x == k).unwrap_or(0);
+            b.push(source_and_ranks(s, r, &labels).join(" · "), x as f64, *v);
+        }
+        LineChart {
+            title: format!("{bench}: memory bandwidth per kernel"),
+            subtitle: subtitle(sources),
+            x_label: format!(
+                "STREAM kernel ({} per array per rank)",
+                format_bytes(sizes[0])
+            ),
+            y_label,
+            x_scale: Scale::Category,
+            y_scale: Scale::Linear,
+            categories: kernels,
+            series: b.finish(),
+            peak: None,
+        }
+    } else {
+        for (s, r, k, bytes, v) in &points {
+            let mut parts = source_and_ranks(s, r, &labels);
+            parts.insert(0, k.to_string());
+            b.push(parts.join(" · "), *bytes as f64, *v);
+        }
+        LineChart {
+            title: format!("{bench}: {what} vs size"),
+            subtitle: subtitle(sources),
+            x_label: x_what.into(),
+            y_label,
+            x_scale: Scale::Log2Bytes,
+            y_scale: Scale::Linear,
+            categories: Vec::new(),
+            series: b.finish(),
+            peak: None,
+        }
+    };
+    if chart.series.is_empty() {
+        return Vec::new();
+    }
+    vec![NamedChart {
+        name: format!("{bench}-bandwidth"),
+        benchmark: bench.to_string(),
+        metric: "bandwidth".into(),
+        chart: Chart::Line(chart),
+    }]
+}

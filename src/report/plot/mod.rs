@@ -1,0 +1,63 @@
+//! Charts of results documents, drawn with `plotters` to PNG and SVG.
+//!
+//! Charts are described first ([`LineChart`], [`Heatmap`]) and drawn second, so the
+//! same description renders to a PNG file, to an SVG file, or inline into the HTML
+//! report. Text in PNGs uses the DejaVu Sans font bundled in `harness/fonts/`, so
+//! charts look the same on a machine with no fonts installed.
+//!
+//! Built from results: for every collective (any benchmark whose params are
+//! `Collective`) bus and algorithm bandwidth and time against message size, and,
+//! given runs with different rank or node counts, small-message latency against the
+//! number of ranks (or nodes); matmul TFLOP/s against size per dtype; memory
+//! bandwidth against array size per kernel. Records that failed their check are
+//! never drawn. The host-by-host [`Heatmap`] takes a plain [`HostMatrix`].
+//!
+//! The path of a chart: `source` (labelled documents, drawable records) feeds `build`
+//! (one file per family of charts), which fills the types of `model`; `draw` turns
+//! those into pixels, and knows nothing of results. `format` holds the number and
+//! time labels that the HTML tables share.
+
+use crate::results::RunDocument;
+use std::path::{Path, PathBuf};
+
+mod build;
+mod draw;
+mod format;
+mod model;
+mod source;
+
+pub use build::build_charts;
+pub use draw::{draw_heatmap, draw_line, render_svg, write_charts, write_png, HEIGHT, WIDTH};
+pub use format::{format_number, format_seconds};
+pub use model::{Chart, Heatmap, HostMatrix, LineChart, NamedChart, Peak, Scale, Series};
+pub use source::{hardware_name, label_sources, system_name, Source};
+
+/// The charts of a finished run, into `<output>/<run_id>-charts/`. Called by rank 0
+/// after the results are on disk: a failure here (even a panic inside the plotting
+/// library) becomes a warning and never costs a measured figure.
+pub fn write_run_charts(doc: &RunDocument, output_dir: &Path) -> Option<PathBuf> {
+    let dir = output_dir.join(format!("{}-charts", doc.run.run_id));
+    let source = Source {
+        label: system_name(doc),
+        path: output_dir.join(format!("{}.json", doc.run.run_id)),
+        doc: doc.clone(),
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let charts = build_charts(std::slice::from_ref(&source));
+        if charts.is_empty() {
+            return Ok(None);
+        }
+        write_charts(&charts, &dir, "").map(|_| Some(dir.clone()))
+    }));
+    match outcome {
+        Ok(Ok(dir)) => dir,
+        Ok(Err(e)) => {
+            eprintln!("clusterbench: warning: charts not written: {e:#}");
+            None
+        }
+        Err(_) => {
+            eprintln!("clusterbench: warning: charts not written: the plotting library failed");
+            None
+        }
+    }
+}
