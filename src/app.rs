@@ -67,21 +67,21 @@ fn dispatch(cli: Cli) -> Result<()> {
             let options = RunOptions::from_args(&args)?;
             let comm = comm::open()?;
             with_abort_on_error(comm.as_ref(), |c| {
-                crate::runner::run(&options, c).map(|_| ())
+                crate::session::run(&options, c).map(|_| ())
             })
         }
         Command::Links(args) => {
             let options = RunOptions::from_args(&args.run_args())?;
             let comm = comm::open()?;
             with_abort_on_error(comm.as_ref(), |c| {
-                crate::runner::run(&options, c).map(|_| ())
+                crate::session::run(&options, c).map(|_| ())
             })
         }
         Command::Env => {
             let comm = comm::open()?;
             with_abort_on_error(comm.as_ref(), |c| {
                 let topology = crate::probe::topology::Topology::load()?;
-                let env = crate::runner::gather_environment(c, &topology, 1)?;
+                let env = crate::session::gather_environment(c, &topology, 1)?;
                 if c.rank() == 0 {
                     println!("{}", serde_json::to_string_pretty(&env)?);
                 }

@@ -17,6 +17,7 @@ pub mod probe;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod session;
 pub mod stats;
 pub mod suite;
 pub mod tools;

@@ -1,10 +1,10 @@
 //! All-gather: every rank contributes a block and receives every rank's block.
 
 use crate::bench::allreduce::input_value;
+use crate::bench::collective::CollectiveBench;
 use crate::core::Communicator;
 use crate::core::{Collective, CollectiveKind, ExactInputs};
 use crate::core::{DType, ReduceOp};
-use crate::runner::collective::CollectiveBench;
 use anyhow::Result;
 
 /// nccl-tests' `all_gather_perf`: the message is the gathered output.

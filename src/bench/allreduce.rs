@@ -1,10 +1,10 @@
 //! All-reduce: every rank contributes `count` elements and receives the reduction.
 
 use super::{base_config, Benchmark, Supports};
+use crate::bench::collective::run_sweep;
 use crate::core::Communicator;
 use crate::core::{BenchConfig, DType, ReduceOp};
 use crate::core::{Collective, CollectiveKind, ExactInputs};
-use crate::runner::collective::run_sweep;
 use crate::runner::RunContext;
 use anyhow::Result;
 

@@ -1,10 +1,10 @@
 //! All-to-all: block `d` of every rank's input goes to rank `d`.
 
+use crate::bench::collective::CollectiveBench;
 use crate::core::collective::exact_integers;
 use crate::core::Communicator;
 use crate::core::{Collective, CollectiveKind};
 use crate::core::{DType, ReduceOp};
-use crate::runner::collective::CollectiveBench;
 use anyhow::Result;
 
 /// nccl-tests' `alltoall_perf`: the message is each rank's whole input.

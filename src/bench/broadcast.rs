@@ -1,10 +1,10 @@
 //! Broadcast: rank 0's buffer to every rank.
 
 use crate::bench::allreduce::input_value;
+use crate::bench::collective::CollectiveBench;
 use crate::core::Communicator;
 use crate::core::{Collective, CollectiveKind, ExactInputs};
 use crate::core::{DType, ReduceOp};
-use crate::runner::collective::CollectiveBench;
 use anyhow::{ensure, Result};
 
 /// nccl-tests' `broadcast_perf` with root 0.

@@ -94,7 +94,7 @@ impl Benchmark for Links {
                     bytes,
                     window,
                     pair,
-                    corrupt: ctx.corrupt_rank == Some(me) && pair.0 == me,
+                    corrupt: ctx.faults.corrupt_rank == Some(me) && pair.0 == me,
                 };
                 ctx.progress(format!("links round {}/{} {mode}", r + 1, rounds.len()));
                 let what = format!(

@@ -9,6 +9,7 @@ pub mod allgather;
 pub mod allreduce;
 pub mod alltoall;
 pub mod broadcast;
+pub mod collective;
 pub mod gpumem;
 pub mod links;
 pub mod matmul;

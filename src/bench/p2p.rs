@@ -68,7 +68,7 @@ impl Benchmark for PointToPoint {
                     bytes,
                     window,
                     pair: (a, b),
-                    corrupt: ctx.corrupt_rank == Some(a),
+                    corrupt: ctx.faults.corrupt_rank == Some(a),
                 };
                 let mut workload = ctx.backend.point_to_point(ctx.comm, case)?;
                 let params = point_to_point_params(ctx, &case);

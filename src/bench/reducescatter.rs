@@ -1,10 +1,10 @@
 //! Reduce-scatter: the element-wise reduction of every rank's input, block `r` to rank `r`.
 
 use crate::bench::allreduce::{input_value, reduction_table, PERIOD};
+use crate::bench::collective::CollectiveBench;
 use crate::core::Communicator;
 use crate::core::{Collective, CollectiveKind, ExactInputs};
 use crate::core::{DType, ReduceOp};
-use crate::runner::collective::CollectiveBench;
 use anyhow::Result;
 
 /// nccl-tests' `reduce_scatter_perf`: the message is each rank's whole input.

@@ -1,7 +1,7 @@
 //! The results files: `<run_id>.jsonl` streamed while running, `<run_id>.json` at the end.
 
-use super::Reporter;
 use crate::error::UsageError;
+use crate::results::reporter::Reporter;
 use crate::results::{Record, RunDocument, StreamLine};
 use anyhow::{Context, Result};
 use std::fs::File;

@@ -1,6 +1,6 @@
 //! The terminal table, in the spirit of nccl-tests' output.
 
-use super::Reporter;
+use crate::results::reporter::Reporter;
 use crate::results::{Params, Record, RunDocument};
 use crate::units::format_bytes;
 use anyhow::Result;

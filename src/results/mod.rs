@@ -12,6 +12,7 @@
 pub mod describe;
 pub mod environment;
 pub mod links;
+pub mod reporter;
 
 use crate::core::{DType, PeerPath, ReduceOp, Timing};
 use crate::stats::Summary;

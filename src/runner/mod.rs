@@ -1,22 +1,17 @@
 //! Runs benchmarks: warm-up, timing, the slowest rank per iteration, checks, reporting.
 
-pub mod collective;
 pub mod nodes;
 pub mod watchdog;
 
 use crate::core::Communicator;
 use crate::core::{Backend, Iterations, Workload};
-use crate::error::CheckFailed;
-use crate::options::RunOptions;
 use crate::probe::topology::Topology;
-use crate::report::Reporter;
 use crate::results::describe::describe;
-use crate::results::{
-    self, Check, Environment, Metric, Params, Record, RunDocument, RunInfo, RunStatus, ToolInfo,
-};
+use crate::results::reporter::Reporter;
+use crate::results::{self, Check, Metric, Params, Record};
 use crate::stats::Summary;
-use anyhow::{anyhow, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::{anyhow, Result};
+use indicatif::ProgressBar;
 
 /// A figure derived from the time: `value = quantity / seconds / scale`.
 pub struct MetricSpec {
@@ -54,16 +49,39 @@ impl MetricSpec {
     }
 }
 
+/// Test-only switches (`--debug-*`) that make a run misbehave on purpose, so the
+/// checks, the slow-node flags and the watchdog can be shown to work.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// The rank whose input is corrupted before each check.
+    pub corrupt_rank: Option<usize>,
+    /// Every timed iteration of this rank is stretched by this factor.
+    pub slowdown: Option<f64>,
+    /// The rank that stalls before its second measurement.
+    pub stall_rank: Option<usize>,
+}
+
+/// What a run's measurements share, handed to [`RunContext::new`].
+pub struct RunSetup<'a> {
+    pub comm: &'a dyn Communicator,
+    pub backend: &'a dyn Backend,
+    pub topology: &'a Topology,
+    pub nodes: u32,
+    pub hosts: Vec<String>,
+    pub watchdog: Option<&'a watchdog::Watchdog>,
+    pub peers: (usize, usize),
+    pub window: usize,
+    pub faults: Faults,
+}
+
 /// Everything a benchmark needs while it runs.
 pub struct RunContext<'a> {
     pub comm: &'a dyn Communicator,
     pub backend: &'a dyn Backend,
     pub topology: &'a Topology,
     pub nodes: u32,
-    /// Test-only: the rank whose input is corrupted before each check.
-    pub corrupt_rank: Option<usize>,
-    /// Test-only: every timed iteration of this rank is stretched by this factor.
-    pub slowdown: Option<f64>,
+    /// Test-only switches that make this run misbehave on purpose.
+    pub faults: Faults,
     reporters: &'a mut [Box<dyn Reporter>],
     progress: &'a ProgressBar,
     pub records: Vec<Record>,
@@ -75,14 +93,36 @@ pub struct RunContext<'a> {
     pub peers: (usize, usize),
     /// Messages in flight per bandwidth iteration.
     pub window: usize,
-    /// Test-only: the rank that stalls before its second measurement.
-    pub stall_rank: Option<usize>,
     operations_started: u64,
     /// The node x node link matrix, when `links` ran.
     pub links: Option<results::links::LinkMatrix>,
 }
 
-impl RunContext<'_> {
+impl<'a> RunContext<'a> {
+    /// A context that reports to `reporters` and shows progress on `progress`.
+    pub fn new(
+        setup: RunSetup<'a>,
+        reporters: &'a mut [Box<dyn Reporter>],
+        progress: &'a ProgressBar,
+    ) -> Self {
+        RunContext {
+            comm: setup.comm,
+            backend: setup.backend,
+            topology: setup.topology,
+            nodes: setup.nodes,
+            faults: setup.faults,
+            reporters,
+            progress,
+            records: Vec::new(),
+            hosts: setup.hosts,
+            watchdog: setup.watchdog,
+            peers: setup.peers,
+            window: setup.window,
+            operations_started: 0,
+            links: None,
+        }
+    }
+
     pub fn rank(&self) -> usize {
         self.comm.rank()
     }
@@ -95,7 +135,7 @@ impl RunContext<'_> {
 
     /// Whether this rank's inputs are to be corrupted (test-only switch).
     pub fn corrupt_here(&self) -> bool {
-        self.corrupt_rank == Some(self.comm.rank())
+        self.faults.corrupt_rank == Some(self.comm.rank())
     }
 
     /// Shows what is being measured (terminal only).
@@ -131,7 +171,7 @@ impl RunContext<'_> {
         let Some(w) = self.watchdog else {
             return Ok(());
         };
-        if self.operations_started == 2 && self.stall_rank == Some(self.rank()) {
+        if self.operations_started == 2 && self.faults.stall_rank == Some(self.rank()) {
             std::thread::sleep(w.timeout * 4);
         }
         // Rank 0 names the missing ranks; the others wait longer for its verdict, since
@@ -198,7 +238,7 @@ impl RunContext<'_> {
         self.progress_operation(op + 1);
         workload.run_timed(iters.timed, &mut |t| {
             op += 1;
-            samples.push(match self.slowdown {
+            samples.push(match self.faults.slowdown {
                 Some(factor) => t + busy_wait((factor - 1.0) * t),
                 None => t,
             });
@@ -294,226 +334,4 @@ fn busy_wait(seconds: f64) -> f64 {
         std::hint::spin_loop();
     }
     start.elapsed().as_secs_f64()
-}
-
-/// Collects the environment fingerprint from every rank (complete on rank 0);
-/// `gpus_per_rank`: the GPUs each rank drives (`-g`).
-pub fn gather_environment(
-    comm: &dyn Communicator,
-    topology: &Topology,
-    gpus_per_rank: usize,
-) -> Result<Environment> {
-    use crate::probe::host::{local_host, local_rank};
-    use crate::results::environment::{HostInfo, MpiInfo, RankInfo};
-    let mine = serde_json::to_vec(&(
-        local_host(
-            topology,
-            crate::backend::cuda::gpu_inventory(),
-            crate::backend::cuda::cuda_stack(),
-        ),
-        local_rank(
-            comm.rank(),
-            topology,
-            crate::backend::cuda::rank_gpus(gpus_per_rank),
-            gpus_per_rank,
-        ),
-    ))?;
-    let all = comm.gather_bytes(&mine)?;
-    let mut hosts: Vec<HostInfo> = Vec::new();
-    let mut ranks: Vec<RankInfo> = Vec::new();
-    for bytes in all {
-        let (host, rank): (HostInfo, RankInfo) =
-            serde_json::from_slice(&bytes).context("decoding another rank's fingerprint")?;
-        if !hosts.iter().any(|h| h.hostname == host.hostname) {
-            hosts.push(host);
-        }
-        ranks.push(rank);
-    }
-    let mpi = comm.library_version().map(|v| MpiInfo {
-        library_version: v,
-        world_size: comm.size() as u32,
-    });
-    Ok(Environment { hosts, ranks, mpi })
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// Runs a whole suite. On rank 0 returns the results document (written to disk).
-pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
-    let topology = Topology::load()?;
-    let (backend, backend_note) =
-        crate::backend::select(options.backend, options.cuda_graph, options.gpus_per_rank)?;
-    for cfg in &options.benches {
-        backend.check_config(cfg)?;
-    }
-    let environment = gather_environment(comm, &topology, backend.devices_per_rank())?;
-
-    // Rank 0 names the run and counts the nodes; every rank needs both.
-    let (run_id, started_at, nodes, rank_hosts) = {
-        let started_at = now_rfc3339();
-        let host = environment
-            .hosts
-            .first()
-            .map(|h| h.hostname.as_str())
-            .unwrap_or("host");
-        let safe_host: String = host
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let id = format!(
-            "{}-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
-            safe_host
-        );
-        let rank_hosts: Vec<String> = environment.ranks.iter().map(|r| r.host.clone()).collect();
-        let shared =
-            serde_json::to_vec(&(id, started_at, environment.hosts.len() as u32, rank_hosts))?;
-        let agreed = comm.broadcast_bytes(&shared)?;
-        serde_json::from_slice::<(String, String, u32, Vec<String>)>(&agreed)?
-    };
-
-    let mut document = RunDocument {
-        schema_version: results::SCHEMA_VERSION,
-        tool: ToolInfo::current(),
-        run: RunInfo {
-            run_id,
-            command_line: std::env::args().collect(),
-            started_at,
-            finished_at: None,
-            status: RunStatus::Running,
-            backend: backend.name().to_string(),
-            backend_note: backend_note.clone(),
-            suite: options.suite.clone(),
-            options: results::options_value(options),
-        },
-        environment,
-        records: Vec::new(),
-        links: None,
-    };
-
-    let is_root = comm.rank() == 0;
-    let mut reporters: Vec<Box<dyn Reporter>> = if is_root {
-        crate::report::reporters(options)?
-    } else {
-        Vec::new()
-    };
-    if is_root {
-        if let Some(note) = &backend_note {
-            eprintln!("clusterbench: {note}");
-        }
-    }
-    for r in reporters.iter_mut() {
-        r.begin(&document)?;
-    }
-
-    let progress = if is_root && !options.quiet {
-        let pb = ProgressBar::new_spinner();
-        pb.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed}] {pos} measured · {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        pb.enable_steady_tick(std::time::Duration::from_millis(200));
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
-
-    let registry = crate::bench::registry();
-    let watchdog = options.timeout_s.map(|t| {
-        watchdog::Watchdog::start(
-            std::time::Duration::from_secs_f64(t),
-            format!("rank {} ({})", comm.rank(), crate::probe::host::hostname()),
-        )
-    });
-    if let (Some(w), Some(g)) = (watchdog.as_ref(), backend.guard()) {
-        w.guard(std::sync::Arc::downgrade(&g));
-    }
-    let outcome = {
-        let mut ctx = RunContext {
-            comm,
-            backend: backend.as_ref(),
-            topology: &topology,
-            nodes,
-            corrupt_rank: options.corrupt_rank,
-            slowdown: options
-                .slowdown
-                .filter(|_| options.slow_rank.is_none_or(|r| r == comm.rank())),
-            reporters: &mut reporters,
-            progress: &progress,
-            records: Vec::new(),
-            hosts: rank_hosts,
-            watchdog: watchdog.as_ref(),
-            peers: options.peers,
-            window: options.window,
-            stall_rank: options.stall_rank,
-            operations_started: 0,
-            links: None,
-        };
-        let mut result = Ok(());
-        for cfg in &options.benches {
-            let Some(bench) = registry.iter().find(|b| b.name() == cfg.name) else {
-                result = Err(anyhow!("benchmark {} is not registered", cfg.name));
-                break;
-            };
-            if let Err(e) = ctx
-                .begin_bench(bench.name())
-                .and_then(|_| bench.run(cfg, &mut ctx))
-            {
-                result = Err(e.context(format!("benchmark {}", cfg.name)));
-                break;
-            }
-        }
-        document.records = std::mem::take(&mut ctx.records);
-        document.links = ctx.links.take();
-        result
-    };
-    progress.finish_and_clear();
-
-    let failed = document.records.iter().filter(|r| !r.check.passed).count();
-    document.run.finished_at = Some(now_rfc3339());
-    document.run.status = match (&outcome, failed) {
-        (Err(_), _) => RunStatus::Aborted,
-        (Ok(()), 0) => RunStatus::Completed,
-        (Ok(()), _) => RunStatus::CheckFailed,
-    };
-    let mut paths = Vec::new();
-    for r in reporters.iter_mut() {
-        if let Some(p) = r.finish(&document)? {
-            paths.push(p);
-        }
-    }
-    if is_root {
-        // After the results are on disk: charts are a view of them, never a risk to them.
-        if let Some(dir) = crate::report::plot::write_run_charts(&document, &options.output_dir) {
-            if !options.quiet {
-                eprintln!("clusterbench: charts written to {}", dir.display());
-            }
-        }
-    }
-    outcome?;
-    if failed > 0 {
-        return Err(CheckFailed {
-            failed,
-            total: document.records.len(),
-            path: paths
-                .first()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        }
-        .into());
-    }
-    if is_root && !options.quiet {
-        for p in &paths {
-            eprintln!("clusterbench: results written to {}", p.display());
-        }
-    }
-    Ok(document)
 }

@@ -61,3 +61,29 @@ pub fn write_run_charts(doc: &RunDocument, output_dir: &Path) -> Option<PathBuf>
         }
     }
 }
+
+/// Draws a finished run's charts into `<output>/<run id>-charts/`: the last reporter,
+/// so the charts are a view of results already on disk and never a risk to them.
+pub struct ChartReporter {
+    pub output_dir: PathBuf,
+    pub quiet: bool,
+}
+
+impl crate::results::reporter::Reporter for ChartReporter {
+    fn begin(&mut self, _doc: &RunDocument) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn record(&mut self, _record: &crate::results::Record) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, doc: &RunDocument) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(dir) = write_run_charts(doc, &self.output_dir) {
+            if !self.quiet {
+                eprintln!("clusterbench: charts written to {}", dir.display());
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,285 @@
+//! One run of a suite, from start to the finished document: set-up (topology,
+//! backend, environment), the run id every rank agrees on, the benchmark loop, and
+//! the finish (status, reporters, exit verdict).
+
+use crate::core::Communicator;
+use crate::error::CheckFailed;
+use crate::options::RunOptions;
+use crate::probe::topology::Topology;
+use crate::report::json::JsonReporter;
+use crate::report::plot::ChartReporter;
+use crate::report::table::TableReporter;
+use crate::results::reporter::Reporter;
+use crate::results::{self, Environment, Record, RunDocument, RunInfo, RunStatus, ToolInfo};
+use crate::runner::{watchdog, Faults, RunContext, RunSetup};
+use anyhow::{anyhow, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The reporters of a run on rank 0: the JSON files always, the table unless quiet,
+/// the charts last.
+pub fn reporters(options: &RunOptions) -> Result<Vec<Box<dyn Reporter>>> {
+    let mut out: Vec<Box<dyn Reporter>> = vec![Box::new(JsonReporter::new(&options.output_dir)?)];
+    if !options.quiet {
+        out.push(Box::new(TableReporter::stdout()));
+    }
+    out.push(Box::new(ChartReporter {
+        output_dir: options.output_dir.clone(),
+        quiet: options.quiet,
+    }));
+    Ok(out)
+}
+
+/// Collects the environment fingerprint from every rank (complete on rank 0);
+/// `gpus_per_rank`: the GPUs each rank drives (`-g`).
+pub fn gather_environment(
+    comm: &dyn Communicator,
+    topology: &Topology,
+    gpus_per_rank: usize,
+) -> Result<Environment> {
+    use crate::probe::host::{local_host, local_rank};
+    use crate::results::environment::{HostInfo, MpiInfo, RankInfo};
+    let mine = serde_json::to_vec(&(
+        local_host(
+            topology,
+            crate::backend::cuda::gpu_inventory(),
+            crate::backend::cuda::cuda_stack(),
+        ),
+        local_rank(
+            comm.rank(),
+            topology,
+            crate::backend::cuda::rank_gpus(gpus_per_rank),
+            gpus_per_rank,
+        ),
+    ))?;
+    let all = comm.gather_bytes(&mine)?;
+    let mut hosts: Vec<HostInfo> = Vec::new();
+    let mut ranks: Vec<RankInfo> = Vec::new();
+    for bytes in all {
+        let (host, rank): (HostInfo, RankInfo) =
+            serde_json::from_slice(&bytes).context("decoding another rank's fingerprint")?;
+        if !hosts.iter().any(|h| h.hostname == host.hostname) {
+            hosts.push(host);
+        }
+        ranks.push(rank);
+    }
+    let mpi = comm.library_version().map(|v| MpiInfo {
+        library_version: v,
+        world_size: comm.size() as u32,
+    });
+    Ok(Environment { hosts, ranks, mpi })
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The run's name, start and shape, as rank 0 decided them for every rank.
+struct RunIdentity {
+    run_id: String,
+    started_at: String,
+    nodes: u32,
+    /// The host of every rank, in rank order.
+    rank_hosts: Vec<String>,
+}
+
+/// Rank 0 names the run and counts the nodes; every rank needs both.
+fn agree_identity(comm: &dyn Communicator, environment: &Environment) -> Result<RunIdentity> {
+    let started_at = now_rfc3339();
+    let host = environment
+        .hosts
+        .first()
+        .map(|h| h.hostname.as_str())
+        .unwrap_or("host");
+    let safe_host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        safe_host
+    );
+    let rank_hosts: Vec<String> = environment.ranks.iter().map(|r| r.host.clone()).collect();
+    let shared = serde_json::to_vec(&(id, started_at, environment.hosts.len() as u32, rank_hosts))?;
+    let agreed = comm.broadcast_bytes(&shared)?;
+    let (run_id, started_at, nodes, rank_hosts) =
+        serde_json::from_slice::<(String, String, u32, Vec<String>)>(&agreed)?;
+    Ok(RunIdentity {
+        run_id,
+        started_at,
+        nodes,
+        rank_hosts,
+    })
+}
+
+/// The spinner on rank 0's terminal; hidden elsewhere and when quiet.
+fn progress_bar(show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {pos} measured · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    pb
+}
+
+/// Every benchmark of the run in order, until one fails; the records and the link
+/// matrix measured go into `document` either way.
+fn measure_all(
+    ctx: &mut RunContext,
+    options: &RunOptions,
+    document: &mut RunDocument,
+) -> Result<()> {
+    let registry = crate::bench::registry();
+    let mut result = Ok(());
+    for cfg in &options.benches {
+        let Some(bench) = registry.iter().find(|b| b.name() == cfg.name) else {
+            result = Err(anyhow!("benchmark {} is not registered", cfg.name));
+            break;
+        };
+        if let Err(e) = ctx
+            .begin_bench(bench.name())
+            .and_then(|_| bench.run(cfg, ctx))
+        {
+            result = Err(e.context(format!("benchmark {}", cfg.name)));
+            break;
+        }
+    }
+    document.records = std::mem::take(&mut ctx.records);
+    document.links = ctx.links.take();
+    result
+}
+
+/// Stamps the outcome, lets every reporter finish, and turns failed checks into the
+/// run's error.
+fn finish(
+    mut document: RunDocument,
+    outcome: Result<()>,
+    reporters: &mut [Box<dyn Reporter>],
+    announce: bool,
+) -> Result<RunDocument> {
+    let failed = document
+        .records
+        .iter()
+        .filter(|r: &&Record| !r.check.passed)
+        .count();
+    document.run.finished_at = Some(now_rfc3339());
+    document.run.status = match (&outcome, failed) {
+        (Err(_), _) => RunStatus::Aborted,
+        (Ok(()), 0) => RunStatus::Completed,
+        (Ok(()), _) => RunStatus::CheckFailed,
+    };
+    let mut paths = Vec::new();
+    for r in reporters.iter_mut() {
+        if let Some(p) = r.finish(&document)? {
+            paths.push(p);
+        }
+    }
+    outcome?;
+    if failed > 0 {
+        return Err(CheckFailed {
+            failed,
+            total: document.records.len(),
+            path: paths
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        }
+        .into());
+    }
+    if announce {
+        for p in &paths {
+            eprintln!("clusterbench: results written to {}", p.display());
+        }
+    }
+    Ok(document)
+}
+
+/// Runs a whole suite. On rank 0 returns the results document (written to disk).
+pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
+    let topology = Topology::load()?;
+    let (backend, backend_note) =
+        crate::backend::select(options.backend, options.cuda_graph, options.gpus_per_rank)?;
+    for cfg in &options.benches {
+        backend.check_config(cfg)?;
+    }
+    let environment = gather_environment(comm, &topology, backend.devices_per_rank())?;
+    let identity = agree_identity(comm, &environment)?;
+
+    let mut document = RunDocument {
+        schema_version: results::SCHEMA_VERSION,
+        tool: ToolInfo::current(),
+        run: RunInfo {
+            run_id: identity.run_id,
+            command_line: std::env::args().collect(),
+            started_at: identity.started_at,
+            finished_at: None,
+            status: RunStatus::Running,
+            backend: backend.name().to_string(),
+            backend_note: backend_note.clone(),
+            suite: options.suite.clone(),
+            options: results::options_value(options),
+        },
+        environment,
+        records: Vec::new(),
+        links: None,
+    };
+
+    let is_root = comm.rank() == 0;
+    let mut reporters: Vec<Box<dyn Reporter>> = if is_root {
+        reporters(options)?
+    } else {
+        Vec::new()
+    };
+    if is_root {
+        if let Some(note) = &backend_note {
+            eprintln!("clusterbench: {note}");
+        }
+    }
+    for r in reporters.iter_mut() {
+        r.begin(&document)?;
+    }
+
+    let progress = progress_bar(is_root && !options.quiet);
+    let watchdog = options.timeout_s.map(|t| {
+        watchdog::Watchdog::start(
+            std::time::Duration::from_secs_f64(t),
+            format!("rank {} ({})", comm.rank(), crate::probe::host::hostname()),
+        )
+    });
+    if let (Some(w), Some(g)) = (watchdog.as_ref(), backend.guard()) {
+        w.guard(std::sync::Arc::downgrade(&g));
+    }
+    let outcome = {
+        let setup = RunSetup {
+            comm,
+            backend: backend.as_ref(),
+            topology: &topology,
+            nodes: identity.nodes,
+            hosts: identity.rank_hosts,
+            watchdog: watchdog.as_ref(),
+            peers: options.peers,
+            window: options.window,
+            faults: Faults {
+                corrupt_rank: options.corrupt_rank,
+                slowdown: options
+                    .slowdown
+                    .filter(|_| options.slow_rank.is_none_or(|r| r == comm.rank())),
+                stall_rank: options.stall_rank,
+            },
+        };
+        let mut ctx = RunContext::new(setup, &mut reporters, &progress);
+        measure_all(&mut ctx, options, &mut document)
+    };
+    progress.finish_and_clear();
+    finish(document, outcome, &mut reporters, is_root && !options.quiet)
+}
