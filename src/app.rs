@@ -108,12 +108,12 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plot(args) => {
-            let sources = crate::report::load_sources(&args.results)?;
-            let charts = crate::report::plot::build_charts(&sources);
+            let sources = crate::render::load_sources(&args.results)?;
+            let charts = crate::render::plot::build_charts(&sources);
             if charts.is_empty() {
                 return Err(crate::usage!("no chartable records in the results given"));
             }
-            let files = crate::report::plot::write_charts(&charts, &args.output, "")?;
+            let files = crate::render::plot::write_charts(&charts, &args.output, "")?;
             println!(
                 "clusterbench: {} charts written to {}",
                 files.len(),
@@ -122,8 +122,8 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Report(args) => {
-            let sources = crate::report::load_sources(&args.results)?;
-            let page = crate::report::html::render(&sources)?;
+            let sources = crate::render::load_sources(&args.results)?;
+            let page = crate::render::html::render(&sources)?;
             std::fs::write(&args.output, page)
                 .map_err(|e| crate::usage!("cannot write '{}': {e}", args.output.display()))?;
             println!("clusterbench: report written to {}", args.output.display());

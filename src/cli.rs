@@ -109,11 +109,11 @@ pub struct CompareArgs {
     /// What fails: any regressed record, or a benchmark whose records together
     /// (geometric mean, with its own interval) regressed; the latter tolerates one
     /// flapping record on a noisy machine.
-    #[arg(long, value_enum, default_value_t = crate::report::compare::Gate::Records)]
-    pub gate: crate::report::compare::Gate,
+    #[arg(long, value_enum, default_value_t = crate::analysis::compare::Gate::Records)]
+    pub gate: crate::analysis::compare::Gate,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
-    pub format: crate::report::grid::OutputFormat,
+    #[arg(long, value_enum, default_value_t = crate::render::grid::OutputFormat::Table)]
+    pub format: crate::render::grid::OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -132,8 +132,8 @@ pub struct ValidateArgs {
     /// Repeat to check several files.
     #[arg(long, value_name = "FILE|auto", default_value = "auto")]
     pub claims: Vec<String>,
-    #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
-    pub format: crate::report::grid::OutputFormat,
+    #[arg(long, value_enum, default_value_t = crate::render::grid::OutputFormat::Table)]
+    pub format: crate::render::grid::OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,8 +148,8 @@ pub struct ModelArgs {
     /// Results files.
     #[arg(required = true)]
     pub results: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
-    pub format: crate::report::grid::OutputFormat,
+    #[arg(long, value_enum, default_value_t = crate::render::grid::OutputFormat::Table)]
+    pub format: crate::render::grid::OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -221,8 +221,8 @@ pub struct PredictArgs {
         value_name = "N"
     )]
     pub stepfactor: u64,
-    #[arg(long, value_enum, default_value_t = crate::report::grid::OutputFormat::Table)]
-    pub format: crate::report::grid::OutputFormat,
+    #[arg(long, value_enum, default_value_t = crate::render::grid::OutputFormat::Table)]
+    pub format: crate::render::grid::OutputFormat,
 }
 
 /// The long help of `import`.

@@ -3,6 +3,7 @@
 //! The binary is a thin shell over [`app::main`]; everything else lives here so the
 //! integration tests and benches can reach it. The result schema is in [`results`].
 
+pub mod analysis;
 pub mod app;
 pub mod backend;
 pub mod bench;
@@ -11,10 +12,9 @@ pub mod comm;
 pub mod core;
 pub mod error;
 pub mod import;
-pub mod model;
 pub mod options;
 pub mod probe;
-pub mod report;
+pub mod render;
 pub mod results;
 pub mod runner;
 pub mod session;

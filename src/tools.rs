@@ -3,13 +3,13 @@
 //! import), print. Bad input is a `UsageError` (exit 2); a negative verdict is a
 //! `VerdictFailed` (exit 1) after the report is printed.
 
+use crate::analysis::compare::{self, CompareOptions, Reference};
+use crate::analysis::model::{self, Link, Topology};
+use crate::analysis::validate::{self, ClaimsFile, Outcome};
 use crate::cli::{CompareArgs, ImportArgs, ModelArgs, PredictArgs, ValidateArgs};
 use crate::error::{UsageError, VerdictFailed};
-use crate::model::{self, Link, Topology};
-use crate::report::compare::{self, CompareOptions, Reference};
-use crate::report::grid::{render, OutputFormat};
-use crate::report::json::read_results;
-use crate::report::validate::{self, ClaimsFile, Outcome};
+use crate::render::grid::{render, OutputFormat};
+use crate::results::files::read_results;
 use crate::units::{format_bytes, format_seconds, parse_size};
 use anyhow::Result;
 use std::path::Path;
@@ -41,7 +41,10 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     let report = compare::compare(&baseline, &candidate, &opts)?;
     match args.format {
         OutputFormat::Json => print_json(&report)?,
-        f => print!("{}", compare::render(&report, f == OutputFormat::Markdown)),
+        f => print!(
+            "{}",
+            crate::render::compare::render(&report, f == OutputFormat::Markdown)
+        ),
     }
     if report.regressions > 0 {
         return Err(VerdictFailed(format!(
@@ -88,7 +91,7 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
         OutputFormat::Json => print_json(&results)?,
         f => print!(
             "{}",
-            validate::render(&results, f == OutputFormat::Markdown)
+            crate::render::validate::render(&results, f == OutputFormat::Markdown)
         ),
     }
     let failed = results
@@ -359,7 +362,7 @@ pub fn import(args: &ImportArgs) -> Result<()> {
     let doc = crate::import::import(&text, args.format, &ctx)?;
     match &args.output {
         Some(p) => {
-            crate::report::json::write_document(&doc, p)
+            crate::results::files::write_document(&doc, p)
                 .map_err(|e| UsageError::new(format!("cannot write '{}': {e:#}", p.display())))?;
             eprintln!(
                 "clusterbench: imported {} records from {} into {}",

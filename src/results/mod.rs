@@ -11,6 +11,7 @@
 
 pub mod describe;
 pub mod environment;
+pub mod files;
 pub mod links;
 pub mod reporter;
 

@@ -1,5 +1,5 @@
 use assert_cmd::Command;
-use clusterbench::report::json::read_document;
+use clusterbench::results::files::read_document;
 use clusterbench::results::RunDocument;
 use std::path::{Path, PathBuf};
 

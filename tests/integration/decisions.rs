@@ -205,7 +205,7 @@ fn imports_of_nccl_tests_text_and_json_agree_and_validate_against_claims() {
         );
         assert_code(&o, 0);
         assert_matches_schema(&d.join(out));
-        let doc = clusterbench::report::json::read_document(&d.join(out)).unwrap();
+        let doc = clusterbench::results::files::read_document(&d.join(out)).unwrap();
         assert_eq!(doc.tool.name, "nccl-tests");
         // 31 sizes, out-of-place and in-place.
         assert_eq!(doc.records.len(), 62);
@@ -269,7 +269,7 @@ fn osu_logs_import_with_the_rank_count_given() {
     );
     assert_code(&o, 0);
     assert_matches_schema(&d.join("osu.json"));
-    let doc = clusterbench::report::json::read_document(&d.join("osu.json")).unwrap();
+    let doc = clusterbench::results::files::read_document(&d.join("osu.json")).unwrap();
     assert_eq!(doc.tool.name, "osu-micro-benchmarks");
     assert_eq!(doc.tool.version, "5.6.2");
     assert_eq!(doc.records.len(), 19);
@@ -291,7 +291,7 @@ fn osu_logs_import_with_the_rank_count_given() {
         ],
     );
     assert_code(&v7, 0);
-    let doc = clusterbench::report::json::read_document(&d.join("v7.json")).unwrap();
+    let doc = clusterbench::results::files::read_document(&d.join("v7.json")).unwrap();
     assert_eq!(doc.records[0].time_s.min, 99.29e-6);
     assert_eq!(doc.records[0].time_s.max, 164.85e-6);
     // Model works on imported files.
@@ -451,7 +451,7 @@ fn validate_passes_fails_and_says_not_measured() {
 
 #[test]
 fn every_builtin_claims_file_parses_and_keeps_its_sources() {
-    use clusterbench::report::validate::{ClaimsFile, BUILTIN_CLAIMS};
+    use clusterbench::analysis::validate::{ClaimsFile, BUILTIN_CLAIMS};
     for (name, body) in BUILTIN_CLAIMS {
         let f = ClaimsFile::parse(body, name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!f.claims.is_empty(), "{name}");

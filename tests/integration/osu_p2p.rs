@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::decisions::{cb, fixture, text};
-use clusterbench::report::json::read_document;
+use clusterbench::results::files::read_document;
 use clusterbench::results::{Params, Record, RunDocument};
 use std::path::Path;
 

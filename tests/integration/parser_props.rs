@@ -1,8 +1,8 @@
 //! Property tests of the parsers of results, claims and other tools' logs: arbitrary
 //! and mutated input gives a value or a usage error, never a panic.
 
+use clusterbench::analysis::validate::{ClaimsFile, BUILTIN_CLAIMS};
 use clusterbench::import::{import, Format, ImportContext};
-use clusterbench::report::validate::{ClaimsFile, BUILTIN_CLAIMS};
 use clusterbench::results::Params;
 use proptest::prelude::*;
 
@@ -213,10 +213,10 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.json");
         std::fs::write(&p, mutate(&text, at, cut, &insert)).unwrap();
-        if let Ok(doc) = clusterbench::report::json::read_document(&p) {
+        if let Ok(doc) = clusterbench::results::files::read_document(&p) {
             // A document that reads can be compared and fitted without a panic.
-            let _ = clusterbench::report::compare::compare(&doc, &doc, &Default::default());
-            let _ = clusterbench::model::fit_collectives(&doc);
+            let _ = clusterbench::analysis::compare::compare(&doc, &doc, &Default::default());
+            let _ = clusterbench::analysis::model::fit_collectives(&doc);
         }
     }
 }

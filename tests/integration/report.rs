@@ -2,7 +2,7 @@
 //! parsed as XML, the report rendered in headless Chromium, hostile strings inert.
 
 use crate::common::*;
-use clusterbench::report::plot::{HEIGHT, WIDTH};
+use clusterbench::render::plot::{HEIGHT, WIDTH};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -88,7 +88,7 @@ pub(super) fn measure(
                                 v / per as f64,
                                 format!(
                                     "{} on {} ranks",
-                                    crate::report::compare::label(r),
+                                    crate::analysis::compare::label(r),
                                     r.ranks
                                 ),
                             )
@@ -105,7 +105,7 @@ pub(super) fn measure(
                     .filter(|r| want.is_none() || record_dtype(r) == want)
                     .filter(|r| gpu(r) == (target.kind != TargetKind::Cpu))
                     .filter_map(|r| {
-                        metric(r, "tflops").map(|v| (v, crate::report::compare::label(r)))
+                        metric(r, "tflops").map(|v| (v, crate::analysis::compare::label(r)))
                     })
                     .collect(),
                 true,
@@ -114,7 +114,7 @@ pub(super) fn measure(
         Quantity::IntraNodeAllreduceBusbw => best(
             recs.filter(|r| is_allreduce(r) && gpu(r) && r.nodes == 1 && r.ranks > 1)
                 .filter(|r| collective_bytes(r).unwrap_or(0) >= min_bytes)
-                .filter_map(|r| metric(r, "busbw").map(|v| (v, crate::report::compare::label(r))))
+                .filter_map(|r| metric(r, "busbw").map(|v| (v, crate::analysis::compare::label(r))))
                 .collect(),
             true,
         ),
@@ -130,7 +130,7 @@ pub(super) fn measure(
                             v * (k - 1.0) / (n - 1.0) * per_node_gpus,
                             format!(
                                 "{} (busbw x (k-1)/(n-1) x {per_node_gpus} GPUs/node)",
-                                crate::report::compare::label(r)
+                                crate::analysis::compare::label(r)
                             ),
                         )
                     })
@@ -146,7 +146,7 @@ pub(super) fn measure(
             best(
                 two.iter()
                     .filter(|r| collective_bytes(r) == smallest)
-                    .map(|r| (r.time_s.median * 1e6, crate::report::compare::label(r)))
+                    .map(|r| (r.time_s.median * 1e6, crate::analysis::compare::label(r)))
                     .collect(),
                 false,
             )

@@ -1,9 +1,9 @@
-//! Reporters: each output format is one type implementing [`Reporter`].
+//! What people read: the terminal table, charts (PNG, SVG), the one-file HTML report
+//! and the link-matrix view, each a view of results documents.
 
 pub mod compare;
 pub mod grid;
 pub mod html;
-pub mod json;
 pub mod links;
 pub mod plot;
 pub mod table;
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 pub fn load_sources(paths: &[PathBuf]) -> Result<Vec<plot::Source>> {
     let docs = paths
         .iter()
-        .map(|p| json::read_results(p).map(|d| (p.clone(), d)))
+        .map(|p| crate::results::files::read_results(p).map(|d| (p.clone(), d)))
         .collect::<Result<Vec<_>>>()?;
     Ok(plot::label_sources(docs))
 }

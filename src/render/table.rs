@@ -258,7 +258,7 @@ impl<W: Write> Reporter for TableReporter<W> {
     }
 
     fn links(&mut self, m: &crate::results::links::LinkMatrix) -> Result<()> {
-        write!(self.out, "{}", crate::report::links::matrix_text(m))?;
+        write!(self.out, "{}", crate::render::links::matrix_text(m))?;
         Ok(())
     }
 

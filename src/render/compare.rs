@@ -1,6 +1,6 @@
 //! The comparison as a terminal table or GitHub markdown.
 
-use super::{CompareReport, Gate, Verdict};
+use crate::analysis::compare::{CompareReport, Gate, Verdict};
 
 fn verdict_text(v: Verdict) -> &'static str {
     match v {
@@ -60,7 +60,7 @@ pub fn render(report: &CompareReport, markdown: bool) -> String {
             report.baseline, report.candidate
         ));
     }
-    out.push_str(&crate::report::grid::render(&header, &rows, markdown));
+    out.push_str(&crate::render::grid::render(&header, &rows, markdown));
     let bench_rows: Vec<Vec<String>> = report
         .benchmarks
         .iter()
@@ -76,7 +76,7 @@ pub fn render(report: &CompareReport, markdown: bool) -> String {
         })
         .collect();
     out.push('\n');
-    out.push_str(&crate::report::grid::render(
+    out.push_str(&crate::render::grid::render(
         &[
             "benchmark",
             "records",

@@ -7,7 +7,7 @@ use super::super::{Chart, NamedChart, Peak, Source};
 /// instance type or GPU model as `validate` picks them) as a dashed line on the charts
 /// that measure the same quantity in the same unit.
 pub(super) fn attach_claimed_peaks(charts: &mut [NamedChart], source: &Source) {
-    use crate::report::validate::{self, ClaimsFile, Quantity};
+    use crate::analysis::validate::{self, ClaimsFile, Quantity};
     let (instances, gpus) = validate::detected_hardware(&source.doc);
     let files = validate::auto_select(&ClaimsFile::builtin(), &instances, &gpus);
     if files.is_empty() {

@@ -9,13 +9,11 @@
 mod check;
 mod claims;
 mod measure;
-mod render;
 mod select;
 
 pub use check::{validate, ClaimResult, Outcome};
 pub use claims::{toml_error, Claim, ClaimsFile, Quantity, Target, TargetKind, BUILTIN_CLAIMS};
 pub(crate) use measure::{normalize_dtype, record_dtype};
-pub use render::render;
 pub use select::{auto_select, detected_hardware};
 
 #[cfg(test)]

@@ -9,11 +9,9 @@
 //! when the whole interval lies beyond its threshold, so noise alone does not fail.
 
 mod matching;
-mod render;
 mod verdict;
 
 pub use matching::{label, match_key, Reference};
-pub use render::render;
 pub use verdict::{compare, BenchmarkSummary, CompareReport, Comparison, Verdict};
 
 use crate::error::UsageError;

@@ -1,6 +1,6 @@
 //! The checked claims as a terminal table or GitHub markdown.
 
-use super::{ClaimResult, Outcome};
+use crate::analysis::validate::{ClaimResult, Outcome};
 
 /// Renders the results as a terminal table or markdown.
 pub fn render(results: &[ClaimResult], markdown: bool) -> String {
@@ -52,7 +52,7 @@ pub fn render(results: &[ClaimResult], markdown: bool) -> String {
             ]
         })
         .collect();
-    let mut out = crate::report::grid::render(&header, &rows, markdown);
+    let mut out = crate::render::grid::render(&header, &rows, markdown);
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     out.push_str(&format!(
         "\n{} pass, {} warn, {} fail, {} not measured, {} reported without a threshold, {} informational\n",

@@ -1,0 +1,7 @@
+//! What results mean: regression verdicts between runs (`compare`), measured
+//! against claimed figures (`validate`), and latency/bandwidth models fitted to sweeps
+//! that predict larger clusters (`model`, `predict`).
+
+pub mod compare;
+pub mod model;
+pub mod validate;
