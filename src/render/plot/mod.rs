@@ -14,21 +14,21 @@
 //!
 //! The path of a chart: `source` (labelled documents, drawable records) feeds `build`
 //! (one file per family of charts), which fills the types of `model`; `draw` turns
-//! those into pixels, and knows nothing of results. `format` holds the number and
-//! time labels that the HTML tables share.
+//! those into pixels, and knows nothing of results. Numbers and times are
+//! labelled by `crate::units`, as everywhere else.
 
 use crate::results::RunDocument;
 use std::path::{Path, PathBuf};
 
 mod build;
 mod draw;
-mod format;
+
 mod model;
 mod source;
 
+pub use crate::units::{format_number, format_seconds};
 pub use build::build_charts;
 pub use draw::{draw_heatmap, draw_line, render_svg, write_charts, write_png, HEIGHT, WIDTH};
-pub use format::{format_number, format_seconds};
 pub use model::{Chart, Heatmap, HostMatrix, LineChart, NamedChart, Peak, Scale, Series};
 pub use source::{hardware_name, label_sources, system_name, Source};
 
