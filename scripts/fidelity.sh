@@ -4,9 +4,11 @@
 #
 #   scripts/fidelity.sh
 #
-# Builds scripts/fidelity/{stream_triad,allreduce_loop}.c into a temp dir, runs
+# Builds scripts/fidelity/{stream_triad,allreduce_loop,pingpong}.c into a temp dir, runs
 #   1. clusterbench membw (STREAM triad) and stream_triad, alternating,
 #      TRIAD_REPS times each, same array length and thread count;
+#   2. clusterbench allreduce (2 ranks, 8 B .. 16 MiB, float/sum) and
+#      allreduce_loop under the same mpirun options, alternating, AR_REPS times each;
 #   3. clusterbench p2p (2 ranks: latency, windowed bandwidth) and pingpong.c, alternating
 #      P2P_REPS times each, same iterations, warm-up, window and binding; both sides
 #      time each iteration the same way and compare_p2p.py compares the same statistic
@@ -14,10 +16,9 @@
 #      the mean, i.e. the loop's total time, or iqm), printing each side's run-to-run
 #      spread, the median of the paired (adjacent) runs' ratios and the C-vs-C ratio
 #      of adjacent C runs (the machine's noise floor);
-#   2. clusterbench allreduce (2 ranks, 8 B .. 16 MiB, float/sum) and
-#      allreduce_loop under the same mpirun options, alternating, AR_REPS times each;
-# then prints ratio tables via scripts/fidelity/compare.py. Goals (triad >= 0.97x,
-# all-reduce time <= 1.03x) are reported, not enforced.
+# then prints ratio tables via scripts/fidelity/compare.py (triad, all-reduce) and
+# compare_p2p.py (p2p). Goals (triad >= 0.97x, all-reduce time <= 1.03x) are
+# reported, not enforced.
 #
 # Environment overrides:
 #   CLUSTERBENCH     clusterbench binary       (default target/release/clusterbench)
