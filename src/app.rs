@@ -47,7 +47,10 @@ fn dispatch(cli: Cli) -> Result<()> {
     };
     if let Some(args) = dry_run {
         // The same validation as a run, and nothing that a run starts after it.
-        print!("{}", plan_text(&RunOptions::from_args(&args)?));
+        print!(
+            "{}",
+            plan_text(&RunOptions::from_args(&args, crate::bench::registry())?)
+        );
         return Ok(());
     }
     // Before MPI or any thread starts: this may re-execute the program so that CUDA
@@ -64,14 +67,14 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::CudaCheck => crate::backend::cuda::check::run(),
         Command::Run(args) => {
             // Validate everything before MPI starts, so bad input fails identically on every rank.
-            let options = RunOptions::from_args(&args)?;
+            let options = RunOptions::from_args(&args, crate::bench::registry())?;
             let comm = comm::open()?;
             with_abort_on_error(comm.as_ref(), |c| {
                 crate::session::run(&options, c).map(|_| ())
             })
         }
         Command::Links(args) => {
-            let options = RunOptions::from_args(&args.run_args())?;
+            let options = RunOptions::from_args(&args.run_args(), crate::bench::registry())?;
             let comm = comm::open()?;
             with_abort_on_error(comm.as_ref(), |c| {
                 crate::session::run(&options, c).map(|_| ())
@@ -249,7 +252,9 @@ mod tests {
         let mut full = vec!["clusterbench", "run", "--dry-run"];
         full.extend_from_slice(line);
         match Cli::try_parse_from(full).expect("parses").command {
-            Command::Run(args) => plan_text(&RunOptions::from_args(&args).expect("valid")),
+            Command::Run(args) => {
+                plan_text(&RunOptions::from_args(&args, crate::bench::registry()).expect("valid"))
+            }
             _ => unreachable!("a run command"),
         }
     }

@@ -6,7 +6,11 @@ use crate::error::UsageError;
 
 /// Checks `-g` against the rest of the command line; returns the GPUs per process.
 /// `benches`: the benchmarks the run would measure.
-pub fn validate(args: &RunArgs, benches: &[&str]) -> Result<usize, UsageError> {
+pub fn validate(
+    args: &RunArgs,
+    benches: &[&str],
+    registry: &[&'static dyn crate::bench::Benchmark],
+) -> Result<usize, UsageError> {
     let n = args.gpus_per_rank;
     if n == 0 {
         return Err(UsageError::new(
@@ -29,7 +33,7 @@ pub fn validate(args: &RunArgs, benches: &[&str]) -> Result<usize, UsageError> {
     // The benchmarks that run over every GPU of a process (the NCCL collectives); the
     // others measure one device or one process pair and are refused rather than
     // silently measuring a part of what was asked.
-    let multi: Vec<&str> = crate::bench::registry()
+    let multi: Vec<&str> = registry
         .iter()
         .filter(|b| b.supports().multi_gpu)
         .map(|b| b.name())
@@ -70,36 +74,62 @@ mod tests {
     #[test]
     fn the_flag_is_checked_against_backend_graphs_and_benchmarks() {
         let colls = ["allreduce", "alltoall"];
-        assert_eq!(validate(&args(&[]), &["matmul"]).unwrap(), 1);
-        assert_eq!(validate(&args(&["-g", "4"]), &colls).unwrap(), 4);
+        assert_eq!(
+            validate(&args(&[]), &["matmul"], crate::bench::registry()).unwrap(),
+            1
+        );
+        assert_eq!(
+            validate(&args(&["-g", "4"]), &colls, crate::bench::registry()).unwrap(),
+            4
+        );
         assert_eq!(
             validate(
                 &args(&["--gpus-per-rank", "2", "--backend", "cuda"]),
-                &colls
+                &colls,
+                crate::bench::registry()
             )
             .unwrap(),
             2
         );
-        let e = validate(&args(&["-g", "0"]), &colls).unwrap_err().0;
+        let e = validate(&args(&["-g", "0"]), &colls, crate::bench::registry())
+            .unwrap_err()
+            .0;
         assert!(e.contains("at least 1"), "{e}");
-        let e = validate(&args(&["-g", "2", "--backend", "cpu"]), &colls)
-            .unwrap_err()
-            .0;
+        let e = validate(
+            &args(&["-g", "2", "--backend", "cpu"]),
+            &colls,
+            crate::bench::registry(),
+        )
+        .unwrap_err()
+        .0;
         assert!(e.starts_with("-g needs the CUDA backend"), "{e}");
-        let e = validate(&args(&["-g", "2", "--cuda-graph", "4"]), &colls)
-            .unwrap_err()
-            .0;
+        let e = validate(
+            &args(&["-g", "2", "--cuda-graph", "4"]),
+            &colls,
+            crate::bench::registry(),
+        )
+        .unwrap_err()
+        .0;
         assert!(e.contains("--cuda-graph"), "{e}");
-        let e = validate(&args(&["-g", "2"]), &["allreduce", "p2p", "matmul"])
-            .unwrap_err()
-            .0;
+        let e = validate(
+            &args(&["-g", "2"]),
+            &["allreduce", "p2p", "matmul"],
+            crate::bench::registry(),
+        )
+        .unwrap_err()
+        .0;
         assert!(
             e.contains("not for p2p, matmul") && e.ends_with("run them without -g"),
             "{e}"
         );
         // -g 1 is today's behaviour for every benchmark and backend.
         assert_eq!(
-            validate(&args(&["-g", "1", "--backend", "cpu"]), &["p2p"]).unwrap(),
+            validate(
+                &args(&["-g", "1", "--backend", "cpu"]),
+                &["p2p"],
+                crate::bench::registry()
+            )
+            .unwrap(),
             1
         );
     }

@@ -201,8 +201,12 @@ fn validate(cfg: &BenchConfig, supported: &crate::bench::Supports) -> Result<()>
 }
 
 impl RunOptions {
-    pub fn from_args(args: &RunArgs) -> Result<RunOptions> {
-        let registry = crate::bench::registry();
+    /// The run `args` ask for, checked against the benchmarks of `registry`
+    /// (`crate::bench::registry()` in the program; a test may hand in others).
+    pub fn from_args(
+        args: &RunArgs,
+        registry: &[&'static dyn crate::bench::Benchmark],
+    ) -> Result<RunOptions> {
         let find = |name: &str| {
             registry.iter().find(|b| b.name() == name).ok_or_else(|| {
                 let known: Vec<&str> = registry.iter().map(|b| b.name()).collect();
@@ -351,7 +355,7 @@ impl RunOptions {
             }
         }
 
-        let gpus_per_rank = gpus::validate(args, &names)?;
+        let gpus_per_rank = gpus::validate(args, &names, registry)?;
         Ok(RunOptions {
             suite: suite.map(|s| s.0),
             backend: args.backend,
