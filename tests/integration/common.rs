@@ -107,3 +107,13 @@ pub fn assert_matches_schema(path: &Path) {
 pub fn run_allreduce<'a>(min: &'a str, max: &'a str) -> [&'a str; 7] {
     ["run", "--bench", "allreduce", "-b", min, "-e", max]
 }
+
+/// The names of the entries of `dir`, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

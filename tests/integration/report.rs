@@ -45,15 +45,6 @@ fn svg_texts(path: &Path) -> Vec<String> {
         .collect()
 }
 
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Checks every chart in `dir` and returns the file names.
 fn assert_charts_decode(dir: &Path) -> Vec<String> {
     let names = files_in(dir);
