@@ -1,11 +1,9 @@
 //! All-reduce: every rank contributes `count` elements and receives the reduction.
 
-use super::{base_config, Benchmark, Supports};
-use crate::bench::collective::run_sweep;
+use crate::bench::collective::CollectiveBench;
 use crate::core::Communicator;
-use crate::core::{BenchConfig, DType, ReduceOp};
 use crate::core::{Collective, CollectiveKind, ExactInputs};
-use crate::runner::RunContext;
+use crate::core::{DType, ReduceOp};
 use anyhow::Result;
 
 /// The all-reduce collective (nccl-tests' `all_reduce_perf`).
@@ -114,39 +112,12 @@ impl Collective for AllReduce {
     }
 }
 
-pub struct AllReduceBench;
-
-impl Benchmark for AllReduceBench {
-    fn name(&self) -> &'static str {
-        "allreduce"
-    }
-
-    fn description(&self) -> &'static str {
-        "all-reduce over all ranks (MPI on host buffers; NCCL on GPUs), out-of-place and in-place"
-    }
-
-    fn supports(&self) -> Supports {
-        Supports {
-            multi_gpu: true,
-            sizes: true,
-            ops: true,
-            shapes: false,
-            array: false,
-            dtypes: &DType::COLLECTIVE,
-        }
-    }
-
-    fn default_config(&self) -> BenchConfig {
-        BenchConfig {
-            ops: vec![ReduceOp::Sum],
-            ..base_config(self.name())
-        }
-    }
-
-    fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
-        run_sweep(&AllReduce, cfg, ctx)
-    }
-}
+/// The benchmark that sweeps it.
+pub const BENCH: CollectiveBench = CollectiveBench {
+    coll: &AllReduce,
+    description:
+        "all-reduce over all ranks (MPI on host buffers; NCCL on GPUs), out-of-place and in-place",
+};
 
 #[cfg(test)]
 mod tests {

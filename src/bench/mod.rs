@@ -49,7 +49,7 @@ pub trait Benchmark: Sync {
 /// Every benchmark, in the order a suite usually runs them.
 pub fn registry() -> &'static [&'static dyn Benchmark] {
     &[
-        &allreduce::AllReduceBench,
+        &allreduce::BENCH,
         &allgather::BENCH,
         &reducescatter::BENCH,
         &broadcast::BENCH,
