@@ -17,7 +17,7 @@ pub mod membw;
 pub mod p2p;
 pub mod reducescatter;
 
-use crate::core::{BenchConfig, DType};
+use crate::core::{BenchConfig, Collective, DType};
 use crate::runner::RunContext;
 use anyhow::Result;
 
@@ -62,6 +62,18 @@ pub fn registry() -> &'static [&'static dyn Benchmark] {
     ]
 }
 
+/// Every collective swept, in the registry's order: each defines its bus-bandwidth
+/// factor once, for its own benchmark and for logs imported from other tools.
+pub fn collectives() -> [&'static dyn Collective; 5] {
+    [
+        &allreduce::AllReduce,
+        &allgather::AllGather,
+        &reducescatter::ReduceScatter,
+        &broadcast::Broadcast,
+        &alltoall::AllToAll,
+    ]
+}
+
 /// Defaults shared by every benchmark; each overrides what it needs.
 pub fn base_config(name: &str) -> BenchConfig {
     BenchConfig {
@@ -77,5 +89,27 @@ pub fn base_config(name: &str) -> BenchConfig {
         shapes: vec![],
         array_bytes: None,
         search: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_collective_is_a_benchmark_of_its_name() {
+        let benchmarks: Vec<&str> = registry().iter().map(|b| b.name()).collect();
+        let all = collectives();
+        let names: Vec<&str> = all.iter().map(|c| c.name()).collect();
+        assert_eq!(names, benchmarks[..all.len()]);
+        // Each standard collective once, so a lookup by kind or name finds one.
+        for (i, c) in all.iter().enumerate() {
+            assert!(c.kind().is_some(), "{}", c.name());
+            assert!(
+                all[..i].iter().all(|d| d.kind() != c.kind()),
+                "{}",
+                c.name()
+            );
+        }
     }
 }

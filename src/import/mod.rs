@@ -7,6 +7,7 @@ pub mod nccl_tests;
 pub mod osu;
 pub mod osu_p2p;
 
+use crate::bench::collectives;
 use crate::core::{DType, ReduceOp};
 use crate::error::UsageError;
 use crate::results::environment::{HostInfo, RankInfo};
@@ -115,14 +116,15 @@ pub fn dtype_of(name: &str) -> Option<DType> {
     }
 }
 
-/// nccl-tests bus-bandwidth factors (the same as clusterbench's).
+/// algbw x this = busbw for a row of `benchmark` on `ranks` ranks: the factor of the
+/// clusterbench collective of that name (nccl-tests' own). Names no collective here has
+/// (nccl-tests' sendrecv and hypercube, OSU's gather or allgatherv...) keep
+/// busbw = algbw: there is no factor of theirs to apply.
 pub fn busbw_factor(benchmark: &str, ranks: u32) -> f64 {
-    let n = ranks.max(1) as f64;
-    match benchmark {
-        "allreduce" => 2.0 * (n - 1.0) / n,
-        "allgather" | "reducescatter" | "alltoall" => (n - 1.0) / n,
-        _ => 1.0,
-    }
+    collectives()
+        .into_iter()
+        .find(|c| c.name() == benchmark)
+        .map_or(1.0, |c| c.busbw_factor(ranks.max(1) as usize))
 }
 
 /// Detects the format of `text`.
