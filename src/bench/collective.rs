@@ -116,6 +116,10 @@ impl crate::bench::Benchmark for CollectiveBench {
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         run_sweep(self.coll, cfg, ctx)
     }
+
+    fn collective(&self) -> Option<&'static dyn Collective> {
+        Some(self.coll)
+    }
 }
 
 /// Input pattern period: element `i` of rank `r` is a function of `(i + 7 r) mod 61`,

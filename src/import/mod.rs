@@ -122,7 +122,6 @@ pub fn dtype_of(name: &str) -> Option<DType> {
 /// busbw = algbw: there is no factor of theirs to apply.
 pub fn busbw_factor(benchmark: &str, ranks: u32) -> f64 {
     collectives()
-        .into_iter()
         .find(|c| c.name() == benchmark)
         .map_or(1.0, |c| c.busbw_factor(ranks.max(1) as usize))
 }
