@@ -1,63 +1,13 @@
 //! All-reduce: every rank contributes `count` elements and receives the reduction.
 
-use super::{base_config, Benchmark, Supports};
-use crate::bench::collective::run_sweep;
+use crate::bench::collective::{input_value, reduction_table, CollectiveBench, PERIOD};
 use crate::core::Communicator;
-use crate::core::{BenchConfig, DType, ReduceOp};
 use crate::core::{Collective, CollectiveKind, ExactInputs};
-use crate::runner::RunContext;
+use crate::core::{DType, ReduceOp};
 use anyhow::Result;
 
 /// The all-reduce collective (nccl-tests' `all_reduce_perf`).
 pub struct AllReduce;
-
-/// Input pattern period: element `i` of rank `r` is a function of `(i + 7 r) mod 61`,
-/// so the expected reduction of element `i` depends only on `i mod 61` and is computed
-/// once per residue, whatever the number of ranks.
-pub(crate) const PERIOD: usize = 61;
-
-/// Element `i` of `rank`'s input, kept within `exact` (values 1..=61 where the datatype
-/// holds them; fewer where it does not, as in bf16 and fp8).
-pub(crate) fn input_value(op: ReduceOp, i: usize, rank: usize, exact: ExactInputs) -> i64 {
-    let k = ((i + 7 * rank) % PERIOD) as i64 % exact.max;
-    match op {
-        // Products stay exact at any scale: factors of +1 and -1.
-        ReduceOp::Prod => {
-            if k % 3 == 0 {
-                -1
-            } else {
-                1
-            }
-        }
-        ReduceOp::Sum if rank >= exact.contributors => 0,
-        // Small positive integers: sums stay exact in float up to ~275,000 ranks.
-        _ => k + 1,
-    }
-}
-
-pub(crate) fn combine(op: ReduceOp, a: i64, b: i64) -> i64 {
-    match op {
-        ReduceOp::Sum => a + b,
-        ReduceOp::Prod => a * b,
-        ReduceOp::Min => a.min(b),
-        ReduceOp::Max => a.max(b),
-        ReduceOp::Band => a & b,
-        ReduceOp::Bor => a | b,
-        ReduceOp::Bxor => a ^ b,
-    }
-}
-
-/// The reduction over `ranks` ranks of input element `i`, at `table[i % PERIOD]`
-/// (the inputs of every rank repeat with that period).
-pub(crate) fn reduction_table(op: ReduceOp, ranks: usize, exact: ExactInputs) -> Vec<i64> {
-    (0..PERIOD)
-        .map(|s| {
-            (1..ranks).fold(input_value(op, s, 0, exact), |acc, r| {
-                combine(op, acc, input_value(op, s, r, exact))
-            })
-        })
-        .collect()
-}
 
 impl Collective for AllReduce {
     fn name(&self) -> &'static str {
@@ -114,43 +64,17 @@ impl Collective for AllReduce {
     }
 }
 
-pub struct AllReduceBench;
-
-impl Benchmark for AllReduceBench {
-    fn name(&self) -> &'static str {
-        "allreduce"
-    }
-
-    fn description(&self) -> &'static str {
-        "all-reduce over all ranks (MPI on host buffers; NCCL on GPUs), out-of-place and in-place"
-    }
-
-    fn supports(&self) -> Supports {
-        Supports {
-            multi_gpu: true,
-            sizes: true,
-            ops: true,
-            shapes: false,
-            array: false,
-            dtypes: &DType::COLLECTIVE,
-        }
-    }
-
-    fn default_config(&self) -> BenchConfig {
-        BenchConfig {
-            ops: vec![ReduceOp::Sum],
-            ..base_config(self.name())
-        }
-    }
-
-    fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
-        run_sweep(&AllReduce, cfg, ctx)
-    }
-}
+/// The benchmark that sweeps it.
+pub const BENCH: CollectiveBench = CollectiveBench {
+    coll: &AllReduce,
+    description:
+        "all-reduce over all ranks (MPI on host buffers; NCCL on GPUs), out-of-place and in-place",
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::collective::combine;
 
     #[test]
     fn busbw_factor_matches_nccl_tests() {

@@ -1,7 +1,6 @@
 //! Broadcast: rank 0's buffer to every rank.
 
-use crate::bench::allreduce::input_value;
-use crate::bench::collective::CollectiveBench;
+use crate::bench::collective::{input_value, CollectiveBench};
 use crate::core::Communicator;
 use crate::core::{Collective, CollectiveKind, ExactInputs};
 use crate::core::{DType, ReduceOp};

@@ -1,8 +1,9 @@
 //! What every collective shares: the sweep over sizes, datatypes, ops and placement,
-//! the bandwidth figures, and exact checks against a computed expectation.
+//! the bandwidth figures, and the input pattern whose every reduction is exact, so
+//! outputs are checked against a computed expectation.
 
 use crate::core::Iterations;
-use crate::core::{BenchConfig, Collective, CollectiveCase, DType, ReduceOp};
+use crate::core::{BenchConfig, Collective, CollectiveCase, DType, ExactInputs, ReduceOp};
 use crate::results::describe::params;
 use crate::runner::{MetricSpec, RunContext};
 use crate::units::format_bytes;
@@ -115,14 +116,64 @@ impl crate::bench::Benchmark for CollectiveBench {
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         run_sweep(self.coll, cfg, ctx)
     }
+
+    fn collective(&self) -> Option<&'static dyn Collective> {
+        Some(self.coll)
+    }
+}
+
+/// Input pattern period: element `i` of rank `r` is a function of `(i + 7 r) mod 61`,
+/// so the expected reduction of element `i` depends only on `i mod 61` and is computed
+/// once per residue, whatever the number of ranks.
+pub(crate) const PERIOD: usize = 61;
+
+/// Element `i` of `rank`'s input, kept within `exact` (values 1..=61 where the datatype
+/// holds them; fewer where it does not, as in bf16 and fp8).
+pub(crate) fn input_value(op: ReduceOp, i: usize, rank: usize, exact: ExactInputs) -> i64 {
+    let k = ((i + 7 * rank) % PERIOD) as i64 % exact.max;
+    match op {
+        // Products stay exact at any scale: factors of +1 and -1.
+        ReduceOp::Prod => {
+            if k % 3 == 0 {
+                -1
+            } else {
+                1
+            }
+        }
+        ReduceOp::Sum if rank >= exact.contributors => 0,
+        // Small positive integers: sums stay exact in float up to ~275,000 ranks.
+        _ => k + 1,
+    }
+}
+
+pub(crate) fn combine(op: ReduceOp, a: i64, b: i64) -> i64 {
+    match op {
+        ReduceOp::Sum => a + b,
+        ReduceOp::Prod => a * b,
+        ReduceOp::Min => a.min(b),
+        ReduceOp::Max => a.max(b),
+        ReduceOp::Band => a & b,
+        ReduceOp::Bor => a | b,
+        ReduceOp::Bxor => a ^ b,
+    }
+}
+
+/// The reduction over `ranks` ranks of input element `i`, at `table[i % PERIOD]`
+/// (the inputs of every rank repeat with that period).
+pub(crate) fn reduction_table(op: ReduceOp, ranks: usize, exact: ExactInputs) -> Vec<i64> {
+    (0..PERIOD)
+        .map(|s| {
+            (1..ranks).fold(input_value(op, s, 0, exact), |acc, r| {
+                combine(op, acc, input_value(op, s, r, exact))
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::allreduce::{combine, input_value, PERIOD};
     use crate::core::collective::exact_integers;
-    use crate::core::ExactInputs;
 
     /// Every running reduction of the inputs, in rank order (a ring's order), stays an
     /// integer the datatype holds exactly, for rank counts around each type's bound.

@@ -17,7 +17,7 @@ pub mod membw;
 pub mod p2p;
 pub mod reducescatter;
 
-use crate::core::{BenchConfig, DType};
+use crate::core::{BenchConfig, Collective, DType};
 use crate::runner::RunContext;
 use anyhow::Result;
 
@@ -44,12 +44,16 @@ pub trait Benchmark: Sync {
     fn default_config(&self) -> BenchConfig;
     /// Runs every case of `cfg`, reporting each record through `ctx`.
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()>;
+    /// The collective this benchmark sweeps, if it sweeps one.
+    fn collective(&self) -> Option<&'static dyn Collective> {
+        None
+    }
 }
 
 /// Every benchmark, in the order a suite usually runs them.
 pub fn registry() -> &'static [&'static dyn Benchmark] {
     &[
-        &allreduce::AllReduceBench,
+        &allreduce::BENCH,
         &allgather::BENCH,
         &reducescatter::BENCH,
         &broadcast::BENCH,
@@ -60,6 +64,12 @@ pub fn registry() -> &'static [&'static dyn Benchmark] {
         &matmul::Matmul,
         &gpumem::GpuMem,
     ]
+}
+
+/// Every collective the registry sweeps, in its order: each defines its bus-bandwidth
+/// factor once, for its own benchmark and for logs imported from other tools.
+pub fn collectives() -> impl Iterator<Item = &'static dyn Collective> {
+    registry().iter().filter_map(|b| b.collective())
 }
 
 /// Defaults shared by every benchmark; each overrides what it needs.
@@ -77,5 +87,31 @@ pub fn base_config(name: &str) -> BenchConfig {
         shapes: vec![],
         array_bytes: None,
         search: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_collectives_are_the_five_standard_ones() {
+        let names: Vec<&str> = collectives().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "allreduce",
+                "allgather",
+                "reducescatter",
+                "broadcast",
+                "alltoall"
+            ]
+        );
+        let all: Vec<_> = collectives().collect();
+        for (i, c) in all.iter().enumerate() {
+            assert!(c.kind().is_some(), "{}", c.name());
+            let repeated = all[..i].iter().any(|d| d.kind() == c.kind());
+            assert!(!repeated, "{}", c.name());
+        }
     }
 }

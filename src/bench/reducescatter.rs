@@ -1,7 +1,6 @@
 //! Reduce-scatter: the element-wise reduction of every rank's input, block `r` to rank `r`.
 
-use crate::bench::allreduce::{input_value, reduction_table, PERIOD};
-use crate::bench::collective::CollectiveBench;
+use crate::bench::collective::{input_value, reduction_table, CollectiveBench, PERIOD};
 use crate::core::Communicator;
 use crate::core::{Collective, CollectiveKind, ExactInputs};
 use crate::core::{DType, ReduceOp};
@@ -76,7 +75,7 @@ pub const BENCH: CollectiveBench = CollectiveBench {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::allreduce::combine;
+    use crate::bench::collective::combine;
 
     #[test]
     fn rank_gets_its_block_of_the_reduction() {

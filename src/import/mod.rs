@@ -7,6 +7,7 @@ pub mod nccl_tests;
 pub mod osu;
 pub mod osu_p2p;
 
+use crate::bench::collectives;
 use crate::core::{DType, ReduceOp};
 use crate::error::UsageError;
 use crate::results::environment::{HostInfo, RankInfo};
@@ -115,14 +116,14 @@ pub fn dtype_of(name: &str) -> Option<DType> {
     }
 }
 
-/// nccl-tests bus-bandwidth factors (the same as clusterbench's).
+/// algbw x this = busbw for a row of `benchmark` on `ranks` ranks: the factor of the
+/// clusterbench collective of that name (nccl-tests' own). Names no collective here has
+/// (nccl-tests' sendrecv and hypercube, OSU's gather or allgatherv...) keep
+/// busbw = algbw: there is no factor of theirs to apply.
 pub fn busbw_factor(benchmark: &str, ranks: u32) -> f64 {
-    let n = ranks.max(1) as f64;
-    match benchmark {
-        "allreduce" => 2.0 * (n - 1.0) / n,
-        "allgather" | "reducescatter" | "alltoall" => (n - 1.0) / n,
-        _ => 1.0,
-    }
+    collectives()
+        .find(|c| c.name() == benchmark)
+        .map_or(1.0, |c| c.busbw_factor(ranks.max(1) as usize))
 }
 
 /// Detects the format of `text`.
@@ -395,5 +396,36 @@ mod tests {
         assert_eq!(dtype_of("f8e4m3"), Some(DType::Fp8E4m3));
         assert_eq!(dtype_of("f8e5m2"), Some(DType::Fp8E5m2));
         assert_eq!(dtype_of("int8"), None);
+    }
+
+    /// The factors nccl-tests applies to the collectives clusterbench runs; any other
+    /// name a log carries (nccl-tests' sendrecv and hypercube, OSU's gather...) keeps
+    /// busbw = algbw.
+    #[test]
+    fn busbw_factors_of_imported_rows() {
+        for (name, ranks, factor) in [
+            ("allreduce", 1, 0.0),
+            ("allreduce", 2, 1.0),
+            ("allreduce", 8, 1.75),
+            ("allreduce", 16, 1.875),
+            ("allgather", 4, 0.75),
+            ("reducescatter", 8, 0.875),
+            ("alltoall", 2, 0.5),
+            ("alltoall", 1, 0.0),
+            ("broadcast", 1, 1.0),
+            ("broadcast", 64, 1.0),
+            ("sendrecv", 16, 1.0),
+            ("hypercube", 8, 1.0),
+            ("reduce", 8, 1.0),
+            ("gather", 8, 1.0),
+            ("allgatherv", 8, 1.0),
+        ] {
+            assert_eq!(busbw_factor(name, ranks), factor, "{name} on {ranks} ranks");
+        }
+        for ranks in 1..=64 {
+            let n = f64::from(ranks);
+            assert_eq!(busbw_factor("allreduce", ranks), 2.0 * (n - 1.0) / n);
+            assert_eq!(busbw_factor("allgather", ranks), (n - 1.0) / n);
+        }
     }
 }
