@@ -402,6 +402,11 @@ pub struct RunArgs {
     #[arg(long = "debug-stall-rank", hide = true, value_name = "RANK")]
     pub debug_stall_rank: Option<usize>,
 
+    /// Test-only: this rank comes late to its second measurement (later than the other
+    /// ranks' grace, well within the stalled rank's stall), for the watchdog tests.
+    #[arg(long = "debug-late-rank", hide = true, value_name = "RANK")]
+    pub debug_late_rank: Option<usize>,
+
     /// Test-only: corrupt one input element on this rank to prove that checks catch it.
     #[arg(long = "debug-corrupt-rank", hide = true, value_name = "RANK")]
     pub debug_corrupt_rank: Option<usize>,

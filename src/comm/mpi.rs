@@ -424,9 +424,14 @@ impl Communicator for MpiComm {
         let ranks = self.size();
         // Heap buffers, leaked when a rank is missing: its request may still be pending
         // (a missing rank is fatal: the caller ends the job).
-        let mut tokens = vec![1u8; ranks.max(2)];
+        let mut tokens = vec![1u8; ranks.max(3)];
         let base = tokens.as_mut_ptr();
         if self.rank() == 0 {
+            // First tell every rank that rank 0 is here (see below), then wait for them.
+            let mut notices: Vec<ffi::MPI_Request> = (1..ranks)
+                // SAFETY: token 0 lives until the requests complete (or is leaked).
+                .map(|r| unsafe { self.post_token(true, base, r, tag) })
+                .collect();
             let mut requests: Vec<ffi::MPI_Request> = (1..ranks)
                 // SAFETY: token r lives until the request completes (or is leaked).
                 .map(|r| unsafe { self.post_token(false, base.add(r), r, tag) })
@@ -438,27 +443,39 @@ impl Communicator for MpiComm {
                 return Err(Missing { ranks: missing });
             }
             // Everyone is here: release them.
-            let mut releases: Vec<ffi::MPI_Request> = (1..ranks)
+            notices.extend((1..ranks).map(|r| {
                 // SAFETY: token 0 lives until the waitall below.
-                .map(|r| unsafe { self.post_token(true, base, r, tag) })
-                .collect();
+                unsafe { self.post_token(true, base, r, tag) }
+            }));
             // SAFETY: every request was posted above.
             unsafe {
                 ffi::MPI_Waitall(
-                    releases.len() as std::ffi::c_int,
-                    releases.as_mut_ptr(),
+                    notices.len() as std::ffi::c_int,
+                    notices.as_mut_ptr(),
                     ffi::RSMPI_STATUSES_IGNORE,
                 )
             };
         } else {
-            // SAFETY: tokens 0 and 1 live until the requests complete (or are leaked).
+            // Rank 0's notice that it has arrived, then its release: two messages with
+            // one tag from one sender, which MPI matches to these receives in order.
+            let entered = std::time::Instant::now();
+            // SAFETY: tokens 0, 1 and 2 live until the requests complete (or are leaked).
+            let mut notice = unsafe { vec![self.post_token(false, base.add(2), 0, tag)] };
             let mut requests = unsafe {
                 vec![
                     self.post_token(true, base, 0, tag),
                     self.post_token(false, base.add(1), 0, tag),
                 ]
             };
-            if !poll_until(&mut requests, deadline).iter().all(|&d| d) {
+            if !poll_until(&mut notice, deadline)[0] {
+                std::mem::forget(tokens);
+                return Err(Missing { ranks: vec![0] });
+            }
+            // Rank 0 is here and names any missing rank within its own wait, however
+            // late it came: wait that long again from now before naming rank 0, so a
+            // rank 0 that arrived late is never mistaken for a missing one.
+            let release_by = deadline.max(std::time::Instant::now() + (deadline - entered));
+            if !poll_until(&mut requests, release_by).iter().all(|&d| d) {
                 std::mem::forget(tokens);
                 return Err(Missing { ranks: vec![0] });
             }

@@ -71,8 +71,9 @@ pub trait Communicator {
 
     /// Arrival check before an operation: returns once every rank has called it, or,
     /// on rank 0, with [`Missing`] naming the ranks that did not arrive by `deadline`
-    /// (on other ranks, `Missing` names rank 0 when its release does not come). It polls
-    /// non-blocking messages with tags of its own, so it never hangs past `deadline`.
+    /// (on other ranks, `Missing` names rank 0 when rank 0 does not arrive by
+    /// `deadline`, or arrives but sends no release within as long again). It polls
+    /// non-blocking messages with tags of its own, so it never hangs for long.
     fn arrive(&self, deadline: std::time::Instant) -> Result<(), Missing>;
 
     /// Gathers every rank's bytes on rank 0 (in rank order); other ranks get an empty list.

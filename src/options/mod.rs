@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub slow_rank: Option<usize>,
     #[serde(skip)]
     pub stall_rank: Option<usize>,
+    /// Test-only: the rank that comes late to its second measurement.
+    #[serde(skip)]
+    pub late_rank: Option<usize>,
     /// Watchdog limit per measurement, in seconds (`None`: no watchdog).
     pub timeout_s: Option<f64>,
     /// Ranks of the point-to-point benchmark.
@@ -386,6 +389,7 @@ impl RunOptions {
             },
             slow_rank: args.debug_slow_rank,
             stall_rank: args.debug_stall_rank,
+            late_rank: args.debug_late_rank,
             timeout_s: timeout_of(args.timeout)?,
             peers: peers_of(&args.peers)?,
             window: match args.window {

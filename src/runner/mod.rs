@@ -59,6 +59,9 @@ pub struct Faults {
     pub slowdown: Option<f64>,
     /// The rank that stalls before its second measurement.
     pub stall_rank: Option<usize>,
+    /// The rank that comes late to its second measurement: later than the other ranks'
+    /// grace for rank 0, well before a stalled rank wakes up.
+    pub late_rank: Option<usize>,
 }
 
 /// What a run's measurements share, handed to [`RunContext::new`].
@@ -173,6 +176,9 @@ impl<'a> RunContext<'a> {
         };
         if self.operations_started == 2 && self.faults.stall_rank == Some(self.rank()) {
             std::thread::sleep(w.timeout * 4);
+        }
+        if self.operations_started == 2 && self.faults.late_rank == Some(self.rank()) {
+            std::thread::sleep(w.timeout / 2 + std::time::Duration::from_secs(3));
         }
         // Rank 0 names the missing ranks; the others wait longer for its verdict, since
         // rank 0 may arrive late itself (it writes every record to disk first): only a

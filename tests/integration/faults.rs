@@ -98,3 +98,36 @@ fn a_rank_that_never_arrives_is_named_and_the_job_ends() {
     let lines = stream_lines(&path);
     assert_eq!(lines.iter().filter(|l| l["type"] == "record").count(), 1);
 }
+
+/// Rank 0 comes late to an operation (later than the other ranks' grace for it) while
+/// rank 2 never arrives: the ranks that wait for rank 0 must not name it, since it did
+/// arrive; rank 0 names rank 2.
+#[test]
+fn a_late_rank_0_is_not_taken_for_a_missing_one() {
+    let dir = tempdir();
+    let out = mpirun(3, dir.path())
+        .args(["run", "--bench", "allreduce", "-b", "8", "-e", "64", "-q"])
+        .args([
+            "--timeout",
+            "3",
+            "--debug-stall-rank",
+            "2",
+            "--debug-late-rank",
+            "0",
+        ])
+        .args(["--output", "r"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("rank 2 (") && stderr.contains("never arrived"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.contains("error on rank 1") && l.contains("rank 0 (")),
+        "rank 1 named rank 0:\n{stderr}"
+    );
+}
