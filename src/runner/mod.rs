@@ -59,8 +59,10 @@ pub struct Faults {
     pub slowdown: Option<f64>,
     /// The rank that stalls before its second measurement.
     pub stall_rank: Option<usize>,
-    /// The rank that comes late to its second measurement: later than the other ranks'
-    /// grace for rank 0, well before a stalled rank wakes up.
+    /// The rank that comes late to its second measurement, by the timeout and 2 s: for
+    /// rank 0, half the timeout later than the other ranks' grace for it would allow
+    /// if they waited only for its release, and half the timeout within their wait
+    /// for its arrival.
     pub late_rank: Option<usize>,
 }
 
@@ -178,7 +180,7 @@ impl<'a> RunContext<'a> {
             std::thread::sleep(w.timeout * 4);
         }
         if self.operations_started == 2 && self.faults.late_rank == Some(self.rank()) {
-            std::thread::sleep(w.timeout / 2 + std::time::Duration::from_secs(3));
+            std::thread::sleep(w.timeout + std::time::Duration::from_secs(2));
         }
         // Rank 0 names the missing ranks; the others wait longer for its verdict, since
         // rank 0 may arrive late itself (it writes every record to disk first): only a
