@@ -28,14 +28,18 @@ fn collective_named(line: &str) -> Option<String> {
     })
 }
 
-/// The collective a whole text names, from its first naming line.
+/// The collective a whole text names, from its first naming line; a log of one run
+/// may name it only where the run ends.
 fn collective_from(text: &str, ctx: &ImportContext) -> Option<String> {
     if let Some(c) = &ctx.collective {
         return Some(c.clone());
     }
-    text.lines()
-        .map(strip_launcher_prefix)
-        .find_map(collective_named)
+    text.lines().map(strip_launcher_prefix).find_map(|line| {
+        collective_named(line).or_else(|| {
+            let name = line.split("Collective test concluded:").nth(1)?.trim();
+            (!name.is_empty()).then(|| name.trim_end_matches("_mpi").to_string())
+        })
+    })
 }
 
 /// A line as nccl-tests printed it, without what launchers put before it: Open MPI's
