@@ -248,3 +248,23 @@ fn a_header_that_changes_mid_file_never_inherits_the_previous_name() {
         "{err}"
     );
 }
+
+#[test]
+fn a100_single_process_g8_log_spot_checks() {
+    let doc = import(&fixture("nccl-tests-all_reduce_perf-a100-g8.log"), &[]);
+    // 25 sizes; one process drives 8 GPUs, and the device list says so.
+    assert_eq!(doc.records.len(), 50);
+    assert!(doc
+        .records
+        .iter()
+        .all(|r| r.benchmark == "allreduce" && (r.ranks, r.nodes) == (8, 1)));
+    assert_row(&doc, "allreduce", 8, false, 34.84, 0.00);
+    assert_row(&doc, "allreduce", 4194304, true, 105.59, 69.51);
+    assert_row(&doc, "allreduce", 134217728, false, 1295.41, 181.32);
+    let models = gpu_models(&doc);
+    assert_eq!(models.len(), 8);
+    assert!(models
+        .iter()
+        .all(|(h, m)| h == "dkh" && m == "NVIDIA A100-SXM4-80GB"));
+    assert_eq!(doc.tool.version, "2.19.4");
+}
