@@ -268,3 +268,25 @@ fn a100_single_process_g8_log_spot_checks() {
         .all(|(h, m)| h == "dkh" && m == "NVIDIA A100-SXM4-80GB"));
     assert_eq!(doc.tool.version, "2.19.4");
 }
+
+/// The GPU model a log names picks the GPU's claims file without --claims.
+#[test]
+fn validate_picks_the_claims_of_the_gpu_the_log_names() {
+    let dir = tempdir();
+    let log = fixture("nccl-tests-all_reduce_perf-a100-g8.log");
+    let o = clusterbench(dir.path())
+        .args(["import", log.to_str().unwrap(), "-o", "a100.json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v = clusterbench(dir.path())
+        .args(["validate", "a100.json", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&v.stdout);
+    assert!(
+        out.contains("NVIDIA A100"),
+        "{out}{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+}
