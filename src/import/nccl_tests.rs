@@ -436,3 +436,62 @@ pub fn parse_json(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
     }
     Ok(parsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launcher_prefixes_come_off_and_table_lines_stay() {
+        let row =
+            "     1048576        262144     float     sum      -1    67.31   15.58   27.26       0";
+        for (line, want) in [
+            ("[1,0]<stdout>:# nThread 1", "# nThread 1"),
+            (
+                "Wed May  1 10:00:00 2024[1,3]<stdout>:# Using devices",
+                "# Using devices",
+            ),
+            ("[2024-05-01 10:00:00] # Using devices", "# Using devices"),
+            ("0: # Using devices", "# Using devices"),
+            ("12: # Using devices", "# Using devices"),
+            ("gpu-node-07: # Using devices", "# Using devices"),
+            (
+                "# Collective test starting: all_reduce_perf",
+                "# Collective test starting: all_reduce_perf",
+            ),
+            (row, row.trim_start()),
+        ] {
+            assert_eq!(strip_launcher_prefix(line).trim(), want.trim(), "{line}");
+        }
+    }
+
+    #[test]
+    fn collectives_are_named_by_program_or_start_line_not_by_conclusion() {
+        assert_eq!(
+            collective_named("mpirun -np 16 /opt/nccl-tests/build/all_gather_perf_mpi -b 8"),
+            Some("all_gather_perf".into())
+        );
+        assert_eq!(
+            collective_named("# Collective test starting: reduce_scatter_perf"),
+            Some("reduce_scatter_perf".into())
+        );
+        assert_eq!(
+            collective_named("# Collective test concluded: all_reduce_perf"),
+            None
+        );
+        assert_eq!(collective_named("# Avg bus bandwidth    : 1.15327"), None);
+    }
+
+    #[test]
+    fn rank_lines_of_new_and_old_layouts() {
+        assert_eq!(
+            rank_line("#  Rank  9 Group  0 Pid 739787 on     h100-4 device  1 [0002:00:02] NVIDIA H100 80GB HBM3"),
+            Some((9, "h100-4".into(), 1, "NVIDIA H100 80GB HBM3".into()))
+        );
+        assert_eq!(
+            rank_line("   Rank  3 Pid 1821216 on AI-A100-Beethoven01 device  3 [0x00] NVIDIA A100-SXM4-40GB"),
+            Some((3, "AI-A100-Beethoven01".into(), 3, "NVIDIA A100-SXM4-40GB".into()))
+        );
+        assert_eq!(rank_line("# Using devices"), None);
+    }
+}

@@ -166,6 +166,9 @@ fn concatenated_runs_give_each_collective_its_own_records() {
 
 const HEADER: &str = "#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong";
 
+/// What a launcher puts before line `i`.
+type Prefix = fn(usize) -> String;
+
 #[test]
 fn launcher_prefixes_are_read() {
     let devices = [
@@ -178,7 +181,7 @@ fn launcher_prefixes_are_read() {
         "node-a:21:21 [0] NCCL WARN something the table does not care about",
         "          16             4     float     sum      -1    11.50    0.00    0.00    N/A    11.40    0.00    0.00    N/A",
     ];
-    let prefixes: [(&str, fn(usize) -> String); 4] = [
+    let prefixes: [(&str, Prefix); 4] = [
         ("srun -l", |_| "0: ".to_string()),
         ("pdsh", |_| "nodea: ".to_string()),
         ("timestamp", |i| format!("[2024-05-01 10:00:{i:02}] ")),
