@@ -386,6 +386,13 @@ pub fn parse_json(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
             if !parsed.gpu_names.iter().any(|g| g == n) {
                 parsed.gpu_names.push(n.to_string());
             }
+            let index = d.get("device").and_then(|x| x.as_u64()).unwrap_or(0) as u32;
+            if let Some(h) = host {
+                let gpu = (h.to_string(), index, n.to_string());
+                if !parsed.devices.contains(&gpu) {
+                    parsed.devices.push(gpu);
+                }
+            }
         }
     }
     let bad = |what: &str| {
