@@ -293,3 +293,23 @@ fn validate_picks_the_claims_of_the_gpu_the_log_names() {
         String::from_utf8_lossy(&v.stderr)
     );
 }
+
+#[test]
+fn a10g_one_rank_tagged_log_with_nccl_info_spot_checks() {
+    let doc = import(
+        &fixture("nccl-tests-all_reduce_perf-a10g-1rank-tagged-info.log"),
+        &["--collective", "all_reduce_perf"],
+    );
+    // 32 rows (two of 0 bytes), more than 80 NCCL INFO lines before them.
+    assert_eq!(doc.records.len(), 64);
+    assert!(doc.records.iter().all(|r| (r.ranks, r.nodes) == (1, 1)));
+    assert_row(&doc, "allreduce", 1048576, false, 6.48, 0.00);
+    assert_row(&doc, "allreduce", 4194304, true, 0.12, 0.00);
+    assert_row(&doc, "allreduce", 2147483648, false, 8741.9, 0.00);
+    let r = row(&doc, "allreduce", 2147483648, false);
+    assert_eq!(r.metric("algbw").unwrap().value, 245.65);
+    assert_eq!(
+        gpu_models(&doc),
+        vec![("test-nccl-worker-0".to_string(), "NVIDIA A10G".to_string())]
+    );
+}
