@@ -313,3 +313,44 @@ fn a10g_one_rank_tagged_log_with_nccl_info_spot_checks() {
         vec![("test-nccl-worker-0".to_string(), "NVIDIA A10G".to_string())]
     );
 }
+
+/// The log of the reported mislabelling: all_gather_perf then all_reduce_perf, once
+/// imported as 124 `allgather` records on 24 ranks.
+#[test]
+fn old_v100_g12_all_gather_then_all_reduce_spot_checks() {
+    let doc = import(
+        &fixture("nccl-tests-old-v100-g12-all_gather-then-all_reduce.log"),
+        &[],
+    );
+    let count = |b: &str| doc.records.iter().filter(|r| r.benchmark == b).count();
+    assert_eq!((count("allgather"), count("allreduce")), (62, 62));
+    assert!(doc.records.iter().all(|r| (r.ranks, r.nodes) == (12, 1)));
+    // No redop column for all_gather in this version, a max-error column instead of #wrong.
+    assert_row(&doc, "allgather", 48, false, 57.46, 0.00);
+    assert_row(&doc, "allgather", 67108848, true, 595.5, 103.30);
+    assert_row(&doc, "allgather", 8589934560, false, 106773.0, 73.75);
+    assert_row(&doc, "allreduce", 8, true, 61.04, 0.00);
+    assert_row(&doc, "allreduce", 33554432, false, 565.7, 108.75);
+    assert_row(&doc, "allreduce", 8589934592, true, 127443.0, 123.57);
+    assert!(doc.records.iter().all(|r| !r.check.performed));
+    let gathers = doc.records.iter().filter(|r| r.benchmark == "allgather");
+    assert!(gathers
+        .into_iter()
+        .all(|r| matches!(r.params, Params::Collective { op: None, .. })));
+    assert_eq!(gpu_models(&doc).len(), 12);
+}
+
+#[test]
+fn old_t4_three_node_srun_log_with_na_errors_spot_checks() {
+    let doc = import(&fixture("nccl-tests-old-t4-3node-srun-na.log"), &[]);
+    assert_eq!(doc.records.len(), 22);
+    assert!(doc
+        .records
+        .iter()
+        .all(|r| r.benchmark == "allreduce" && (r.ranks, r.nodes) == (3, 3)));
+    assert_row(&doc, "allreduce", 104857600, false, 202872.0, 0.69);
+    assert_row(&doc, "allreduce", 108003328, true, 193760.0, 0.74);
+    assert_row(&doc, "allreduce", 115343360, false, 305408.0, 0.50);
+    assert!(doc.records.iter().all(|r| !r.check.performed));
+    assert_eq!(gpu_models(&doc).len(), 3);
+}
