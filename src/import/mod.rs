@@ -84,6 +84,21 @@ pub struct Parsed {
     pub backend: Option<String>,
     /// What the run note adds: assumptions made, buffer placement.
     pub notes: Vec<String>,
+    /// Runs of a log holding several (nccl-tests `*_perf` runs one after another), in
+    /// row order; rows before the first span, or logs without spans, take the
+    /// document's rank count.
+    pub runs: Vec<RunSpan>,
+    /// (host, device index, model) of each GPU the log lists.
+    pub devices: Vec<(String, u32, String)>,
+}
+
+/// The rows of one run, from `first_row` to the next span, and where it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSpan {
+    pub first_row: usize,
+    /// Ranks the run listed (0 when it listed none).
+    pub ranks: u32,
+    pub nodes: u32,
 }
 
 /// Maps a collective name as other tools spell it to clusterbench's benchmark name.
@@ -184,32 +199,61 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             hosts_seen.push(h.clone());
         }
     }
-    let ranks = ctx
-        .ranks
-        .or_else(|| (!parsed.ranks.is_empty()).then_some(parsed.ranks.len() as u32))
-        .or(parsed.fixed_ranks)
-        .ok_or_else(|| {
-            UsageError::new(format!(
-                "'{}': this {} log does not say how many ranks ran: pass --ranks N",
-                ctx.source_name, parsed.tool
-            ))
-        })?;
-    let nodes = ctx
+    let listed_ranks = (!parsed.ranks.is_empty()).then_some(parsed.ranks.len() as u32);
+    let document_ranks = ctx.ranks.or(listed_ranks).or(parsed.fixed_ranks);
+    let missing_ranks = || {
+        UsageError::new(format!(
+            "'{}': this {} log does not say how many ranks ran: pass --ranks N",
+            ctx.source_name, parsed.tool
+        ))
+    };
+    let document_nodes = ctx
         .nodes
         .unwrap_or_else(|| (hosts_seen.len() as u32).max(1));
-    if ranks == 0 || nodes == 0 || nodes > ranks {
-        return Err(UsageError::new(format!(
-            "'{}': {ranks} ranks on {nodes} nodes is not possible",
-            ctx.source_name
-        )));
-    }
+    // Each row's ranks and nodes: the caller's, else its run's, else the document's.
+    let placement = |index: usize| -> Result<(u32, u32), UsageError> {
+        let span = parsed
+            .runs
+            .iter()
+            .rev()
+            .find(|s| s.first_row <= index && s.ranks > 0);
+        let ranks = ctx
+            .ranks
+            .or(span.map(|s| s.ranks))
+            .or(document_ranks)
+            .ok_or_else(missing_ranks)?;
+        let nodes = ctx
+            .nodes
+            .or(span.map(|s| s.nodes.max(1)))
+            .unwrap_or(document_nodes);
+        if ranks == 0 || nodes == 0 || nodes > ranks {
+            return Err(UsageError::new(format!(
+                "'{}': {ranks} ranks on {nodes} nodes is not possible",
+                ctx.source_name
+            )));
+        }
+        Ok((ranks, nodes))
+    };
+    let (ranks, nodes) = if parsed.p2p.is_empty() && !parsed.rows.is_empty() {
+        placement(0)?
+    } else {
+        let ranks = document_ranks.ok_or_else(missing_ranks)?;
+        if ranks == 0 || document_nodes == 0 || document_nodes > ranks {
+            return Err(UsageError::new(format!(
+                "'{}': {ranks} ranks on {document_nodes} nodes is not possible",
+                ctx.source_name
+            )));
+        }
+        (ranks, document_nodes)
+    };
     let backend = match &parsed.backend {
         Some(b) => b.as_str(),
         None if parsed.tool == "nccl-tests" => "cuda",
         None => "cpu",
     };
     let mut records = Vec::new();
-    for row in &parsed.rows {
+    for (index, row) in parsed.rows.iter().enumerate() {
+        let (ranks, nodes) = placement(index)?;
         let benchmark = benchmark_name(&row.collective);
         let samples = vec![row.time_s];
         let time_s = time_summary(&ctx.source_name, row.time_s, row.min_s, row.max_s)?;
@@ -294,8 +338,13 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             instance_type: ctx.instance_type.clone(),
             system_vendor: None,
             topology_source: format!("imported from a {} log (not measured here)", parsed.tool),
-            // The logs name devices but not their properties: the names stay in the note.
-            gpus: Vec::new(),
+            // The logs name devices but not their properties: only the model is known.
+            gpus: parsed
+                .devices
+                .iter()
+                .filter(|(host, _, _)| host == h)
+                .map(|(_, index, model)| imported_gpu(*index, model))
+                .collect(),
             cuda: None,
         })
         .collect();
@@ -361,6 +410,26 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
         records,
         links: None,
     })
+}
+
+/// A GPU a log names: its model and index, nothing measured.
+fn imported_gpu(index: u32, model: &str) -> crate::results::environment::GpuInfo {
+    crate::results::environment::GpuInfo {
+        index,
+        name: model.to_string(),
+        uuid: None,
+        compute_capability: String::new(),
+        sm_count: 0,
+        memory_bytes: 0,
+        sm_clock_mhz: None,
+        memory_clock_mhz: None,
+        memory_bus_width_bits: None,
+        l2_cache_bytes: None,
+        pci_bus_id: None,
+        numa_node: None,
+        cpu_affinity: None,
+        ecc_enabled: None,
+    }
 }
 
 /// The time summary of a log row: its one figure, widened by the fastest and slowest

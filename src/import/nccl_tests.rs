@@ -3,7 +3,7 @@
 //! `size`, `count`, `type`, `redop`, `root`, `out_of_place`/`in_place` objects
 //! holding `time` (us), `alg_bw`, `bus_bw`, `nwrong`).
 
-use super::{dtype_of, number, ImportContext, Parsed, Row};
+use super::{dtype_of, number, ImportContext, Parsed, Row, RunSpan};
 use crate::core::ReduceOp;
 use crate::error::UsageError;
 
@@ -11,27 +11,75 @@ fn op_of(name: &str) -> Option<ReduceOp> {
     ReduceOp::parse(name).ok()
 }
 
-/// The collective a log belongs to, from its "Collective test starting:" line, the
-/// command line, or the caller.
+/// The collective a line names: "Collective test starting: X", or a `*_perf` (or
+/// `*_perf_mpi`) program on a command line. A "concluded" line names the run that ends.
+fn collective_named(line: &str) -> Option<String> {
+    if line.contains("Collective test concluded") {
+        return None;
+    }
+    if let Some(rest) = line.split("Collective test starting:").nth(1) {
+        let name = rest.trim();
+        return (!name.is_empty()).then(|| name.trim_end_matches("_mpi").to_string());
+    }
+    line.split_whitespace().find_map(|word| {
+        let base = word.rsplit('/').next().unwrap_or(word);
+        let base = base.trim_end_matches("_mpi");
+        (base.ends_with("_perf") && base.len() > 5).then(|| base.to_string())
+    })
+}
+
+/// The collective a whole text names, from its first naming line; a log of one run
+/// may name it only where the run ends.
 fn collective_from(text: &str, ctx: &ImportContext) -> Option<String> {
     if let Some(c) = &ctx.collective {
         return Some(c.clone());
     }
-    for line in text.lines() {
-        if let Some(rest) = line.split("Collective test starting:").nth(1) {
-            return Some(rest.trim().to_string());
+    text.lines().map(strip_launcher_prefix).find_map(|line| {
+        collective_named(line).or_else(|| {
+            let name = line.split("Collective test concluded:").nth(1)?.trim();
+            (!name.is_empty()).then(|| name.trim_end_matches("_mpi").to_string())
+        })
+    })
+}
+
+/// A line as nccl-tests printed it, without what launchers put before it: Open MPI's
+/// `--tag-output` (`[1,0]<stdout>:`, after any `--timestamp-output` stamp), a
+/// bracketed time stamp, Slurm `srun -l` (`0: `) or pdsh (`host: `).
+fn strip_launcher_prefix(line: &str) -> &str {
+    for tag in ["]<stdout>:", "]<stderr>:"] {
+        if let Some(at) = line.find(tag) {
+            return &line[at + tag.len()..];
         }
-        for word in line.split_whitespace() {
-            let base = word.rsplit('/').next().unwrap_or(word);
-            if base.ends_with("_perf") && base.len() > 5 {
-                return Some(base.to_string());
+    }
+    let mut rest = line.trim_start();
+    if rest.starts_with('[') {
+        if let Some(end) = rest.find(']') {
+            let inner = &rest[1..end];
+            let stamp = inner.chars().any(|c| c.is_ascii_digit())
+                && inner.chars().any(|c| c == ':' || c == '-')
+                && !inner.contains('<');
+            if stamp {
+                rest = rest[end + 1..].trim_start();
             }
         }
     }
-    None
+    if let Some(first) = rest.split_whitespace().next() {
+        if first.len() > 1 && first.ends_with(':') && !first.starts_with('#') {
+            return rest[first.len()..]
+                .strip_prefix(' ')
+                .unwrap_or(&rest[first.len()..]);
+        }
+    }
+    rest
 }
 
-fn rank_line(line: &str) -> Option<(u32, String, String)> {
+/// NCCL's own diagnostics, which launchers interleave with the table.
+fn is_nccl_diagnostic(line: &str) -> bool {
+    line.contains("NCCL INFO") || line.contains("NCCL WARN")
+}
+
+/// One rank line of the "Using devices" block: rank, host, device index, model.
+fn rank_line(line: &str) -> Option<(u32, String, u32, String)> {
     // "#  Rank  0 Group  0 Pid   6899 on ztan-mig-235z device  0 [0000:04:00] NVIDIA H100 80GB HBM3"
     let rest = line.trim_start_matches('#').trim();
     let rest = rest.strip_prefix("Rank")?;
@@ -39,8 +87,14 @@ fn rank_line(line: &str) -> Option<(u32, String, String)> {
     let rank: u32 = words.next()?.parse().ok()?;
     let after_on = rest.split(" on ").nth(1)?;
     let host = after_on.split_whitespace().next()?.to_string();
+    let index = after_on
+        .split(" device ")
+        .nth(1)
+        .and_then(|d| d.split_whitespace().next())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
     let device = after_on.split(']').nth(1).unwrap_or("").trim().to_string();
-    Some((rank, host, device))
+    Some((rank, host, index, device))
 }
 
 fn skip_dtype(parsed: &mut Parsed, type_name: &str) {
@@ -79,25 +133,131 @@ fn timed_row(
     })
 }
 
-/// Parses the text table.
+/// One `*_perf` run of a text log while it is read.
+#[derive(Default)]
+struct Run {
+    collective: Option<String>,
+    ranks: Vec<(u32, String)>,
+    columns: Vec<String>,
+    first_row: usize,
+    has_rows: bool,
+    /// 1-based line where the run begins, for messages.
+    line: usize,
+}
+
+impl Run {
+    fn after(previous: &Run, line: usize, first_row: usize, keep_ranks: bool) -> Run {
+        Run {
+            ranks: if keep_ranks {
+                previous.ranks.clone()
+            } else {
+                Vec::new()
+            },
+            first_row,
+            line,
+            ..Default::default()
+        }
+    }
+}
+
+/// Closes `run`: its rows take its collective and it becomes a span of the document.
+fn finish_run(
+    run: Run,
+    parsed: &mut Parsed,
+    ctx: &ImportContext,
+    only_name: Option<&String>,
+    runs: usize,
+) -> Result<(), UsageError> {
+    if !run.has_rows {
+        return Ok(());
+    }
+    let collective = run
+        .collective
+        .or_else(|| ctx.collective.clone())
+        .or_else(|| (runs == 1).then(|| only_name.cloned()).flatten())
+        .ok_or_else(|| {
+            UsageError::new(format!(
+                "'{}': the run starting at line {} does not name its collective (no '*_perf' command or 'Collective test starting' line before it): pass --collective",
+                ctx.source_name, run.line
+            ))
+        })?;
+    for row in &mut parsed.rows[run.first_row..] {
+        row.collective.clone_from(&collective);
+    }
+    let mut hosts: Vec<&String> = run.ranks.iter().map(|(_, h)| h).collect();
+    hosts.sort();
+    hosts.dedup();
+    parsed.runs.push(RunSpan {
+        first_row: run.first_row,
+        ranks: run.ranks.len() as u32,
+        nodes: hosts.len() as u32,
+    });
+    for r in run.ranks {
+        if !parsed.ranks.contains(&r) {
+            parsed.ranks.push(r);
+        }
+    }
+    Ok(())
+}
+
+/// Parses the text table: one run per `*_perf` invocation, however many a file holds
+/// and whatever launcher prefixed its lines.
 pub fn parse_text(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
-    let collective = collective_from(text, ctx).ok_or_else(|| {
-        UsageError::new(format!(
-            "'{}': the log does not name its collective (no '*_perf' command or 'Collective test starting' line): pass --collective",
-            ctx.source_name
-        ))
-    })?;
     let mut parsed = Parsed {
         tool: "nccl-tests".into(),
         ..Default::default()
     };
-    let mut columns: Vec<String> = Vec::new();
-    for line in text.lines() {
+    // A name seen since the last run's rows began: it labels the next run.
+    let mut pending: Option<String> = None;
+    let mut run = Run {
+        line: 1,
+        ..Default::default()
+    };
+    let mut runs_with_rows = 0usize;
+    let only_name = collective_from(text, &ImportContext::default());
+    for (number_of_line, raw) in text.lines().enumerate() {
+        let line_no = number_of_line + 1;
+        let line = strip_launcher_prefix(raw);
+        if is_nccl_diagnostic(line) {
+            continue;
+        }
         let trimmed = line.trim();
-        if let Some((rank, host, device)) = rank_line(trimmed) {
-            parsed.ranks.push((rank, host));
-            if !device.is_empty() && !parsed.gpu_names.contains(&device) {
-                parsed.gpu_names.push(device);
+        if let Some(name) = collective_named(trimmed) {
+            pending = Some(name);
+        }
+        let words: Vec<&str> = trimmed.trim_start_matches('#').split_whitespace().collect();
+        if words.first() == Some(&"nThread") {
+            let next = Run::after(&run, line_no, parsed.rows.len(), false);
+            let mut done = std::mem::replace(&mut run, next);
+            if done.has_rows {
+                runs_with_rows += 1;
+            } else if done.collective.is_some() && pending.is_none() {
+                pending = done.collective.take();
+            }
+            finish_run(done, &mut parsed, ctx, only_name.as_ref(), 2)?;
+            run.collective = pending.take();
+            continue;
+        }
+        if let Some((rank, host, index, device)) = rank_line(trimmed) {
+            if run.has_rows {
+                // A device list after rows: a new run whose header was lost.
+                let next = Run::after(&run, line_no, parsed.rows.len(), false);
+                let done = std::mem::replace(&mut run, next);
+                runs_with_rows += 1;
+                finish_run(done, &mut parsed, ctx, only_name.as_ref(), 2)?;
+                run.collective = pending.take();
+            }
+            if !run.ranks.iter().any(|(r, _)| *r == rank) {
+                run.ranks.push((rank, host.clone()));
+            }
+            if !device.is_empty() {
+                if !parsed.gpu_names.contains(&device) {
+                    parsed.gpu_names.push(device.clone());
+                }
+                let gpu = (host, index, device);
+                if !parsed.devices.contains(&gpu) {
+                    parsed.devices.push(gpu);
+                }
             }
             continue;
         }
@@ -105,23 +265,34 @@ pub fn parse_text(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
             parsed.tool_version = v.split_whitespace().next().map(str::to_string);
             continue;
         }
-        if trimmed.starts_with('#') {
-            let words: Vec<&str> = trimmed.trim_start_matches('#').split_whitespace().collect();
-            if words.first() == Some(&"size") && words.contains(&"count") {
-                columns = words.iter().map(|w| w.to_string()).collect();
+        if words.first() == Some(&"size") && words.contains(&"count") {
+            if run.has_rows {
+                // A header after rows starts a new run; its name must come from the
+                // log or the caller, never from the run before.
+                let next = Run::after(&run, line_no, parsed.rows.len(), true);
+                let done = std::mem::replace(&mut run, next);
+                runs_with_rows += 1;
+                finish_run(done, &mut parsed, ctx, only_name.as_ref(), 2)?;
+                run.collective = pending.take();
             }
+            run.columns = words.iter().map(|w| w.to_string()).collect();
             continue;
         }
-        if trimmed.is_empty() || columns.is_empty() {
+        if trimmed.starts_with('#') || trimmed.is_empty() || run.columns.is_empty() {
             continue;
         }
         let cells: Vec<&str> = trimmed.split_whitespace().collect();
-        // size count type redop [root] then (time algbw busbw #wrong) x {out-of-place, in-place}.
-        let lead = columns.iter().position(|c| c == "time" || c == "cputime");
+        // size count type [redop] [root] then (time algbw busbw #wrong) x {out-of-place, in-place}.
+        let lead = run
+            .columns
+            .iter()
+            .position(|c| c == "time" || c == "cputime");
         let Some(lead) = lead else { continue };
         if cells.len() < lead + 4 || cells[0].parse::<u64>().is_err() {
             continue;
         }
+        // Old versions print a maximum error, not a count of wrong elements.
+        let counts_wrong = run.columns.iter().any(|c| c == "#wrong");
         let bytes: u64 = cells[0].parse().unwrap_or(0);
         let count: u64 = cells[1].parse().map_err(|_| {
             UsageError::new(format!(
@@ -135,23 +306,30 @@ pub fn parse_text(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
             continue;
         };
         let op = op_of(cells[3]);
+        if !run.has_rows {
+            run.has_rows = true;
+            if run.collective.is_none() {
+                run.collective = pending.take();
+            }
+        }
         for (block, in_place) in [(0usize, false), (1, true)] {
             let at = lead + block * 4;
             let Some(chunk) = cells.get(at..at + 4) else {
                 continue;
             };
-            let figures = [chunk[0], chunk[1], chunk[2], chunk[3]].map(number);
-            parsed.rows.extend(timed_row(
-                &collective,
-                dtype,
-                op,
-                in_place,
-                count,
-                bytes,
-                figures,
-            ));
+            let mut figures = [chunk[0], chunk[1], chunk[2], chunk[3]].map(number);
+            if !counts_wrong {
+                figures[3] = None;
+            }
+            parsed
+                .rows
+                .extend(timed_row("", dtype, op, in_place, count, bytes, figures));
         }
     }
+    if run.has_rows {
+        runs_with_rows += 1;
+    }
+    finish_run(run, &mut parsed, ctx, only_name.as_ref(), runs_with_rows)?;
     Ok(parsed)
 }
 
@@ -208,6 +386,13 @@ pub fn parse_json(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
             if !parsed.gpu_names.iter().any(|g| g == n) {
                 parsed.gpu_names.push(n.to_string());
             }
+            let index = d.get("device").and_then(|x| x.as_u64()).unwrap_or(0) as u32;
+            if let Some(h) = host {
+                let gpu = (h.to_string(), index, n.to_string());
+                if !parsed.devices.contains(&gpu) {
+                    parsed.devices.push(gpu);
+                }
+            }
         }
     }
     let bad = |what: &str| {
@@ -257,4 +442,63 @@ pub fn parse_json(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
         }
     }
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launcher_prefixes_come_off_and_table_lines_stay() {
+        let row =
+            "     1048576        262144     float     sum      -1    67.31   15.58   27.26       0";
+        for (line, want) in [
+            ("[1,0]<stdout>:# nThread 1", "# nThread 1"),
+            (
+                "Wed May  1 10:00:00 2024[1,3]<stdout>:# Using devices",
+                "# Using devices",
+            ),
+            ("[2024-05-01 10:00:00] # Using devices", "# Using devices"),
+            ("0: # Using devices", "# Using devices"),
+            ("12: # Using devices", "# Using devices"),
+            ("gpu-node-07: # Using devices", "# Using devices"),
+            (
+                "# Collective test starting: all_reduce_perf",
+                "# Collective test starting: all_reduce_perf",
+            ),
+            (row, row.trim_start()),
+        ] {
+            assert_eq!(strip_launcher_prefix(line).trim(), want.trim(), "{line}");
+        }
+    }
+
+    #[test]
+    fn collectives_are_named_by_program_or_start_line_not_by_conclusion() {
+        assert_eq!(
+            collective_named("mpirun -np 16 /opt/nccl-tests/build/all_gather_perf_mpi -b 8"),
+            Some("all_gather_perf".into())
+        );
+        assert_eq!(
+            collective_named("# Collective test starting: reduce_scatter_perf"),
+            Some("reduce_scatter_perf".into())
+        );
+        assert_eq!(
+            collective_named("# Collective test concluded: all_reduce_perf"),
+            None
+        );
+        assert_eq!(collective_named("# Avg bus bandwidth    : 1.15327"), None);
+    }
+
+    #[test]
+    fn rank_lines_of_new_and_old_layouts() {
+        assert_eq!(
+            rank_line("#  Rank  9 Group  0 Pid 739787 on     h100-4 device  1 [0002:00:02] NVIDIA H100 80GB HBM3"),
+            Some((9, "h100-4".into(), 1, "NVIDIA H100 80GB HBM3".into()))
+        );
+        assert_eq!(
+            rank_line("   Rank  3 Pid 1821216 on AI-A100-Beethoven01 device  3 [0x00] NVIDIA A100-SXM4-40GB"),
+            Some((3, "AI-A100-Beethoven01".into(), 3, "NVIDIA A100-SXM4-40GB".into()))
+        );
+        assert_eq!(rank_line("# Using devices"), None);
+    }
 }

@@ -130,6 +130,68 @@ proptest! {
         }
     }
 
+    /// Launcher prefixes and NCCL diagnostics interleaved anywhere change nothing, and
+    /// runs of different collectives one after another keep their own rows and ranks.
+    #[test]
+    fn prefixed_interleaved_and_concatenated_nccl_tests_runs_import_as_clean_ones(
+        runs in proptest::collection::vec(
+            (0usize..4, 1u32..9, proptest::collection::vec((1u64..1u64 << 30, 1u32..1_000_000), 1..6)),
+            1..4,
+        ),
+        prefix in 0usize..5,
+        noise in proptest::collection::vec(0usize..200, 0..8),
+    ) {
+        let names = ["all_reduce_perf", "all_gather_perf", "reduce_scatter_perf", "alltoall_perf"];
+        let mut lines: Vec<String> = Vec::new();
+        for (name, ranks, rows) in &runs {
+            lines.push(format!("# Collective test starting: {}", names[*name]));
+            lines.push("# nThread 1 nGpus 1 minBytes 8 maxBytes 8 step: 2(factor) warmup iters: 5 iters: 20 agg iters: 1 validation: 1 graph: 0".into());
+            for r in 0..*ranks {
+                lines.push(format!("#  Rank {r:>2} Group  0 Pid {r:>6} on node{} device {r:>2} [0x07] NVIDIA H100 80GB HBM3", r / 4));
+            }
+            lines.push("#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong".into());
+            for (count, t_centi) in rows {
+                let t = *t_centi as f64 / 100.0;
+                lines.push(format!("{:>12} {count:>12} float sum -1 {t:.2} 1.00 1.50 0 {t:.2} 1.00 1.50 0", count * 4));
+            }
+        }
+        let clean = ImportContext { ranks: None, collective: None, ..ctx() };
+        let plain = import(&(lines.join("\n") + "\n"), Format::NcclTests, &clean).unwrap();
+        let mut noisy = String::new();
+        for (i, line) in lines.iter().enumerate() {
+            if noise.contains(&i) {
+                noisy.push_str(&format!("[1,3]<stdout>:node1:21:28 [3] NCCL INFO Channel {i:02}/32 :    0\n"));
+                noisy.push_str("node0:21:21 [0] NCCL WARN something\n");
+            }
+            let p = match prefix {
+                0 => String::new(),
+                1 => "[1,0]<stdout>:".into(),
+                2 => format!("Wed May  1 10:00:{:02} 2024[1,0]<stdout>:", i % 60),
+                3 => "0: ".into(),
+                _ => "node0: ".into(),
+            };
+            noisy.push_str(&format!("{p}{line}\n"));
+        }
+        let prefixed = import(&noisy, Format::NcclTests, &clean).unwrap();
+        prop_assert_eq!(plain.records.len(), prefixed.records.len());
+        let expected: usize = runs.iter().map(|(_, _, rows)| rows.len() * 2).sum();
+        prop_assert_eq!(plain.records.len(), expected);
+        let mut at = 0;
+        for (name, ranks, rows) in &runs {
+            let benchmark = clusterbench::import::benchmark_name(names[*name]);
+            for _ in 0..rows.len() * 2 {
+                for doc in [&plain, &prefixed] {
+                    let r = &doc.records[at];
+                    prop_assert_eq!(&r.benchmark, &benchmark);
+                    prop_assert_eq!(r.ranks, *ranks);
+                    prop_assert_eq!(r.nodes, (ranks - 1) / 4 + 1);
+                }
+                prop_assert_eq!(plain.records[at].time_s.median, prefixed.records[at].time_s.median);
+                at += 1;
+            }
+        }
+    }
+
     #[test]
     fn arbitrary_lines_under_an_osu_point_to_point_title_never_panic(
         which in 0usize..4,
