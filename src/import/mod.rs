@@ -5,6 +5,7 @@
 
 pub mod nccl_tests;
 pub mod osu;
+mod osu_log;
 pub mod osu_p2p;
 
 use crate::bench::collectives;
@@ -152,7 +153,6 @@ pub fn import(text: &str, format: Format, ctx: &ImportContext) -> Result<RunDocu
     let parsed = match format {
         Format::NcclTests => nccl_tests::parse_text(text, ctx)?,
         Format::NcclTestsJson => nccl_tests::parse_json(text, ctx)?,
-        Format::Osu if osu_p2p::is_point_to_point(text) => osu_p2p::parse(text, ctx)?,
         Format::Osu => osu::parse(text, ctx)?,
         Format::Auto => unreachable!("resolved above"),
     };

@@ -58,17 +58,17 @@ pub struct P2pRow {
 }
 
 /// A parsed `# OSU ... Test vX` title.
-struct Title {
+pub(super) struct Title {
     /// `MPI`, or something this import does not read (`NCCL`, `OpenSHMEM`, ...).
-    family: String,
+    pub family: String,
     /// `CUDA`, `ROCM`, ... for builds with a GPU runtime.
-    accel: Option<String>,
+    pub accel: Option<String>,
     /// The words between the family and `Test`, e.g. `Bi-Directional Bandwidth`.
-    name: String,
-    version: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
 }
 
-fn title(line: &str) -> Option<Title> {
+pub(super) fn title(line: &str) -> Option<Title> {
     let rest = line.trim().strip_prefix("# OSU ")?;
     let words: Vec<&str> = rest.split_whitespace().collect();
     let test_at = words.iter().position(|w| *w == "Test")?;
@@ -91,13 +91,19 @@ fn title(line: &str) -> Option<Title> {
 }
 
 fn mode_of(t: &Title) -> Option<(P2pMode, &'static str)> {
-    if t.family != "MPI" {
+    if !is_family_read(&t.family) {
         return None;
     }
     TESTS
         .iter()
         .find(|(name, _, _)| *name == t.name)
         .map(|(_, mode, program)| (*mode, *program))
+}
+
+/// Whether the import reads tests of this family: MPI, and the NCCL tests of
+/// `osu_xccl_*` (titled `NCCL-CUDA`, or `XCCL` in some builds).
+pub(super) fn is_family_read(family: &str) -> bool {
+    matches!(family, "MPI" | "NCCL" | "XCCL")
 }
 
 /// Whether `text` is the log of an OSU point-to-point test this import reads (its
@@ -116,12 +122,12 @@ pub fn programs() -> String {
 /// One end's buffer, as the log says it (`DEVICE (D)`), and its code (`D`; `H`, `M`,
 /// `MD`, `MH` for the others).
 #[derive(Debug, Clone)]
-struct Buffer {
-    words: String,
-    code: String,
+pub(super) struct Buffer {
+    pub words: String,
+    pub code: String,
 }
 
-fn buffer(words: &str) -> Option<Buffer> {
+pub(super) fn buffer(words: &str) -> Option<Buffer> {
     let words = words.trim();
     let code = words.split_once('(')?.1.strip_suffix(')')?;
     (!code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase())).then(|| Buffer {
@@ -171,7 +177,7 @@ fn column_of(name: &str, mode: P2pMode) -> Column {
     }
 }
 
-/// Parses an OSU point-to-point log (one test per file).
+/// Parses one OSU point-to-point test (`osu::parse` splits a file into its tests).
 pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
     let src = &ctx.source_name;
     let err = |msg: String| UsageError::new(format!("'{src}': {msg}"));
@@ -380,13 +386,8 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
             .notes
             .push("tail columns other than the P99 latency not kept".into());
     }
-    parsed.backend = Some(backend(&found, placement.as_ref()).map_err(err)?);
-    if let Some((s, r)) = &placement {
-        parsed.notes.push(format!(
-            "send buffer on {}, receive buffer on {}",
-            s.words, r.words
-        ));
-    }
+    parsed.backend = Some(backend(&found, placement.as_ref()));
+    parsed.notes.extend(buffer_note(&found, placement.as_ref()));
     if ctx.hosts.is_empty() && ctx.nodes.is_none() {
         parsed.notes.push(
             "the log names no hosts (recorded as unknown, on 1 node): pass --hosts and --nodes"
@@ -403,19 +404,38 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
 /// The backend the records name: `cpu` for host buffers, the GPU runtime (`cuda`) for
 /// device buffers at both ends, and `cuda:H-D` and the like for mixed or managed
 /// buffers, which no clusterbench backend measures (so they never match one).
-fn backend(t: &Title, placement: Option<&(Buffer, Buffer)>) -> Result<String, String> {
-    let Some(accel) = &t.accel else {
-        return Ok("cpu".into());
+///
+/// NCCL tests run on the GPU whatever the log says. An MPI-CUDA log without the
+/// `# Send Buffer on ...` line (7.x collectives, some point-to-point runs) names
+/// `cuda:unknown`: the buffers may be on either side, so it matches no backend.
+pub(super) fn backend(t: &Title, placement: Option<&(Buffer, Buffer)>) -> String {
+    let accel = t.accel.as_deref().map(str::to_ascii_lowercase);
+    if t.family != "MPI" {
+        return accel.unwrap_or_else(|| "cuda".into());
+    }
+    let Some(accel) = accel else {
+        return "cpu".into();
     };
-    let accel = accel.to_ascii_lowercase();
     match placement.map(|(s, r)| (s.code.as_str(), r.code.as_str())) {
-        None => Err(format!(
-            "an MPI-{} log without its '# Send Buffer on ... and Receive Buffer on ...' line",
-            accel.to_ascii_uppercase()
+        None => format!("{accel}:unknown"),
+        Some(("H", "H")) => "cpu".into(),
+        Some(("D", "D")) => accel,
+        Some((s, r)) => format!("{accel}:{s}-{r}"),
+    }
+}
+
+/// What the run note says of the buffers: where they were, or that the log does not say.
+pub(super) fn buffer_note(t: &Title, placement: Option<&(Buffer, Buffer)>) -> Option<String> {
+    match (placement, &t.accel) {
+        (Some((s, r)), _) => Some(format!(
+            "send buffer on {}, receive buffer on {}",
+            s.words, r.words
         )),
-        Some(("H", "H")) => Ok("cpu".into()),
-        Some(("D", "D")) => Ok(accel),
-        Some((s, r)) => Ok(format!("{accel}:{s}-{r}")),
+        (None, Some(accel)) if t.family == "MPI" => Some(format!(
+            "buffers unknown: this MPI-{accel} log has no '# Send Buffer on ...' line (recorded as backend {})",
+            backend(t, None)
+        )),
+        _ => None,
     }
 }
 
