@@ -140,6 +140,12 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
             }
         }
     }
+    if p2p[0] && tests.len() > 1 {
+        merged.notes.push(format!(
+            "{} point-to-point tests recorded as ranks 0 and 1: the log does not say which pair each ran on",
+            tests.len()
+        ));
+    }
     if ctx.ranks.is_none() && merged.fixed_ranks.is_none() {
         match launch_ranks.as_slice() {
             [] => {}

@@ -101,9 +101,9 @@ fn mode_of(t: &Title) -> Option<(P2pMode, &'static str)> {
 }
 
 /// Whether the import reads tests of this family: MPI, and the NCCL tests of
-/// `osu_xccl_*` (titled `NCCL-CUDA`, or `XCCL` in some builds).
+/// `osu_xccl_*` (titled `NCCL-CUDA`, `RCCL-ROCM` or `XCCL` by build).
 pub(super) fn is_family_read(family: &str) -> bool {
-    matches!(family, "MPI" | "NCCL" | "XCCL")
+    matches!(family, "MPI" | "NCCL" | "RCCL" | "XCCL")
 }
 
 /// Whether `text` is the log of an OSU point-to-point test this import reads (its
