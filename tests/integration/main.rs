@@ -16,6 +16,7 @@ mod gpu_validate;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod multigpu;
+mod osu_import;
 mod osu_p2p;
 mod parser_props;
 mod report;
