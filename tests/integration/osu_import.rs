@@ -38,14 +38,25 @@ fn note(doc: &RunDocument) -> String {
     doc.run.backend_note.clone().unwrap_or_default()
 }
 
+type Spot = (usize, u64, f64, Option<f64>, Option<f64>);
+/// Fixture, flags, records, benchmark, backend, ranks, three rows.
+type CollectiveCase = (
+    &'static str,
+    &'static [&'static str],
+    usize,
+    &'static str,
+    &'static str,
+    u32,
+    [Spot; 3],
+);
+
 /// Each real log, with what its records must be, and three of its rows copied by
 /// hand from the file: (record index, bytes, average µs, min µs, max µs).
 #[test]
 fn real_osu_collective_logs_import_row_for_row() {
     let dir = tempdir();
     let d = dir.path();
-    type Spot = (usize, u64, f64, Option<f64>, Option<f64>);
-    let cases: [(&str, &[&str], usize, &str, &str, u32, [Spot; 3]); 5] = [
+    let cases: [CollectiveCase; 5] = [
         (
             "osu_alltoall-v5.6.2-impi.out",
             &["--ranks", "64"],
@@ -147,7 +158,8 @@ fn real_osu_gpu_bandwidth_logs_import_row_for_row() {
     let dir = tempdir();
     let d = dir.path();
     // (fixture, records, backend, three rows: index, bytes, MB/s)
-    let cases: [(&str, usize, &str, [(usize, u64, f64); 3]); 2] = [
+    type Rows = [(usize, u64, f64); 3];
+    let cases: [(&str, usize, &str, Rows); 2] = [
         (
             "osu_bw-cuda-v7.2-a100-nvlink.out",
             26,
