@@ -27,8 +27,10 @@ pub enum Format {
     NcclTests,
     /// nccl-tests `-J FILE` JSON.
     NcclTestsJson,
-    /// OSU micro-benchmarks output: collectives (`osu_allreduce ...`) and
-    /// point-to-point (`osu_latency`, `osu_latency_mp`, `osu_bw`, `osu_bibw`).
+    /// OSU micro-benchmarks output, one test or several: collective latency tests
+    /// (`osu_allreduce`, `osu_alltoall`, `osu_bcast`, `osu_barrier`, ...), their NCCL
+    /// versions (`osu_xccl_*`) and point-to-point (`osu_latency`, `osu_latency_mp`,
+    /// `osu_bw`, `osu_bibw`).
     Osu,
 }
 

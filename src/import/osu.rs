@@ -14,8 +14,8 @@
 //! so such rows are recorded as float by their size in bytes, which stays exact.
 //! The NCCL tests of `osu_xccl_*` title themselves `NCCL-CUDA`.
 
-use super::osu_log::{sections, Section};
-use super::osu_p2p::{self, backend, buffer, buffer_note, is_family_read, title};
+use super::osu_log::{backend, buffer, buffer_note, is_family_read, sections, title, Section};
+use super::osu_p2p;
 use super::{dtype_of, number, ImportContext, Parsed, Row};
 use crate::core::{DType, ReduceOp};
 use crate::error::UsageError;

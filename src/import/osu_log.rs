@@ -1,7 +1,8 @@
 //! What surrounds the tables of an OSU micro-benchmarks log as people post it:
 //! launcher prefixes on every line (`mpirun --tag-output`'s `[1,0]<stdout>:`, Slurm
 //! `srun -l`'s `0: `, pdsh's `host: `), the command that started the test, library
-//! chatter, and several tests one after another in one file.
+//! chatter, and several tests one after another in one file; and the header lines
+//! every test has: its title and, for GPU builds, where its buffers were.
 
 /// One line without the prefix a launcher put in front of it.
 pub(super) fn strip_launcher_prefix(line: &str) -> &str {
@@ -121,6 +122,100 @@ pub(super) fn sections(text: &str) -> Vec<Section> {
         });
     }
     out
+}
+
+/// A parsed `# OSU ... Test vX` title.
+pub(super) struct Title {
+    /// `MPI`, or something this import does not read (`NCCL`, `OpenSHMEM`, ...).
+    pub family: String,
+    /// `CUDA`, `ROCM`, ... for builds with a GPU runtime.
+    pub accel: Option<String>,
+    /// The words between the family and `Test`, e.g. `Bi-Directional Bandwidth`.
+    pub name: String,
+    pub version: Option<String>,
+}
+
+pub(super) fn title(line: &str) -> Option<Title> {
+    let rest = line.trim().strip_prefix("# OSU ")?;
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let test_at = words.iter().position(|w| *w == "Test")?;
+    let first = words.first()?;
+    let (family, accel) = match first.split_once('-') {
+        Some((f, a)) => (f.to_string(), Some(a.to_string())),
+        None => (first.to_string(), None),
+    };
+    let version = words
+        .last()
+        .and_then(|w| w.strip_prefix('v'))
+        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string);
+    Some(Title {
+        family,
+        accel,
+        name: words.get(1..test_at)?.join(" "),
+        version,
+    })
+}
+
+/// Whether the import reads tests of this family: MPI, and the NCCL tests of
+/// `osu_xccl_*` (titled `NCCL-CUDA`, `RCCL-ROCM` or `XCCL` by build).
+pub(super) fn is_family_read(family: &str) -> bool {
+    matches!(family, "MPI" | "NCCL" | "RCCL" | "XCCL")
+}
+
+/// One end's buffer, as the log says it (`DEVICE (D)`), and its code (`D`; `H`, `M`,
+/// `MD`, `MH` for the others).
+#[derive(Debug, Clone)]
+pub(super) struct Buffer {
+    pub words: String,
+    pub code: String,
+}
+
+pub(super) fn buffer(words: &str) -> Option<Buffer> {
+    let words = words.trim();
+    let code = words.split_once('(')?.1.strip_suffix(')')?;
+    (!code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase())).then(|| Buffer {
+        words: words.to_string(),
+        code: code.to_string(),
+    })
+}
+
+/// The backend the records name: `cpu` for host buffers, the GPU runtime (`cuda`) for
+/// device buffers at both ends, and `cuda:H-D` and the like for mixed or managed
+/// buffers, which no clusterbench backend measures (so they never match one).
+///
+/// NCCL tests run on the GPU whatever the log says. An MPI-CUDA log without the
+/// `# Send Buffer on ...` line (7.x collectives, some point-to-point runs) names
+/// `cuda:unknown`: the buffers may be on either side, so it matches no backend.
+pub(super) fn backend(t: &Title, placement: Option<&(Buffer, Buffer)>) -> String {
+    let accel = t.accel.as_deref().map(str::to_ascii_lowercase);
+    if t.family != "MPI" {
+        return accel.unwrap_or_else(|| "cuda".into());
+    }
+    let Some(accel) = accel else {
+        return "cpu".into();
+    };
+    match placement.map(|(s, r)| (s.code.as_str(), r.code.as_str())) {
+        None => format!("{accel}:unknown"),
+        Some(("H", "H")) => "cpu".into(),
+        Some(("D", "D")) => accel,
+        Some((s, r)) => format!("{accel}:{s}-{r}"),
+    }
+}
+
+/// What the run note says of the buffers: where they were, or that the log does not say.
+pub(super) fn buffer_note(t: &Title, placement: Option<&(Buffer, Buffer)>) -> Option<String> {
+    match (placement, &t.accel) {
+        (Some((s, r)), _) => Some(format!(
+            "send buffer on {}, receive buffer on {}",
+            s.words, r.words
+        )),
+        (None, Some(accel)) if t.family == "MPI" => Some(format!(
+            "buffers unknown: this MPI-{accel} log has no '# Send Buffer on ...' line (recorded as backend {})",
+            backend(t, None)
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

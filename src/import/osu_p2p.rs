@@ -20,6 +20,7 @@
 //! both ways for `osu_bibw`: the time of one window follows from it exactly as
 //! clusterbench times its `bandwidth` and `bidir` modes.
 
+use super::osu_log::{backend, buffer, buffer_note, is_family_read, title, Buffer, Title};
 use super::{number, time_summary, ImportContext, Parsed};
 use crate::core::p2p::P2pMode;
 use crate::error::UsageError;
@@ -57,39 +58,6 @@ pub struct P2pRow {
     pub validation: Option<bool>,
 }
 
-/// A parsed `# OSU ... Test vX` title.
-pub(super) struct Title {
-    /// `MPI`, or something this import does not read (`NCCL`, `OpenSHMEM`, ...).
-    pub family: String,
-    /// `CUDA`, `ROCM`, ... for builds with a GPU runtime.
-    pub accel: Option<String>,
-    /// The words between the family and `Test`, e.g. `Bi-Directional Bandwidth`.
-    pub name: String,
-    pub version: Option<String>,
-}
-
-pub(super) fn title(line: &str) -> Option<Title> {
-    let rest = line.trim().strip_prefix("# OSU ")?;
-    let words: Vec<&str> = rest.split_whitespace().collect();
-    let test_at = words.iter().position(|w| *w == "Test")?;
-    let first = words.first()?;
-    let (family, accel) = match first.split_once('-') {
-        Some((f, a)) => (f.to_string(), Some(a.to_string())),
-        None => (first.to_string(), None),
-    };
-    let version = words
-        .last()
-        .and_then(|w| w.strip_prefix('v'))
-        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-        .map(str::to_string);
-    Some(Title {
-        family,
-        accel,
-        name: words.get(1..test_at)?.join(" "),
-        version,
-    })
-}
-
 fn mode_of(t: &Title) -> Option<(P2pMode, &'static str)> {
     if !is_family_read(&t.family) {
         return None;
@@ -98,12 +66,6 @@ fn mode_of(t: &Title) -> Option<(P2pMode, &'static str)> {
         .iter()
         .find(|(name, _, _)| *name == t.name)
         .map(|(_, mode, program)| (*mode, *program))
-}
-
-/// Whether the import reads tests of this family: MPI, and the NCCL tests of
-/// `osu_xccl_*` (titled `NCCL-CUDA`, `RCCL-ROCM` or `XCCL` by build).
-pub(super) fn is_family_read(family: &str) -> bool {
-    matches!(family, "MPI" | "NCCL" | "RCCL" | "XCCL")
 }
 
 /// Whether `text` is the log of an OSU point-to-point test this import reads (its
@@ -117,23 +79,6 @@ pub fn is_point_to_point(text: &str) -> bool {
 /// The OSU point-to-point programs this import reads, for messages.
 pub fn programs() -> String {
     TESTS.map(|t| t.2).join(", ")
-}
-
-/// One end's buffer, as the log says it (`DEVICE (D)`), and its code (`D`; `H`, `M`,
-/// `MD`, `MH` for the others).
-#[derive(Debug, Clone)]
-pub(super) struct Buffer {
-    pub words: String,
-    pub code: String,
-}
-
-pub(super) fn buffer(words: &str) -> Option<Buffer> {
-    let words = words.trim();
-    let code = words.split_once('(')?.1.strip_suffix(')')?;
-    (!code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase())).then(|| Buffer {
-        words: words.to_string(),
-        code: code.to_string(),
-    })
 }
 
 /// What a header column holds.
@@ -399,44 +344,6 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         parsed.ranks = vec![(0, ctx.hosts[0].clone()), (1, second.clone())];
     }
     Ok(parsed)
-}
-
-/// The backend the records name: `cpu` for host buffers, the GPU runtime (`cuda`) for
-/// device buffers at both ends, and `cuda:H-D` and the like for mixed or managed
-/// buffers, which no clusterbench backend measures (so they never match one).
-///
-/// NCCL tests run on the GPU whatever the log says. An MPI-CUDA log without the
-/// `# Send Buffer on ...` line (7.x collectives, some point-to-point runs) names
-/// `cuda:unknown`: the buffers may be on either side, so it matches no backend.
-pub(super) fn backend(t: &Title, placement: Option<&(Buffer, Buffer)>) -> String {
-    let accel = t.accel.as_deref().map(str::to_ascii_lowercase);
-    if t.family != "MPI" {
-        return accel.unwrap_or_else(|| "cuda".into());
-    }
-    let Some(accel) = accel else {
-        return "cpu".into();
-    };
-    match placement.map(|(s, r)| (s.code.as_str(), r.code.as_str())) {
-        None => format!("{accel}:unknown"),
-        Some(("H", "H")) => "cpu".into(),
-        Some(("D", "D")) => accel,
-        Some((s, r)) => format!("{accel}:{s}-{r}"),
-    }
-}
-
-/// What the run note says of the buffers: where they were, or that the log does not say.
-pub(super) fn buffer_note(t: &Title, placement: Option<&(Buffer, Buffer)>) -> Option<String> {
-    match (placement, &t.accel) {
-        (Some((s, r)), _) => Some(format!(
-            "send buffer on {}, receive buffer on {}",
-            s.words, r.words
-        )),
-        (None, Some(accel)) if t.family == "MPI" => Some(format!(
-            "buffers unknown: this MPI-{accel} log has no '# Send Buffer on ...' line (recorded as backend {})",
-            backend(t, None)
-        )),
-        _ => None,
-    }
 }
 
 /// The record of one row; `hosts` are the (rank, host) pairs known.
