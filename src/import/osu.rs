@@ -80,12 +80,30 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         ..Default::default()
     };
     let mut launch_ranks: Vec<u32> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
     for (k, test) in tests.iter().enumerate() {
         let one = if p2p[k] {
             osu_p2p::parse(&test.text, ctx)?
         } else {
             parse_collective(test, ctx)?
         };
+        let label = one
+            .rows
+            .first()
+            .map(|r| r.collective.clone())
+            .or_else(|| one.p2p.first().map(|r| format!("p2p {}", r.mode.name())));
+        if let Some(label) = label {
+            if let Some(earlier) = labels.iter().position(|l| *l == label) {
+                merged.notes.push(format!(
+                    "tests {} and {} are both {label}: records of equal sizes share their keys, and compare reads the first",
+                    earlier + 1,
+                    k + 1
+                ));
+            }
+            labels.push(label);
+        } else {
+            labels.push(String::new());
+        }
         if tests.len() > 1 {
             merged.notes.push(format!(
                 "test {} of {} from line {}: {} rows",

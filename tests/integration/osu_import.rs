@@ -200,6 +200,16 @@ fn real_osu_gpu_bandwidth_logs_import_row_for_row() {
     assert!(n.contains("buffers unknown"), "{n}");
     assert!(n.contains("test 2 of 2 from line 39: 7 rows"), "{n}");
     assert!(n.contains("does not say which pair"), "{n}");
+    assert!(n.contains("tests 1 and 2 are both p2p bandwidth"), "{n}");
+    let two = import_file(
+        d,
+        &fixture("osu_alltoallw-v7.0-two-runs-head.out"),
+        "w.json",
+        &[],
+    );
+    let n = note(&two);
+    assert!(n.contains("test 2 of 2 from line 20: 8 rows"), "{n}");
+    assert!(n.contains("tests 1 and 2 are both alltoallw"), "{n}");
 }
 
 #[test]
