@@ -5,6 +5,7 @@
 
 pub mod nccl_tests;
 pub mod osu;
+mod osu_log;
 pub mod osu_p2p;
 
 use crate::bench::collectives;
@@ -26,8 +27,10 @@ pub enum Format {
     NcclTests,
     /// nccl-tests `-J FILE` JSON.
     NcclTestsJson,
-    /// OSU micro-benchmarks output: collectives (`osu_allreduce ...`) and
-    /// point-to-point (`osu_latency`, `osu_latency_mp`, `osu_bw`, `osu_bibw`).
+    /// OSU micro-benchmarks output, one test or several: collective latency tests
+    /// (`osu_allreduce`, `osu_alltoall`, `osu_bcast`, `osu_barrier`, ...), their NCCL
+    /// versions (`osu_xccl_*`) and point-to-point (`osu_latency`, `osu_latency_mp`,
+    /// `osu_bw`, `osu_bibw`).
     Osu,
 }
 
@@ -167,7 +170,6 @@ pub fn import(text: &str, format: Format, ctx: &ImportContext) -> Result<RunDocu
     let parsed = match format {
         Format::NcclTests => nccl_tests::parse_text(text, ctx)?,
         Format::NcclTestsJson => nccl_tests::parse_json(text, ctx)?,
-        Format::Osu if osu_p2p::is_point_to_point(text) => osu_p2p::parse(text, ctx)?,
         Format::Osu => osu::parse(text, ctx)?,
         Format::Auto => unreachable!("resolved above"),
     };

@@ -20,6 +20,7 @@
 //! both ways for `osu_bibw`: the time of one window follows from it exactly as
 //! clusterbench times its `bandwidth` and `bidir` modes.
 
+use super::osu_log::{backend, buffer, buffer_note, is_family_read, title, Buffer, Title};
 use super::{number, time_summary, ImportContext, Parsed};
 use crate::core::p2p::P2pMode;
 use crate::error::UsageError;
@@ -57,41 +58,8 @@ pub struct P2pRow {
     pub validation: Option<bool>,
 }
 
-/// A parsed `# OSU ... Test vX` title.
-struct Title {
-    /// `MPI`, or something this import does not read (`NCCL`, `OpenSHMEM`, ...).
-    family: String,
-    /// `CUDA`, `ROCM`, ... for builds with a GPU runtime.
-    accel: Option<String>,
-    /// The words between the family and `Test`, e.g. `Bi-Directional Bandwidth`.
-    name: String,
-    version: Option<String>,
-}
-
-fn title(line: &str) -> Option<Title> {
-    let rest = line.trim().strip_prefix("# OSU ")?;
-    let words: Vec<&str> = rest.split_whitespace().collect();
-    let test_at = words.iter().position(|w| *w == "Test")?;
-    let first = words.first()?;
-    let (family, accel) = match first.split_once('-') {
-        Some((f, a)) => (f.to_string(), Some(a.to_string())),
-        None => (first.to_string(), None),
-    };
-    let version = words
-        .last()
-        .and_then(|w| w.strip_prefix('v'))
-        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-        .map(str::to_string);
-    Some(Title {
-        family,
-        accel,
-        name: words.get(1..test_at)?.join(" "),
-        version,
-    })
-}
-
 fn mode_of(t: &Title) -> Option<(P2pMode, &'static str)> {
-    if t.family != "MPI" {
+    if !is_family_read(&t.family) {
         return None;
     }
     TESTS
@@ -111,23 +79,6 @@ pub fn is_point_to_point(text: &str) -> bool {
 /// The OSU point-to-point programs this import reads, for messages.
 pub fn programs() -> String {
     TESTS.map(|t| t.2).join(", ")
-}
-
-/// One end's buffer, as the log says it (`DEVICE (D)`), and its code (`D`; `H`, `M`,
-/// `MD`, `MH` for the others).
-#[derive(Debug, Clone)]
-struct Buffer {
-    words: String,
-    code: String,
-}
-
-fn buffer(words: &str) -> Option<Buffer> {
-    let words = words.trim();
-    let code = words.split_once('(')?.1.strip_suffix(')')?;
-    (!code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase())).then(|| Buffer {
-        words: words.to_string(),
-        code: code.to_string(),
-    })
 }
 
 /// What a header column holds.
@@ -171,7 +122,7 @@ fn column_of(name: &str, mode: P2pMode) -> Column {
     }
 }
 
-/// Parses an OSU point-to-point log (one test per file).
+/// Parses one OSU point-to-point test (`osu::parse` splits a file into its tests).
 pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
     let src = &ctx.source_name;
     let err = |msg: String| UsageError::new(format!("'{src}': {msg}"));
@@ -380,13 +331,8 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
             .notes
             .push("tail columns other than the P99 latency not kept".into());
     }
-    parsed.backend = Some(backend(&found, placement.as_ref()).map_err(err)?);
-    if let Some((s, r)) = &placement {
-        parsed.notes.push(format!(
-            "send buffer on {}, receive buffer on {}",
-            s.words, r.words
-        ));
-    }
+    parsed.backend = Some(backend(&found, placement.as_ref()));
+    parsed.notes.extend(buffer_note(&found, placement.as_ref()));
     if ctx.hosts.is_empty() && ctx.nodes.is_none() {
         parsed.notes.push(
             "the log names no hosts (recorded as unknown, on 1 node): pass --hosts and --nodes"
@@ -398,25 +344,6 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         parsed.ranks = vec![(0, ctx.hosts[0].clone()), (1, second.clone())];
     }
     Ok(parsed)
-}
-
-/// The backend the records name: `cpu` for host buffers, the GPU runtime (`cuda`) for
-/// device buffers at both ends, and `cuda:H-D` and the like for mixed or managed
-/// buffers, which no clusterbench backend measures (so they never match one).
-fn backend(t: &Title, placement: Option<&(Buffer, Buffer)>) -> Result<String, String> {
-    let Some(accel) = &t.accel else {
-        return Ok("cpu".into());
-    };
-    let accel = accel.to_ascii_lowercase();
-    match placement.map(|(s, r)| (s.code.as_str(), r.code.as_str())) {
-        None => Err(format!(
-            "an MPI-{} log without its '# Send Buffer on ... and Receive Buffer on ...' line",
-            accel.to_ascii_uppercase()
-        )),
-        Some(("H", "H")) => Ok("cpu".into()),
-        Some(("D", "D")) => Ok(accel),
-        Some((s, r)) => Ok(format!("{accel}:{s}-{r}")),
-    }
 }
 
 /// The record of one row; `hosts` are the (rank, host) pairs known.

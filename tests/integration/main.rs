@@ -17,6 +17,7 @@ mod gpu_validate;
 mod mpi;
 mod multigpu;
 mod nccl_logs;
+mod osu_import;
 mod osu_p2p;
 mod parser_props;
 mod report;

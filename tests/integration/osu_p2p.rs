@@ -223,7 +223,7 @@ fn bad_osu_point_to_point_logs_are_usage_errors() {
     let dir = tempdir();
     let d = dir.path();
     let lat = "# OSU MPI Latency Test v7.3\n# Size          Latency (us)\n# Datatype: MPI_CHAR.\n";
-    let cases: [(&str, String, &[&str], &str); 10] = [
+    let cases: [(&str, String, &[&str], &str); 9] = [
         (
             "truncated row",
             format!("{lat}1                       2.46\n2\n"),
@@ -268,12 +268,6 @@ fn bad_osu_point_to_point_logs_are_usage_errors() {
             "exactly 2 ranks",
         ),
         (
-            "a GPU log without its buffer placement",
-            "# OSU MPI-CUDA Latency Test v5.6.2\n# Size          Latency (us)\n1  2.0\n".into(),
-            &[],
-            "Send Buffer on",
-        ),
-        (
             "derived datatypes",
             "# OSU MPI Latency Test v7.5\n# Size       Avg Latency(us)     Transmit Size\n1  3.0  1\n"
                 .into(),
@@ -281,10 +275,10 @@ fn bad_osu_point_to_point_logs_are_usage_errors() {
             "derived-datatype",
         ),
         (
-            "two tests in one file",
-            format!("{lat}1   2.46\n# OSU MPI Bandwidth Test v7.3\n"),
+            "point-to-point and collective tests in one file",
+            format!("{lat}1   2.46\n# OSU MPI Allreduce Latency Test v7.3\n# Size  Avg Latency(us)\n4  3.0\n"),
             &[],
-            "one test per file",
+            "split the file",
         ),
     ];
     for (what, log, flags, expect) in cases {

@@ -33,7 +33,18 @@ fn p2p_ctx() -> ImportContext {
     }
 }
 
-const OSU_P2P_FIXTURES: [&str; 5] = [
+/// Real OSU collective logs (read with `ctx()`'s rank count).
+const OSU_COLLECTIVE_FIXTURES: [&str; 5] = [
+    "osu_alltoall-v5.6.2-impi.out",
+    "osu_allgather-v5.6.2-impi.out",
+    "osu_alltoall-v5.6.2-ucx-noise-head.out",
+    "osu_alltoallw-v7.0-two-runs-head.out",
+    "osu_reduce-cuda-v7.3-192ranks-head.out",
+];
+
+const OSU_P2P_FIXTURES: [&str; 7] = [
+    "osu_bw-cuda-v7.2-a100-nvlink.out",
+    "osu_bw-rocm-v7.5-two-pairs-head.out",
     "osu_latency-v5.6.2-handwritten.out",
     "osu_latency_mp-v5.6.3-handwritten.out",
     "osu_bw-v7.1-handwritten.out",
@@ -79,6 +90,7 @@ proptest! {
             ("osu_allreduce-v7.0-minmax.out", Format::Osu),
         ]
         .into_iter()
+        .chain(OSU_COLLECTIVE_FIXTURES.map(|name| (name, Format::Osu)))
         .map(|(name, f)| (name, f, ctx()))
         .chain(OSU_P2P_FIXTURES.map(|name| (name, Format::Osu, p2p_ctx())))
         {
@@ -208,6 +220,90 @@ proptest! {
             for r in &doc.records {
                 prop_assert_eq!(r.benchmark.as_str(), "p2p");
                 prop_assert!(r.time_s.median.is_finite() && r.time_s.median > 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_lines_under_an_osu_collective_title_never_panic(
+        which in 0usize..5,
+        prefix in 0usize..4,
+        lines in proptest::collection::vec("[ 0-9a-zA-Z#.:()/\\-\\[\\]<>,]{0,60}", 0..12),
+    ) {
+        let title = [
+            "# OSU MPI All-to-All Personalized Exchange Latency Test v5.6.2",
+            "# OSU NCCL-CUDA Allreduce Latency Test v7.5",
+            "# OSU MPI-CUDA Reduce Latency Test v7.3",
+            "# OSU MPI Barrier Latency Test v7.4",
+            "# OSU MPI Allgatherv Latency Test v7.4",
+        ][which];
+        let prefix = ["", "[1,0]<stdout>:", "0: ", "node1: "][prefix];
+        let text: String = std::iter::once(title.to_string())
+            .chain(lines)
+            .map(|l| format!("{prefix}{l}\n"))
+            .collect();
+        if let Ok(doc) = import(&text, Format::Auto, &ctx()) {
+            for r in &doc.records {
+                prop_assert!(r.time_s.median.is_finite() && r.time_s.median > 0.0);
+                prop_assert_eq!(r.ranks, 4);
+            }
+        }
+    }
+
+    /// Rows generated under one or more collective titles, each test after its own
+    /// launch command and under a launcher prefix, come back one record per row, in
+    /// order, each named by its own test.
+    #[test]
+    fn generated_osu_collective_tests_import_exactly(
+        tests in proptest::collection::vec(
+            (0usize..6, proptest::collection::vec((0u32..24, 1u32..10_000_000), 1..8)),
+            1..4,
+        ),
+        prefix in 0usize..3,
+        minmax in any::<bool>(),
+    ) {
+        let names = [
+            ("All-to-All Personalized Exchange", "alltoall"),
+            ("Allreduce", "allreduce"),
+            ("Broadcast", "broadcast"),
+            ("Reduce_scatter", "reducescatter"),
+            ("Gatherv", "gatherv"),
+            ("Allgather", "allgather"),
+        ];
+        let prefix = ["", "[1,0]<stdout>:", "3: "][prefix];
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for (which, rows) in &tests {
+            let (title, name) = names[*which];
+            text.push_str(&format!("{prefix}mpirun -np 16 ./osu_x -i 100 -x 10\n"));
+            text.push_str(&format!("{prefix}# OSU MPI {title} Latency Test v7.4\n"));
+            text.push_str(&format!("{prefix}# Datatype: MPI_CHAR.\n"));
+            if minmax {
+                text.push_str(&format!("{prefix}# Size       Avg Latency(us)   Min Latency(us)   Max Latency(us)  Iterations\n"));
+            } else {
+                text.push_str(&format!("{prefix}# Size       Avg Latency(us)\n"));
+            }
+            for (shift, centi) in rows {
+                let v = *centi as f64 / 100.0;
+                if minmax {
+                    text.push_str(&format!("{prefix}{:<10}{v:>18.2}{:>18.2}{:>18.2}{:>12}\n", 1u64 << shift, v / 2.0, v * 2.0, 100));
+                } else {
+                    text.push_str(&format!("{prefix}{:<10}{v:>18.2}\n", 1u64 << shift));
+                }
+                expected.push((name, 1u64 << shift, v));
+            }
+        }
+        let ctx = ImportContext { ranks: None, collective: None, ..ctx() };
+        let doc = import(&text, Format::Auto, &ctx).unwrap();
+        prop_assert_eq!(doc.records.len(), expected.len());
+        for (r, (name, bytes, printed)) in doc.records.iter().zip(&expected) {
+            prop_assert_eq!(r.benchmark.as_str(), *name);
+            prop_assert_eq!(r.ranks, 16);
+            let Params::Collective { bytes: b, .. } = &r.params else { panic!("{:?}", r.params) };
+            prop_assert_eq!(*b, *bytes);
+            prop_assert!((r.time_s.median - printed * 1e-6).abs() <= 1e-12 * printed);
+            if minmax {
+                prop_assert!(r.time_s.min <= r.time_s.median && r.time_s.max >= r.time_s.median);
             }
         }
     }
