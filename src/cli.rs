@@ -228,7 +228,7 @@ pub struct PredictArgs {
 /// The long help of `import`.
 const IMPORT_ABOUT: &str =
     "Reads the output of nccl-tests (the text table or its -J JSON) or of an OSU \
-micro-benchmarks collective (osu_allreduce, osu_allgather, ...) and writes a clusterbench results \
+micro-benchmarks test (collectives: osu_allreduce, osu_alltoall, osu_bcast, ...; the NCCL/xCCL builds too) and writes a clusterbench results \
 file, so that compare, model and validate work on it. The document's 'tool' names the program \
 that measured. Rows of datatypes the schema has no name for (int8, uint8, uint32, uint64) are skipped \
 and listed in the run note.\n\n\
@@ -250,8 +250,9 @@ pub struct ImportArgs {
     /// Where to write the results (default: standard output).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Ranks that ran (required for OSU collective logs, which do not print it;
-    /// OSU point-to-point tests run on 2).
+    /// Ranks that ran: overrides what the log shows (nccl-tests' device list, or the
+    /// mpirun/srun line before an OSU test). Needed for an OSU collective log that
+    /// carries no launch line; OSU point-to-point tests run on 2.
     #[arg(long, value_name = "N")]
     pub ranks: Option<u32>,
     /// Nodes they ran on (default: hosts named in the log, else 1).
@@ -402,8 +403,8 @@ pub struct RunArgs {
     #[arg(long = "debug-stall-rank", hide = true, value_name = "RANK")]
     pub debug_stall_rank: Option<usize>,
 
-    /// Test-only: this rank comes late to its second measurement (later than the other
-    /// ranks' grace, well within the stalled rank's stall), for the watchdog tests.
+    /// Test-only: this rank comes late to its second measurement (by the timeout and
+    /// 2 s, well within a stalled rank's stall), for the watchdog tests.
     #[arg(long = "debug-late-rank", hide = true, value_name = "RANK")]
     pub debug_late_rank: Option<usize>,
 
