@@ -5,10 +5,30 @@
 
 use crate::error::UsageError;
 use crate::results::{Params, RunDocument};
-use crate::stats::robust::{robust_line, LineFit};
+use crate::stats::robust::LineFit;
+use crate::stats::segmented::{robust_segments, SegmentedFit};
 use serde::{Deserialize, Serialize};
 
-/// A fitted t(bytes) = alpha + bytes / beta for one collective at one rank count.
+/// Most regimes a sweep is split into: NCCL's three protocols, plus an algorithm switch.
+pub const MAX_REGIMES: usize = 4;
+
+/// Fewest sizes a regime spans: two would always fit a line exactly.
+pub const MIN_REGIME_POINTS: usize = 3;
+
+/// One regime of a sweep: t(bytes) = alpha + bytes / beta over a range of sizes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Regime {
+    pub min_bytes: u64,
+    pub max_bytes: u64,
+    /// Seconds.
+    pub alpha_s: f64,
+    /// `None` when the regime shows no size dependence.
+    pub beta_bytes_per_s: Option<f64>,
+    pub fit: LineFit,
+}
+
+/// A fitted collective sweep at one rank count: piecewise alpha-beta lines, one per
+/// regime (protocol, algorithm, eager or rendezvous), breakpoints chosen by the data.
 #[derive(Debug, Clone, Serialize)]
 pub struct CollectiveFit {
     pub benchmark: String,
@@ -18,12 +38,18 @@ pub struct CollectiveFit {
     pub in_place: bool,
     pub ranks: u32,
     pub nodes: u32,
-    /// Seconds.
+    /// Seconds: the latency of the small-message regime.
     pub alpha_s: f64,
-    /// Bytes per second of the per-rank buffer (algorithm bandwidth); `None` when
-    /// the sweep shows no size dependence.
+    /// Bytes per second of the per-rank buffer (algorithm bandwidth) in the
+    /// large-message regime; `None` when it shows no size dependence.
     pub beta_bytes_per_s: Option<f64>,
-    pub fit: LineFit,
+    /// Smallest sizes first.
+    pub regimes: Vec<Regime>,
+    /// Root mean square of the relative residuals over the whole sweep.
+    pub rms_rel_error: f64,
+    pub max_rel_error: f64,
+    pub outliers: usize,
+    pub points: usize,
     pub min_bytes: u64,
     pub max_bytes: u64,
 }
@@ -67,25 +93,67 @@ pub fn fit_collectives(doc: &RunDocument) -> Vec<CollectiveFit> {
         }
         let x: Vec<f64> = points.iter().map(|p| p.0).collect();
         let y: Vec<f64> = points.iter().map(|p| p.1).collect();
-        let Some(fit) = robust_line(&x, &y) else {
+        let Some(fit) = robust_segments(&x, &y, MAX_REGIMES, MIN_REGIME_POINTS) else {
             continue;
         };
-        out.push(CollectiveFit {
-            benchmark,
-            backend,
-            dtype,
-            op,
-            in_place,
-            ranks,
-            nodes,
-            alpha_s: fit.intercept,
-            beta_bytes_per_s: (fit.slope > 0.0).then(|| 1.0 / fit.slope),
-            fit,
-            min_bytes: x.iter().fold(f64::MAX, |a, b| a.min(*b)) as u64,
-            max_bytes: x.iter().fold(0.0f64, |a, b| a.max(*b)) as u64,
-        });
+        out.push(fit_of(
+            CollectiveFitKey {
+                benchmark,
+                backend,
+                dtype,
+                op,
+                in_place,
+                ranks,
+                nodes,
+            },
+            &fit,
+        ));
     }
     out
+}
+
+/// What identifies a sweep.
+pub struct CollectiveFitKey {
+    pub benchmark: String,
+    pub backend: String,
+    pub dtype: String,
+    pub op: Option<String>,
+    pub in_place: bool,
+    pub ranks: u32,
+    pub nodes: u32,
+}
+
+/// A sweep's fit from its segments: alpha from the first, beta from the last.
+pub fn fit_of(key: CollectiveFitKey, fit: &SegmentedFit) -> CollectiveFit {
+    let regimes: Vec<Regime> = fit
+        .segments
+        .iter()
+        .map(|s| Regime {
+            min_bytes: s.min_x as u64,
+            max_bytes: s.max_x as u64,
+            alpha_s: s.fit.intercept,
+            beta_bytes_per_s: (s.fit.slope > 0.0).then(|| 1.0 / s.fit.slope),
+            fit: s.fit,
+        })
+        .collect();
+    CollectiveFit {
+        benchmark: key.benchmark,
+        backend: key.backend,
+        dtype: key.dtype,
+        op: key.op,
+        in_place: key.in_place,
+        ranks: key.ranks,
+        nodes: key.nodes,
+        alpha_s: regimes.first().map_or(0.0, |r| r.alpha_s),
+        beta_bytes_per_s: regimes.last().and_then(|r| r.beta_bytes_per_s),
+        min_bytes: regimes.first().map_or(0, |r| r.min_bytes),
+        max_bytes: regimes.last().map_or(0, |r| r.max_bytes),
+        regimes,
+        rms_rel_error: fit.rms_rel_error,
+        max_rel_error: fit.max_rel_error,
+        outliers: fit.outliers,
+        points: fit.points,
+    }
 }
 
 /// One kind of link.
@@ -252,9 +320,13 @@ pub fn calibrate_ring(fits: &[&CollectiveFit]) -> Result<Link, UsageError> {
     counts.sort_unstable();
     counts.dedup();
     if counts.len() < 2 {
-        return Err(UsageError::new(
-            "calibration needs all-reduce sweeps at two or more rank counts (e.g. runs on 2 and 4 ranks)",
-        ));
+        let found = match counts.first() {
+            None => "no sweep on more than one rank".to_string(),
+            Some(one) => format!("1 rank count: {one}"),
+        };
+        return Err(UsageError::new(format!(
+            "calibration needs all-reduce sweeps at two or more rank counts (e.g. runs on 2 and 4 ranks); found {found}",
+        )));
     }
     let (mut sxa, mut sxx, mut syb, mut syy) = (0.0, 0.0, 0.0, 0.0);
     for f in &usable {
@@ -283,6 +355,7 @@ pub fn calibrate_ring(fits: &[&CollectiveFit]) -> Result<Link, UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::robust::robust_line;
 
     fn topo() -> Topology {
         Topology {
@@ -327,6 +400,18 @@ mod tests {
         );
     }
 
+    fn key(ranks: u32) -> CollectiveFitKey {
+        CollectiveFitKey {
+            benchmark: "allreduce".into(),
+            backend: "cpu".into(),
+            dtype: "float".into(),
+            op: Some("sum".into()),
+            in_place: false,
+            ranks,
+            nodes: ranks,
+        }
+    }
+
     #[test]
     fn fit_then_calibrate_recovers_a_known_link() {
         // Sweeps generated from a known ring model at 2 and 4 ranks.
@@ -338,21 +423,14 @@ mod tests {
         for n in [2u64, 4] {
             let x: Vec<f64> = (3..=26).map(|p| (1u64 << p) as f64).collect();
             let y: Vec<f64> = x.iter().map(|s| ring_allreduce(n, *s, &link)).collect();
-            let fit = robust_line(&x, &y).unwrap();
-            fits.push(CollectiveFit {
-                benchmark: "allreduce".into(),
-                backend: "cpu".into(),
-                dtype: "float".into(),
-                op: Some("sum".into()),
-                in_place: false,
-                ranks: n as u32,
-                nodes: n as u32,
-                alpha_s: fit.intercept,
-                beta_bytes_per_s: Some(1.0 / fit.slope),
-                fit,
-                min_bytes: 8,
-                max_bytes: 1 << 26,
-            });
+            let fit = robust_segments(&x, &y, MAX_REGIMES, MIN_REGIME_POINTS).unwrap();
+            let fit = fit_of(key(n as u32), &fit);
+            // One line: one regime, the plain robust fit of the whole sweep.
+            let line = robust_line(&x, &y).unwrap();
+            assert_eq!(fit.regimes.len(), 1, "{fit:?}");
+            assert_eq!(fit.alpha_s, line.intercept);
+            assert_eq!(fit.beta_bytes_per_s, Some(1.0 / line.slope));
+            fits.push(fit);
         }
         let refs: Vec<&CollectiveFit> = fits.iter().collect();
         let got = calibrate_ring(&refs).unwrap();
@@ -371,7 +449,8 @@ mod tests {
             let truth = ring_allreduce(8, s as f64, &link);
             assert!((p.ring_s - truth).abs() / truth < 1e-3);
         }
-        assert!(calibrate_ring(&refs[..1]).is_err());
+        let refused = calibrate_ring(&refs[..1]).unwrap_err().to_string();
+        assert!(refused.ends_with("found 1 rank count: 2"), "{refused}");
     }
 
     #[test]
