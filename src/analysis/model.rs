@@ -454,6 +454,50 @@ mod tests {
     }
 
     #[test]
+    fn calibration_takes_latency_from_small_and_bandwidth_from_large_messages() {
+        // Below 1 MiB a low-latency protocol at a quarter of the bandwidth; above, the
+        // link's full bandwidth behind three times the latency.
+        let link = Link {
+            latency_us: 5.0,
+            bandwidth_gbps: 20.0,
+        };
+        let slow = Link {
+            latency_us: 5.0,
+            bandwidth_gbps: 5.0,
+        };
+        let bulk = Link {
+            latency_us: 15.0,
+            bandwidth_gbps: 20.0,
+        };
+        let fits: Vec<CollectiveFit> = [2u64, 4]
+            .into_iter()
+            .map(|n| {
+                let x: Vec<f64> = (3..=30).map(|p| (1u64 << p) as f64).collect();
+                let y: Vec<f64> = x
+                    .iter()
+                    .map(|s| ring_allreduce(n, *s, if *s < 1048576.0 { &slow } else { &bulk }))
+                    .collect();
+                let fit = robust_segments(&x, &y, MAX_REGIMES, MIN_REGIME_POINTS).unwrap();
+                fit_of(key(n as u32), &fit)
+            })
+            .collect();
+        for f in &fits {
+            assert_eq!(f.regimes.len(), 2, "{f:?}");
+            assert_eq!(f.regimes[1].min_bytes, 1 << 20);
+        }
+        let refs: Vec<&CollectiveFit> = fits.iter().collect();
+        let got = calibrate_ring(&refs).unwrap();
+        assert!(
+            (got.latency_us / link.latency_us - 1.0).abs() < 1e-6,
+            "{got:?}"
+        );
+        assert!(
+            (got.bandwidth_gbps / link.bandwidth_gbps - 1.0).abs() < 1e-6,
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn bad_topologies_are_rejected() {
         let mut t = topo();
         t.gpus_per_node = 0;
