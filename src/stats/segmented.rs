@@ -24,7 +24,13 @@ const NOISE_FLOOR_REL: f64 = 0.01;
 /// cost stays bounded however fine the size steps.
 const MAX_CANDIDATE_BREAKS: usize = 48;
 
-/// One segment of a piecewise fit: points `start..end` of the sorted sweep.
+/// Points a candidate segment's line is fitted through while breakpoints are sought;
+/// a longer segment is thinned evenly (its cost still counts every point). The least
+/// median of squares start is cubic in the points, so this bounds the search on a
+/// finely stepped sweep; the chosen segments are then fitted on all their points.
+const MAX_SEARCH_POINTS: usize = 24;
+
+/// One segment of a piecewise fit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Segment {
     pub min_x: f64,
@@ -87,20 +93,31 @@ pub fn robust_segments(
     bounds.extend(starts);
     bounds.push(n);
     let b = bounds.len();
-    // fits[i][j]: the robust line over bounds[i]..bounds[j] with its cost.
-    let mut fits: Vec<Vec<Option<(LineFit, f64)>>> = vec![vec![None; b]; b];
+    let line_over = |lo: usize, hi: usize, thin: bool| {
+        if lo == 0 && hi == n {
+            return Some(whole);
+        }
+        let m = hi - lo;
+        if !thin || m <= MAX_SEARCH_POINTS {
+            return robust_line(&xs[lo..hi], &ys[lo..hi]);
+        }
+        let pick: Vec<usize> = (0..MAX_SEARCH_POINTS)
+            .map(|k| lo + k * (m - 1) / (MAX_SEARCH_POINTS - 1))
+            .collect();
+        let tx: Vec<f64> = pick.iter().map(|i| xs[*i]).collect();
+        let ty: Vec<f64> = pick.iter().map(|i| ys[*i]).collect();
+        robust_line(&tx, &ty)
+    };
+    // costs[i][j]: the cost of the robust line over bounds[i]..bounds[j].
+    let mut costs: Vec<Vec<Option<f64>>> = vec![vec![None; b]; b];
     for i in 0..b {
         for j in i + 1..b {
             let (lo, hi) = (bounds[i], bounds[j]);
             if hi - lo < min_points {
                 continue;
             }
-            let line = if lo == 0 && hi == n {
-                Some(whole)
-            } else {
-                robust_line(&xs[lo..hi], &ys[lo..hi])
-            };
-            fits[i][j] = line.map(|f| (f, robust_cost(&xs[lo..hi], &ys[lo..hi], &f)));
+            costs[i][j] =
+                line_over(lo, hi, true).map(|f| robust_cost(&xs[lo..hi], &ys[lo..hi], &f));
         }
     }
     // best[k][j]: least cost of k+1 segments covering bounds[0]..bounds[j], with the
@@ -108,12 +125,12 @@ pub fn robust_segments(
     let max_segments = max_segments.max(1);
     let mut best: Vec<Vec<Option<(f64, usize)>>> = vec![vec![None; b]; max_segments];
     for j in 1..b {
-        best[0][j] = fits[0][j].as_ref().map(|(_, c)| (*c, 0));
+        best[0][j] = costs[0][j].map(|c| (c, 0));
     }
     for k in 1..max_segments {
         for j in 1..b {
             for i in 1..j {
-                let (Some((prev, _)), Some((_, c))) = (best[k - 1][i], &fits[i][j]) else {
+                let (Some((prev, _)), Some(c)) = (best[k - 1][i], costs[i][j]) else {
                     continue;
                 };
                 let total = prev + c;
@@ -151,8 +168,8 @@ pub fn robust_segments(
     let mut rel = Vec::with_capacity(n);
     let mut outliers = 0;
     for w in cuts.windows(2) {
-        let (fit, _) = fits[w[0]][w[1]].as_ref()?;
         let (lo, hi) = (bounds[w[0]], bounds[w[1]]);
+        let fit = line_over(lo, hi, false)?;
         rel.extend(
             xs[lo..hi]
                 .iter()
@@ -163,7 +180,7 @@ pub fn robust_segments(
         segments.push(Segment {
             min_x: xs[lo],
             max_x: xs[hi - 1],
-            fit: *fit,
+            fit,
         });
     }
     Some(SegmentedFit {
@@ -232,6 +249,30 @@ mod tests {
         let got = robust_segments(&x, &y, 4, 3).unwrap();
         assert_eq!(got.segments.len(), 1, "{got:?}");
         assert!(got.outliers >= 3);
+    }
+
+    #[test]
+    fn a_finely_stepped_sweep_is_searched_on_thinned_segments() {
+        // 160 sizes in 4 KiB steps, a switch at 320 KiB. The breakpoint is found to
+        // within one step of the thinned candidates (about 157 / 48 sizes), and the
+        // robust lines set the few sizes on the wrong side of it aside.
+        let x: Vec<f64> = (1..=160).map(|i| (i * 4096) as f64).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|s| {
+                if *s < 327680.0 {
+                    10e-6 + s / 2e9
+                } else {
+                    40e-6 + s / 8e9
+                }
+            })
+            .collect();
+        let got = robust_segments(&x, &y, 4, 3).unwrap();
+        assert_eq!(got.segments.len(), 2, "{got:?}");
+        let step = 4.0 * 4096.0;
+        assert!((got.segments[1].min_x - 327680.0).abs() <= step, "{got:?}");
+        assert!((1.0 / got.segments[1].fit.slope / 8e9 - 1.0).abs() < 1e-6);
+        assert!((1.0 / got.segments[0].fit.slope / 2e9 - 1.0).abs() < 1e-6);
     }
 
     #[test]
