@@ -129,9 +129,9 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         "sizes",
         "alpha",
         "beta",
+        "regimes",
         "rms error",
         "max error",
-        "R2 (log)",
         "outliers",
     ];
     let rows: Vec<Vec<String>> = fits
@@ -151,23 +151,60 @@ pub fn model(args: &ModelArgs) -> Result<()> {
                     format_bytes(f.max_bytes)
                 ),
                 format_seconds(f.alpha_s),
-                match f.beta_bytes_per_s {
-                    Some(b) => format!("{:.3} GB/s", b / 1e9),
-                    None => "no size dependence".into(),
-                },
-                format!("{:.1}%", f.fit.rms_rel_error * 100.0),
-                format!("{:.1}%", f.fit.max_rel_error * 100.0),
-                format!("{:.4}", f.fit.r_squared_log),
-                format!("{}/{}", f.fit.outliers, f.fit.points),
+                beta_text(f.beta_bytes_per_s),
+                f.regimes.len().to_string(),
+                format!("{:.1}%", f.rms_rel_error * 100.0),
+                format!("{:.1}%", f.max_rel_error * 100.0),
+                format!("{}/{}", f.outliers, f.points),
             ]
         })
         .collect();
-    print!(
-        "{}",
-        render(&header, &rows, args.format == OutputFormat::Markdown)
-    );
-    println!("\nt(size) = alpha + size / beta per call; size is bytes per rank; errors are relative to the measured median times.");
+    let markdown = args.format == OutputFormat::Markdown;
+    print!("{}", render(&header, &rows, markdown));
+    let regime_header = [
+        "collective",
+        "in place",
+        "ranks",
+        "regime",
+        "sizes",
+        "alpha",
+        "beta",
+        "rms error",
+        "outliers",
+    ];
+    let regime_rows: Vec<Vec<String>> = fits
+        .iter()
+        .flat_map(|f| {
+            f.regimes.iter().enumerate().map(move |(i, r)| {
+                vec![
+                    f.benchmark.clone(),
+                    if f.in_place { "yes" } else { "no" }.into(),
+                    f.ranks.to_string(),
+                    format!("{}/{}", i + 1, f.regimes.len()),
+                    format!(
+                        "{}..{}",
+                        format_bytes(r.min_bytes),
+                        format_bytes(r.max_bytes)
+                    ),
+                    format_seconds(r.alpha_s),
+                    beta_text(r.beta_bytes_per_s),
+                    format!("{:.1}%", r.fit.rms_rel_error * 100.0),
+                    format!("{}/{}", r.fit.outliers, r.fit.points),
+                ]
+            })
+        })
+        .collect();
+    println!();
+    print!("{}", render(&regime_header, &regime_rows, markdown));
+    println!("\nt(size) = alpha + size / beta per call within each regime; size is bytes per rank; a sweep's alpha is its smallest-size regime's, its beta its largest-size regime's; errors are relative to the measured median times.");
     Ok(())
+}
+
+fn beta_text(beta_bytes_per_s: Option<f64>) -> String {
+    match beta_bytes_per_s {
+        Some(b) => format!("{:.3} GB/s", b / 1e9),
+        None => "no size dependence".into(),
+    }
 }
 
 fn topology_of(args: &PredictArgs) -> Result<Topology> {

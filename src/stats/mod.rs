@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod robust;
+pub mod segmented;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -14,6 +14,7 @@ mod faults;
 mod golden;
 mod gpu_validate;
 #[cfg(feature = "mpi")]
+mod model_regimes;
 mod mpi;
 mod multigpu;
 mod nccl_logs;

@@ -1,92 +1,8 @@
-//! Alpha-beta models of collectives: robust fits of measured sweeps, and cost models
-//! (ring, tree, hierarchical) that extrapolate to rank counts no one can rent.
-//!
-//! Time of one message of `s` bytes over a link: alpha + s / beta. Pure math, no I/O.
+//! Cost models of all-reduce (ring, tree, hierarchical) on a described cluster, to
+//! extrapolate to rank counts no one can rent.
 
 use crate::error::UsageError;
-use crate::results::{Params, RunDocument};
-use crate::stats::robust::{robust_line, LineFit};
 use serde::{Deserialize, Serialize};
-
-/// A fitted t(bytes) = alpha + bytes / beta for one collective at one rank count.
-#[derive(Debug, Clone, Serialize)]
-pub struct CollectiveFit {
-    pub benchmark: String,
-    pub backend: String,
-    pub dtype: String,
-    pub op: Option<String>,
-    pub in_place: bool,
-    pub ranks: u32,
-    pub nodes: u32,
-    /// Seconds.
-    pub alpha_s: f64,
-    /// Bytes per second of the per-rank buffer (algorithm bandwidth); `None` when
-    /// the sweep shows no size dependence.
-    pub beta_bytes_per_s: Option<f64>,
-    pub fit: LineFit,
-    pub min_bytes: u64,
-    pub max_bytes: u64,
-}
-
-/// Fits every collective sweep (records grouped by everything but the size) of `doc`
-/// from the median times. Sweeps of fewer than three sizes are skipped.
-pub fn fit_collectives(doc: &RunDocument) -> Vec<CollectiveFit> {
-    type Key = (String, String, String, Option<String>, bool, u32, u32);
-    let mut groups: std::collections::BTreeMap<Key, Vec<(f64, f64)>> = Default::default();
-    for r in &doc.records {
-        if let Params::Collective {
-            dtype,
-            op,
-            in_place,
-            bytes,
-            ..
-        } = &r.params
-        {
-            if !r.check.passed || *bytes == 0 {
-                continue;
-            }
-            let key = (
-                r.benchmark.clone(),
-                r.backend.clone(),
-                dtype.name().to_string(),
-                op.map(|o| o.name().to_string()),
-                *in_place,
-                r.ranks,
-                r.nodes,
-            );
-            groups
-                .entry(key)
-                .or_default()
-                .push((*bytes as f64, r.time_s.median));
-        }
-    }
-    let mut out = Vec::new();
-    for ((benchmark, backend, dtype, op, in_place, ranks, nodes), points) in groups {
-        if points.len() < 3 {
-            continue;
-        }
-        let x: Vec<f64> = points.iter().map(|p| p.0).collect();
-        let y: Vec<f64> = points.iter().map(|p| p.1).collect();
-        let Some(fit) = robust_line(&x, &y) else {
-            continue;
-        };
-        out.push(CollectiveFit {
-            benchmark,
-            backend,
-            dtype,
-            op,
-            in_place,
-            ranks,
-            nodes,
-            alpha_s: fit.intercept,
-            beta_bytes_per_s: (fit.slope > 0.0).then(|| 1.0 / fit.slope),
-            fit,
-            min_bytes: x.iter().fold(f64::MAX, |a, b| a.min(*b)) as u64,
-            max_bytes: x.iter().fold(0.0f64, |a, b| a.max(*b)) as u64,
-        });
-    }
-    out
-}
 
 /// One kind of link.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -243,43 +159,6 @@ pub fn predict_allreduce(topo: &Topology, ranks: u64, bytes: u64) -> Prediction 
     }
 }
 
-/// Link parameters recovered from fits at several rank counts by inverting the
-/// ring model: alpha_n = 2(n-1) a and 1/beta_n = 2(n-1)/n / b, solved by least
-/// squares over the rank counts. Needs fits at two or more rank counts.
-pub fn calibrate_ring(fits: &[&CollectiveFit]) -> Result<Link, UsageError> {
-    let usable: Vec<&&CollectiveFit> = fits.iter().filter(|f| f.ranks > 1).collect();
-    let mut counts: Vec<u32> = usable.iter().map(|f| f.ranks).collect();
-    counts.sort_unstable();
-    counts.dedup();
-    if counts.len() < 2 {
-        return Err(UsageError::new(
-            "calibration needs all-reduce sweeps at two or more rank counts (e.g. runs on 2 and 4 ranks)",
-        ));
-    }
-    let (mut sxa, mut sxx, mut syb, mut syy) = (0.0, 0.0, 0.0, 0.0);
-    for f in &usable {
-        let n = f.ranks as f64;
-        let x = 2.0 * (n - 1.0);
-        let y = 2.0 * (n - 1.0) / n;
-        sxa += x * f.alpha_s;
-        sxx += x * x;
-        let inv_beta = f.beta_bytes_per_s.map_or(0.0, |b| 1.0 / b);
-        syb += y * inv_beta;
-        syy += y * y;
-    }
-    let alpha = sxa / sxx;
-    let inv_b = syb / syy;
-    if inv_b <= 0.0 {
-        return Err(UsageError::new(
-            "calibration: the sweeps show no size dependence; measure larger messages",
-        ));
-    }
-    Ok(Link {
-        latency_us: alpha * 1e6,
-        bandwidth_gbps: 1.0 / inv_b / 1e9,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,53 +204,6 @@ mod tests {
             (one.hierarchical_s - one.ring_s).abs() / one.ring_s < 0.01,
             "{one:?}"
         );
-    }
-
-    #[test]
-    fn fit_then_calibrate_recovers_a_known_link() {
-        // Sweeps generated from a known ring model at 2 and 4 ranks.
-        let link = Link {
-            latency_us: 25.0,
-            bandwidth_gbps: 2.0,
-        };
-        let mut fits = Vec::new();
-        for n in [2u64, 4] {
-            let x: Vec<f64> = (3..=26).map(|p| (1u64 << p) as f64).collect();
-            let y: Vec<f64> = x.iter().map(|s| ring_allreduce(n, *s, &link)).collect();
-            let fit = robust_line(&x, &y).unwrap();
-            fits.push(CollectiveFit {
-                benchmark: "allreduce".into(),
-                backend: "cpu".into(),
-                dtype: "float".into(),
-                op: Some("sum".into()),
-                in_place: false,
-                ranks: n as u32,
-                nodes: n as u32,
-                alpha_s: fit.intercept,
-                beta_bytes_per_s: Some(1.0 / fit.slope),
-                fit,
-                min_bytes: 8,
-                max_bytes: 1 << 26,
-            });
-        }
-        let refs: Vec<&CollectiveFit> = fits.iter().collect();
-        let got = calibrate_ring(&refs).unwrap();
-        assert!((got.latency_us - 25.0).abs() < 0.01, "{got:?}");
-        assert!((got.bandwidth_gbps - 2.0).abs() < 1e-4, "{got:?}");
-        // Extrapolating to 8 ranks reproduces the model exactly.
-        let t = Topology {
-            gpus_per_node: 1,
-            intra: got,
-            inter: got,
-            switch_tiers: 1,
-            switch_latency_us: 0.0,
-        };
-        for s in [1u64 << 20, 1 << 26] {
-            let p = predict_allreduce(&t, 8, s);
-            let truth = ring_allreduce(8, s as f64, &link);
-            assert!((p.ring_s - truth).abs() / truth < 1e-3);
-        }
-        assert!(calibrate_ring(&refs[..1]).is_err());
     }
 
     #[test]
