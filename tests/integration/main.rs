@@ -13,8 +13,8 @@ mod decisions_mpi;
 mod faults;
 mod golden;
 mod gpu_validate;
-#[cfg(feature = "mpi")]
 mod model_regimes;
+#[cfg(feature = "mpi")]
 mod mpi;
 mod multigpu;
 mod nccl_logs;
