@@ -31,7 +31,8 @@ pub struct StreamHold {
     stream: Arc<CudaStream>,
     function: CudaFunction,
     /// Word 0: the release flag (host writes); word 1: the outcome (kernel writes).
-    words: PinnedHostSlice<u32>,
+    /// Read and written only through `host` and `device`; held to keep them valid.
+    _words: PinnedHostSlice<u32>,
     host: *mut u32,
     device: u64,
 }
@@ -54,7 +55,7 @@ impl StreamHold {
         let hold = StreamHold {
             stream,
             function,
-            words,
+            _words: words,
             host,
             device,
         };
@@ -64,7 +65,7 @@ impl StreamHold {
     }
 
     fn set(&self, word: usize, value: u32) {
-        // SAFETY: `host` points at the two words of `self.words`, alive with `self`;
+        // SAFETY: `host` points at the two words of `self._words`, alive with `self`;
         // volatile, since the GPU reads them concurrently.
         unsafe { self.host.add(word).write_volatile(value) };
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
@@ -126,11 +127,10 @@ impl Drop for StreamHold {
         // Never leave a kernel spinning on memory about to be freed.
         self.set(0, 1);
         let _ = self.stream.synchronize();
-        let _ = &self.words;
     }
 }
 
-// SAFETY: the raw pointer is to `words`, owned by the hold; the host only writes the
+// SAFETY: the raw pointer is to `_words`, owned by the hold; the host only writes the
 // release word and reads the outcome word, each with one volatile access.
 unsafe impl Send for StreamHold {}
 unsafe impl Sync for StreamHold {}
