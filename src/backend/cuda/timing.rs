@@ -91,7 +91,7 @@ impl StreamHold {
         let mut l = self.stream.launch_builder(&self.function);
         l.arg(&release).arg(&outcome).arg(&HOLD_LIMIT_NS);
         // SAFETY: matches hold_stream(const volatile unsigned*, unsigned*, u64); both
-        // addresses are the mapped words of `self.words`.
+        // addresses are the mapped words of `self._words`.
         unsafe { l.launch(cfg) }.context("launching the stream hold kernel")?;
         let held = self
             .stream
