@@ -396,19 +396,33 @@ pub fn import(args: &ImportArgs) -> Result<()> {
         hosts: args.hosts.clone(),
         window: args.window,
     };
-    let doc = crate::import::import(&text, args.format, &ctx)?;
-    match &args.output {
-        Some(p) => {
-            crate::results::files::write_document(&doc, p)
-                .map_err(|e| UsageError::new(format!("cannot write '{}': {e:#}", p.display())))?;
-            eprintln!(
-                "clusterbench: imported {} records from {} into {}",
-                doc.records.len(),
-                doc.tool.name,
-                p.display()
-            );
+    let parts = crate::import::import_runs(&text, args.format, &ctx)?;
+    let total = parts.len();
+    let Some(path) = &args.output else {
+        if total > 1 {
+            return Err(UsageError::new(format!(
+                "'{}' repeats a test: {total} runs, one document each; pass -o FILE to write them (FILE, then NAME-run2.EXT, ...)",
+                ctx.source_name
+            ))
+            .into());
         }
-        None => print_json(&doc)?,
+        return parts.iter().try_for_each(print_json);
+    };
+    for (index, doc) in parts.iter().enumerate() {
+        let p = crate::import::part_path(path, index + 1);
+        crate::results::files::write_document(doc, &p)
+            .map_err(|e| UsageError::new(format!("cannot write '{}': {e:#}", p.display())))?;
+        let which = if total > 1 {
+            format!(" (run {} of {total} in the file)", index + 1)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "clusterbench: imported {} records from {}{which} into {}",
+            doc.records.len(),
+            doc.tool.name,
+            p.display()
+        );
     }
     Ok(())
 }

@@ -30,6 +30,10 @@ impl Collective for AllToAll {
         (block * ranks, block * ranks)
     }
 
+    fn printed_count(&self, count: usize, ranks: usize) -> usize {
+        self.counts(count, ranks).0 / ranks.max(1)
+    }
+
     fn reduces(&self) -> bool {
         false
     }

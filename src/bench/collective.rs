@@ -64,7 +64,7 @@ pub fn run_sweep(
                     ];
                     ctx.measure(
                         coll.name(),
-                        params(coll, dtype, op, in_place, count),
+                        params(coll, dtype, op, in_place, count, ranks),
                         iters,
                         workload.as_mut(),
                         &metrics,
@@ -215,5 +215,35 @@ mod tests {
             ExactInputs::reduced(DType::Fp8E4m3, ReduceOp::Sum, 64).contributors,
             16
         );
+    }
+
+    /// The record's count and bytes are nccl-tests' columns: the real DGX-2 log in
+    /// `tests/fixtures/nccl-tests-old-v100-g12-all_gather-then-all_reduce.log` prints
+    /// all-gather on 12 GPUs as size 67108848, count 1398101; reduce-scatter and
+    /// all-to-all print `count/nranks` of the larger buffer (nccl-tests
+    /// `src/reduce_scatter.cu`, `src/alltoall.cu`).
+    #[test]
+    fn records_count_as_nccl_tests_prints() {
+        use crate::results::{describe::params, Params};
+        let by_name = |name: &str| {
+            crate::bench::collectives()
+                .find(|c| c.name() == name)
+                .unwrap()
+        };
+        let row = |name: &str, larger: usize, ranks: usize| match params(
+            by_name(name),
+            DType::Float,
+            ReduceOp::Sum,
+            false,
+            larger,
+            ranks,
+        ) {
+            Params::Collective { count, bytes, .. } => (count, bytes),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(row("allgather", 67108848 / 4, 12), (1398101, 67108848));
+        assert_eq!(row("reducescatter", 16 * 1024, 8), (2048, 65536));
+        assert_eq!(row("alltoall", 16 * 1024, 8), (2048, 65536));
+        assert_eq!(row("allreduce", 1000, 8), (1000, 4000));
     }
 }

@@ -79,6 +79,13 @@ pub trait Collective: Sync {
     fn busbw_factor(&self, ranks: usize) -> f64;
     /// Elements in the (send, receive) buffers of one rank for a message of `count`.
     fn counts(&self, count: usize, ranks: usize) -> (usize, usize);
+    /// The count nccl-tests prints for a message of `count` elements, which the
+    /// record keeps: the smaller of a rank's buffers (for all-gather a rank's input,
+    /// for reduce-scatter its output); all-to-all prints its block per peer.
+    fn printed_count(&self, count: usize, ranks: usize) -> usize {
+        let (send, recv) = self.counts(count, ranks);
+        send.min(recv)
+    }
     /// Whether the collective reduces (takes `-o`).
     fn reduces(&self) -> bool {
         true

@@ -7,6 +7,9 @@ pub mod nccl_tests;
 pub mod osu;
 mod osu_log;
 pub mod osu_p2p;
+mod split;
+
+pub use split::{part_path, split_repeated_runs};
 
 use crate::bench::collectives;
 use crate::core::{DType, ReduceOp};
@@ -93,6 +96,9 @@ pub struct Parsed {
     pub runs: Vec<RunSpan>,
     /// (host, device index, model) of each GPU the log lists.
     pub devices: Vec<(String, u32, String)>,
+    /// Index of the first row (or point-to-point row, in logs of those) of each run
+    /// or test of the log, in order.
+    pub run_starts: Vec<usize>,
 }
 
 /// The rows of one run, from `first_row` to the next span, and where it ran.
@@ -162,16 +168,15 @@ pub fn detect(text: &str) -> Result<Format, UsageError> {
 
 /// Parses `text` as `format` and builds a results document.
 pub fn import(text: &str, format: Format, ctx: &ImportContext) -> Result<RunDocument, UsageError> {
-    let format = if format == Format::Auto {
-        detect(text)?
-    } else {
-        format
-    };
+    to_document(parse(text, format, ctx)?, ctx)
+}
+
+fn parse(text: &str, format: Format, ctx: &ImportContext) -> Result<Parsed, UsageError> {
     let parsed = match format {
         Format::NcclTests => nccl_tests::parse_text(text, ctx)?,
         Format::NcclTestsJson => nccl_tests::parse_json(text, ctx)?,
         Format::Osu => osu::parse(text, ctx)?,
-        Format::Auto => unreachable!("resolved above"),
+        Format::Auto => detect(text).and_then(|f| parse(text, f, ctx))?,
     };
     if parsed.p2p.is_empty() && (!ctx.hosts.is_empty() || ctx.window.is_some()) {
         return Err(UsageError::new(format!(
@@ -180,7 +185,19 @@ pub fn import(text: &str, format: Format, ctx: &ImportContext) -> Result<RunDocu
             osu_p2p::programs()
         )));
     }
-    to_document(parsed, ctx)
+    Ok(parsed)
+}
+
+/// Like [`import`], but a log that repeats a test gives one document per run, so
+/// that no two records of one document share a key.
+pub fn import_runs(
+    text: &str,
+    format: Format,
+    ctx: &ImportContext,
+) -> Result<Vec<RunDocument>, UsageError> {
+    let parsed = parse(text, format, ctx)?;
+    let starts = parsed.run_starts.clone();
+    Ok(split_repeated_runs(to_document(parsed, ctx)?, &starts))
 }
 
 fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, UsageError> {

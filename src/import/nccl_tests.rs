@@ -187,6 +187,7 @@ fn finish_run(
     let mut hosts: Vec<&String> = run.ranks.iter().map(|(_, h)| h).collect();
     hosts.sort();
     hosts.dedup();
+    parsed.run_starts.push(run.first_row);
     parsed.runs.push(RunSpan {
         first_row: run.first_row,
         ranks: run.ranks.len() as u32,

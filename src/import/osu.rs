@@ -95,7 +95,7 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         if let Some(label) = label {
             if let Some(earlier) = labels.iter().position(|l| *l == label) {
                 merged.notes.push(format!(
-                    "tests {} and {} are both {label}: records of equal sizes share their keys, and compare reads the first",
+                    "tests {} and {} are both {label}",
                     earlier + 1,
                     k + 1
                 ));
@@ -146,6 +146,7 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         }
         merged.tool_version = merged.tool_version.or(one.tool_version);
         merged.fixed_ranks = merged.fixed_ranks.or(one.fixed_ranks);
+        merged.run_starts.push(merged.rows.len() + merged.p2p.len());
         merged.rows.extend(one.rows);
         merged.p2p.extend(one.p2p);
         merged.skipped.extend(one.skipped);

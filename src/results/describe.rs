@@ -44,19 +44,21 @@ pub fn describe(benchmark: &str, params: &Params) -> String {
     }
 }
 
-/// The parameters recorded for one collective point.
+/// The parameters recorded for one collective point of `count` elements (the larger
+/// of a rank's buffers) over `ranks`, as nccl-tests prints them.
 pub fn params(
     coll: &dyn Collective,
     dtype: DType,
     op: ReduceOp,
     in_place: bool,
     count: usize,
+    ranks: usize,
 ) -> Params {
     Params::Collective {
         dtype,
         op: coll.reduces().then_some(op),
         in_place,
-        count: count as u64,
+        count: coll.printed_count(count, ranks) as u64,
         bytes: (count * dtype.size()) as u64,
     }
 }

@@ -95,13 +95,14 @@ pub fn read_document(path: &Path) -> Result<RunDocument> {
             .into())
         }
     }
-    serde_json::from_value(value).map_err(|e| {
+    let mut doc: RunDocument = serde_json::from_value(value).map_err(|e| {
         UsageError::new(format!(
             "'{}' does not match the results schema: {e}",
             path.display()
         ))
-        .into()
-    })
+    })?;
+    upgrade(&mut doc);
+    Ok(doc)
 }
 
 impl Reporter for JsonReporter {
@@ -210,7 +211,24 @@ pub fn read_stream(path: &Path) -> Result<RunDocument> {
     if !finished {
         doc.run.status = crate::results::RunStatus::Aborted;
     }
+    upgrade(&mut doc);
     Ok(doc)
+}
+
+/// Brings a document of an older schema to this one's meaning. Up to schema 3,
+/// clusterbench's all-gather, reduce-scatter and all-to-all records counted the larger
+/// of a rank's buffers (ranks blocks); nccl-tests, and so imports, count one block.
+fn upgrade(doc: &mut RunDocument) {
+    if doc.schema_version >= 4 || doc.tool.name != env!("CARGO_PKG_NAME") {
+        return;
+    }
+    for r in &mut doc.records {
+        if let crate::results::Params::Collective { count, .. } = &mut r.params {
+            if ["allgather", "reducescatter", "alltoall"].contains(&r.benchmark.as_str()) {
+                *count /= u64::from(r.ranks.max(1));
+            }
+        }
+    }
 }
 
 /// Reads a results file: a `.jsonl` stream (complete or cut short) or a `.json` document.
@@ -219,5 +237,40 @@ pub fn read_results(path: &Path) -> Result<RunDocument> {
         read_stream(path)
     } else {
         read_document(path)
+    }
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+
+    /// A schema-3 all-gather record of clusterbench's counted both ranks' blocks; it
+    /// is read as one block, while imports and other records keep their count.
+    #[test]
+    fn schema_3_counts_are_read_as_nccl_tests_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut doc = crate::results::tests::sample_document();
+        doc.schema_version = 3;
+        let mut gather = doc.records[0].clone();
+        gather.benchmark = "allgather".into();
+        gather.ranks = 4;
+        if let crate::results::Params::Collective { count, .. } = &mut gather.params {
+            *count = 4096;
+        }
+        doc.records = vec![gather.clone()];
+        let count_of = |d: &RunDocument| match d.records[0].params {
+            crate::results::Params::Collective { count, .. } => count,
+            _ => unreachable!("a collective record"),
+        };
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+        assert_eq!(count_of(&read_document(&path).unwrap()), 1024);
+        doc.tool.name = "nccl-tests".into();
+        std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+        assert_eq!(count_of(&read_document(&path).unwrap()), 4096);
+        doc.tool.name = env!("CARGO_PKG_NAME").into();
+        doc.schema_version = crate::results::SCHEMA_VERSION;
+        std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+        assert_eq!(count_of(&read_document(&path).unwrap()), 4096);
     }
 }

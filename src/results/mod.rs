@@ -23,10 +23,11 @@ use serde::{Deserialize, Serialize};
 pub use environment::Environment;
 
 /// Version of this schema. Bumped on any change that an old reader could misread.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The oldest schema version this build reads (version 2 added `per_node`, version 3
-/// `timing` and the peer copies' `peer_path`).
+/// `timing` and the peer copies' `peer_path`, version 4 gave collectives' `count`
+/// nccl-tests' meaning).
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// A complete run.
@@ -158,9 +159,13 @@ pub enum Params {
         dtype: DType,
         op: Option<ReduceOp>,
         in_place: bool,
-        /// Elements per rank.
+        /// Elements as nccl-tests' `count` column prints them: a rank's buffer, the
+        /// smaller of its two (all-gather: its input; reduce-scatter: its output;
+        /// all-to-all: its block per peer). Documents of schema 3 and older written by
+        /// clusterbench counted the larger buffer; they are read converted.
         count: u64,
-        /// Bytes per rank (count x element size).
+        /// Message size as nccl-tests' `size` column prints it: bytes of the larger of
+        /// a rank's buffers.
         bytes: u64,
     },
     /// A STREAM kernel on host memory; every rank runs it at once on its own cores.
@@ -300,7 +305,7 @@ mod tests {
     use super::*;
     use crate::results::environment::{HostInfo, MpiInfo, RankInfo};
 
-    fn sample_document() -> RunDocument {
+    pub(super) fn sample_document() -> RunDocument {
         let samples = vec![2e-6, 1e-6, 3e-6];
         RunDocument {
             schema_version: SCHEMA_VERSION,

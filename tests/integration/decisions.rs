@@ -283,17 +283,17 @@ fn osu_logs_import_with_the_rank_count_given() {
         d,
         &[
             "import",
-            fixture("osu_allreduce-v7.0-minmax.out").to_str().unwrap(),
-            "--ranks",
-            "8",
+            fixture("osu_reduce-cuda-v7.3-192ranks-head.out")
+                .to_str()
+                .unwrap(),
             "-o",
             "v7.json",
         ],
     );
     assert_code(&v7, 0);
     let doc = clusterbench::results::files::read_document(&d.join("v7.json")).unwrap();
-    assert_eq!(doc.records[0].time_s.min, 99.29e-6);
-    assert_eq!(doc.records[0].time_s.max, 164.85e-6);
+    assert_eq!(doc.records[0].time_s.min, 24.80e-6);
+    assert_eq!(doc.records[0].time_s.max, 158.96e-6);
     // Model works on imported files.
     let m = cb(d, &["model", "osu.json"]);
     assert_code(&m, 0);

@@ -26,7 +26,7 @@ const IMPORTS: &[&str] = &[
     "nccl-tests-log nccl-tests-all_reduce_perf-a3mega-16gpu.log --instance-type a3-megagpu-8g",
     "nccl-tests-json nccl-tests-all_reduce_perf-a3mega-16gpu.json --instance-type a3-megagpu-8g",
     "osu-allreduce-5.6.2 osu_allreduce-v5.6.2-64ranks.out --ranks 64 --nodes 2",
-    "osu-allreduce-7.0 osu_allreduce-v7.0-minmax.out --ranks 64 --nodes 2",
+    "osu-reduce-cuda-7.3 osu_reduce-cuda-v7.3-192ranks-head.out --nodes 2",
     "osu-latency osu_latency-v5.6.2-handwritten.out --hosts node1,node2 --nodes 2",
     "osu-latency-mp osu_latency_mp-v5.6.3-handwritten.out --hosts node1,node2 --nodes 2",
     "osu-latency-cuda osu_latency-cuda-v7.5-tail-handwritten.out --hosts node1,node2 --nodes 2",
@@ -200,7 +200,7 @@ fn compare_formats_and_verdicts() {
             "nccl-tests-log",
             "nccl-tests-json",
             "osu-allreduce-5.6.2",
-            "osu-allreduce-7.0",
+            "osu-reduce-cuda-7.3",
         ],
         false,
     );
@@ -211,8 +211,8 @@ fn compare_formats_and_verdicts() {
     );
     // Two OSU versions on different machines: a regression, exit status 1.
     s.check(
-        "compare-osu-5.6.2-vs-7.0",
-        "compare $TMP/osu-allreduce-5.6.2.json $TMP/osu-allreduce-7.0.json",
+        "compare-osu-allreduce-vs-reduce-cuda",
+        "compare $TMP/osu-allreduce-5.6.2.json $TMP/osu-reduce-cuda-7.3.json",
     );
     // Nothing in common: a usage error, exit status 2.
     s.check(
@@ -248,7 +248,11 @@ fn model_and_predict() {
     let s = Scratch::new();
     s.check("model-baseline", &format!("model {BASELINE}"));
     s.import(
-        &["nccl-tests-log", "osu-allreduce-5.6.2", "osu-allreduce-7.0"],
+        &[
+            "nccl-tests-log",
+            "osu-allreduce-5.6.2",
+            "osu-reduce-cuda-7.3",
+        ],
         false,
     );
     s.check(
@@ -257,7 +261,7 @@ fn model_and_predict() {
     );
     s.check(
         "model-osu-markdown",
-        "model $TMP/osu-allreduce-5.6.2.json $TMP/osu-allreduce-7.0.json --format markdown",
+        "model $TMP/osu-allreduce-5.6.2.json $TMP/osu-reduce-cuda-7.3.json --format markdown",
     );
     let cluster = "predict --ranks 32 --gpus-per-node 8 --intra-latency 3 --intra-bw 150 \
                    --inter-latency 10 --inter-bw 50 --switch-tiers 2 --switch-latency 0.5 \

@@ -254,29 +254,31 @@ fn a_header_that_changes_mid_file_never_inherits_the_previous_name() {
 
 #[test]
 fn a100_single_process_g8_log_spot_checks() {
-    let doc = import(&fixture("nccl-tests-all_reduce_perf-a100-g8.log"), &[]);
-    // 25 sizes; one process drives 8 GPUs, and the device list says so.
-    assert_eq!(doc.records.len(), 50);
+    let doc = import(
+        &fixture("nccl-tests-all_reduce_perf-a100-40gb-g8-oci.log"),
+        &[],
+    );
+    // 28 sizes; one process drives 8 GPUs, and the device list says so.
+    assert_eq!(doc.records.len(), 56);
     assert!(doc
         .records
         .iter()
         .all(|r| r.benchmark == "allreduce" && (r.ranks, r.nodes) == (8, 1)));
-    assert_row(&doc, "allreduce", 8, false, 34.84, 0.00);
-    assert_row(&doc, "allreduce", 4194304, true, 105.59, 69.51);
-    assert_row(&doc, "allreduce", 134217728, false, 1295.41, 181.32);
+    assert_row(&doc, "allreduce", 64, false, 32.01, 0.00);
+    assert_row(&doc, "allreduce", 4194304, true, 134.7, 54.48);
+    assert_row(&doc, "allreduce", 8589934592, false, 63929.0, 235.14);
     let models = gpu_models(&doc);
     assert_eq!(models.len(), 8);
     assert!(models
         .iter()
-        .all(|(h, m)| h == "dkh" && m == "NVIDIA A100-SXM4-80GB"));
-    assert_eq!(doc.tool.version, "2.19.4");
+        .all(|(h, m)| h == "inst-ks8ls-comp" && m == "NVIDIA A100-SXM4-40GB"));
 }
 
 /// The GPU model a log names picks the GPU's claims file without --claims.
 #[test]
 fn validate_picks_the_claims_of_the_gpu_the_log_names() {
     let dir = tempdir();
-    let log = fixture("nccl-tests-all_reduce_perf-a100-g8.log");
+    let log = fixture("nccl-tests-all_reduce_perf-a100-40gb-g8-oci.log");
     let o = clusterbench(dir.path())
         .args(["import", log.to_str().unwrap(), "-o", "a100.json"])
         .output()
@@ -353,4 +355,44 @@ fn old_t4_three_node_srun_log_with_na_errors_spot_checks() {
     assert_row(&doc, "allreduce", 115343360, false, 305408.0, 0.50);
     assert!(doc.records.iter().all(|r| !r.check.performed));
     assert_eq!(gpu_models(&doc).len(), 3);
+}
+
+/// The same run twice in one file (a job that ran the test twice) gives two documents,
+/// so compare pairs every row of each; rows repeated inside one run stay together.
+#[test]
+fn a_log_holding_the_same_run_twice_becomes_two_documents() {
+    let dir = tempdir();
+    let once = std::fs::read_to_string(fixture(
+        "nccl-tests-all_reduce_perf-t4-2node-tagged-info.log",
+    ))
+    .unwrap();
+    std::fs::write(dir.path().join("twice.log"), format!("{once}{once}")).unwrap();
+    let o = clusterbench(dir.path())
+        .args([
+            "import",
+            "twice.log",
+            "--collective",
+            "all_reduce_perf",
+            "-o",
+            "t.json",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("run 2 of 2 in the file"), "{err}");
+    let first = read_document(&dir.path().join("t.json")).unwrap();
+    let second = read_document(&dir.path().join("t-run2.json")).unwrap();
+    // 31 rows each, two of them 0-byte rows of equal key, all kept in their run.
+    assert_eq!((first.records.len(), second.records.len()), (62, 62));
+    assert!(!dir.path().join("t-run3.json").exists());
+    let c = clusterbench(dir.path())
+        .args(["compare", "t.json", "t-run2.json"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&c.stdout);
+    assert!(
+        out.contains("compared") && !out.contains("only in"),
+        "{out}"
+    );
 }

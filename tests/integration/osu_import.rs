@@ -18,6 +18,27 @@ fn import_file(dir: &Path, log: &Path, out: &str, extra: &[&str]) -> RunDocument
     read_document(&dir.join(out)).unwrap()
 }
 
+/// Every document an import wrote: the file asked for, then `NAME-runK.json` for each
+/// further run of a log that repeats a test.
+fn import_parts(dir: &Path, log: &Path, out: &str, extra: &[&str]) -> Vec<RunDocument> {
+    let mut parts = vec![import_file(dir, log, out, extra)];
+    let stem = out.trim_end_matches(".json");
+    for n in 2.. {
+        let path = dir.join(format!("{stem}-run{n}.json"));
+        if !path.exists() {
+            break;
+        }
+        assert_matches_schema(&path);
+        parts.push(read_document(&path).unwrap());
+    }
+    parts
+}
+
+/// The records of all of an import's documents, in file order.
+fn all_records(parts: &[RunDocument]) -> Vec<Record> {
+    parts.iter().flat_map(|p| p.records.clone()).collect()
+}
+
 fn import_text(dir: &Path, log: &str, extra: &[&str]) -> RunDocument {
     std::fs::write(dir.join("log.out"), log).unwrap();
     import_file(dir, &dir.join("log.out"), "out.json", extra)
@@ -125,15 +146,16 @@ fn real_osu_collective_logs_import_row_for_row() {
         ),
     ];
     for (k, (name, flags, n, benchmark, backend, ranks, spots)) in cases.into_iter().enumerate() {
-        let doc = import_file(d, &fixture(name), &format!("{k}.json"), flags);
-        assert_eq!(doc.records.len(), n, "{name}");
-        for r in &doc.records {
+        let parts = import_parts(d, &fixture(name), &format!("{k}.json"), flags);
+        let records = all_records(&parts);
+        assert_eq!(records.len(), n, "{name}");
+        for r in &records {
             assert_eq!(r.benchmark, benchmark, "{name}");
             assert_eq!(r.backend, backend, "{name}");
             assert_eq!(r.ranks, ranks, "{name}");
         }
         for (i, b, avg, min, max) in spots {
-            let r = &doc.records[i];
+            let r = &records[i];
             assert_eq!(bytes(r), b, "{name} row {i}");
             assert!(
                 close(r.time_s.median, avg * 1e-6),
@@ -175,14 +197,15 @@ fn real_osu_gpu_bandwidth_logs_import_row_for_row() {
         ),
     ];
     for (k, (name, n, backend, spots)) in cases.into_iter().enumerate() {
-        let doc = import_file(d, &fixture(name), &format!("{k}.json"), &[]);
-        assert_eq!(doc.records.len(), n, "{name}");
-        for r in &doc.records {
+        let parts = import_parts(d, &fixture(name), &format!("{k}.json"), &[]);
+        let records = all_records(&parts);
+        assert_eq!(records.len(), n, "{name}");
+        for r in &records {
             assert_eq!((r.benchmark.as_str(), r.ranks), ("p2p", 2), "{name}");
             assert_eq!(r.backend, backend, "{name}");
         }
         for (i, b, mbps) in spots {
-            let r = &doc.records[i];
+            let r = &records[i];
             assert_eq!(bytes(r), b, "{name} row {i}");
             assert!(
                 close(r.metric("bandwidth").unwrap().value, mbps / 1e3),
@@ -201,15 +224,39 @@ fn real_osu_gpu_bandwidth_logs_import_row_for_row() {
     assert!(n.contains("test 2 of 2 from line 39: 7 rows"), "{n}");
     assert!(n.contains("does not say which pair"), "{n}");
     assert!(n.contains("tests 1 and 2 are both p2p bandwidth"), "{n}");
-    let two = import_file(
-        d,
-        &fixture("osu_alltoallw-v7.0-two-runs-head.out"),
-        "w.json",
-        &[],
+}
+
+#[test]
+fn a_log_that_repeats_a_test_becomes_one_document_per_run() {
+    let dir = tempdir();
+    let d = dir.path();
+    // Two alltoallw runs of the same sizes: 13 rows, then 8.
+    let log = fixture("osu_alltoallw-v7.0-two-runs-head.out");
+    let parts = import_parts(d, &log, "w.json", &[]);
+    let sizes: Vec<usize> = parts.iter().map(|p| p.records.len()).collect();
+    assert_eq!(sizes, [13, 8]);
+    for (k, part) in parts.iter().enumerate() {
+        let n = note(part);
+        assert!(n.contains("tests 1 and 2 are both alltoallw"), "{n}");
+        assert!(
+            n.contains(&format!("run {} of 2 in the file", k + 1)),
+            "{n}"
+        );
+    }
+    assert_ne!(parts[0].run.run_id, parts[1].run.run_id);
+    // Each run is its own key set, so compare pairs every row of the second run too.
+    let o = cb(d, &["compare", "w-run2.json", "w.json"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("8 compared"), "{out}");
+    // Without -o the several documents have nowhere to go: one line, exit 2.
+    let o = cb(d, &["import", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("repeats a test: 2 runs") && err.contains("-o FILE"),
+        "{err}"
     );
-    let n = note(&two);
-    assert!(n.contains("test 2 of 2 from line 20: 8 rows"), "{n}");
-    assert!(n.contains("tests 1 and 2 are both alltoallw"), "{n}");
+    assert!(o.stdout.is_empty());
 }
 
 #[test]

@@ -87,7 +87,6 @@ proptest! {
             ("nccl-tests-all_reduce_perf-a3mega-16gpu.log", Format::NcclTests),
             ("nccl-tests-all_reduce_perf-a3mega-16gpu.json", Format::NcclTestsJson),
             ("osu_allreduce-v5.6.2-64ranks.out", Format::Osu),
-            ("osu_allreduce-v7.0-minmax.out", Format::Osu),
         ]
         .into_iter()
         .chain(OSU_COLLECTIVE_FIXTURES.map(|name| (name, Format::Osu)))

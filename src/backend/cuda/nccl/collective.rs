@@ -191,7 +191,7 @@ impl NcclCollective {
         let c = &self.case;
         crate::results::describe::describe(
             self.coll.name(),
-            &params(self.coll, c.dtype, c.op, c.in_place, c.count),
+            &params(self.coll, c.dtype, c.op, c.in_place, c.count, self.ranks),
         )
     }
 
