@@ -274,10 +274,15 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
     for (index, row) in parsed.rows.iter().enumerate() {
         let (ranks, nodes) = placement(index)?;
         let benchmark = benchmark_name(&row.collective);
+        let (count, bytes) = if parsed.tool == osu::TOOL {
+            osu::as_nccl_tests(&benchmark, row.count, row.bytes, ranks)
+        } else {
+            (row.count, row.bytes)
+        };
         let samples = vec![row.time_s];
         let time_s = time_summary(&ctx.source_name, row.time_s, row.min_s, row.max_s)?;
         let algbw = row.algbw.unwrap_or(if row.time_s > 0.0 {
-            row.bytes as f64 / row.time_s / 1e9
+            bytes as f64 / row.time_s / 1e9
         } else {
             0.0
         });
@@ -297,8 +302,8 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
                 dtype: row.dtype,
                 op: row.op,
                 in_place: row.in_place,
-                count: row.count,
-                bytes: row.bytes,
+                count,
+                bytes,
             },
             time_s,
             samples_s: samples,

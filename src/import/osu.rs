@@ -9,7 +9,8 @@
 //!
 //! Newer versions (and `-f`) add `Min Latency(us)`, `Max Latency(us)` and
 //! `Iterations` columns and a `# Datatype:` line; `osu_barrier` has no size column.
-//! Sizes are bytes per rank. 5.x collectives move MPI_CHAR (MPI_FLOAT for
+//! Sizes are bytes per rank, recorded in nccl-tests' terms (see [`as_nccl_tests`]).
+//! 5.x collectives move MPI_CHAR (MPI_FLOAT for
 //! reductions), 7.x say which in `# Datatype:`; the schema has no name for MPI_CHAR,
 //! so such rows are recorded as float by their size in bytes, which stays exact.
 //! The NCCL tests of `osu_xccl_*` title themselves `NCCL-CUDA`.
@@ -19,6 +20,23 @@ use super::osu_p2p;
 use super::{dtype_of, number, ImportContext, Parsed, Row};
 use crate::core::{DType, ReduceOp};
 use crate::error::UsageError;
+
+/// The tool name imported OSU documents carry.
+pub const TOOL: &str = "osu-micro-benchmarks";
+
+/// An OSU row's size in nccl-tests' columns, which the records keep: OSU prints the
+/// bytes of one rank's block for the gathers, scatters and all-to-alls (nccl-tests:
+/// the whole buffer, `ranks` blocks), and the whole send buffer for reduce-scatter
+/// (nccl-tests counts its block). Returns (count, bytes).
+pub fn as_nccl_tests(benchmark: &str, count: u64, bytes: u64, ranks: u32) -> (u64, u64) {
+    let ranks = u64::from(ranks.max(1));
+    match benchmark {
+        "allgather" | "allgatherv" | "alltoall" | "alltoallv" | "alltoallw" | "gather"
+        | "gatherv" | "scatter" | "scatterv" => (count, bytes * ranks),
+        "reducescatter" => (count / ranks, bytes),
+        _ => (count, bytes),
+    }
+}
 
 /// The collective latency tests this import reads: the title's name with spaces,
 /// `-` and `_` removed, lower case, and the collective it is.
@@ -76,7 +94,7 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         )));
     }
     let mut merged = Parsed {
-        tool: "osu-micro-benchmarks".into(),
+        tool: TOOL.into(),
         ..Default::default()
     };
     let mut launch_ranks: Vec<u32> = Vec::new();
@@ -191,7 +209,7 @@ fn parse_collective(test: &Section, ctx: &ImportContext) -> Result<Parsed, Usage
     let src = &ctx.source_name;
     let err = |msg: String| UsageError::new(format!("'{src}': {msg}"));
     let mut parsed = Parsed {
-        tool: "osu-micro-benchmarks".into(),
+        tool: TOOL.into(),
         ..Default::default()
     };
     let mut found = None;

@@ -238,3 +238,56 @@ fn env_names_every_rank() {
     assert_eq!(env.ranks.len(), 3);
     assert_eq!(env.mpi.unwrap().world_size, 3);
 }
+
+/// clusterbench's all-gather, all-to-all and reduce-scatter records and an OSU log's
+/// pair up in `compare`: both keep nccl-tests' size and count. The OSU text is written
+/// here for the keys alone (its latencies are placeholders, not measurements).
+#[test]
+fn native_and_osu_collective_records_pair_up_in_compare() {
+    let dir = tempdir();
+    let d = dir.path();
+    let out = mpirun(4, d)
+        .args(["run", "--bench", "allgather,alltoall,reducescatter"])
+        .args(["-b", "256", "-e", "1K", "-d", "float", "-n", "3", "-w", "1"])
+        .args(["-q", "--output", "r"])
+        .output()
+        .expect("mpirun starts");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (native, _) = only_document(&d.join("r"));
+    // OSU prints one rank's block for all-gather and all-to-all (a quarter of
+    // nccl-tests' size on 4 ranks) and the whole send buffer for reduce-scatter.
+    let mut osu = String::new();
+    for (title, sizes) in [
+        ("Allgather", [64, 128, 256]),
+        ("All-to-All Personalized Exchange", [64, 128, 256]),
+        ("Reduce_scatter", [256, 512, 1024]),
+    ] {
+        osu.push_str(&format!(
+            "# OSU MPI {title} Latency Test v7.4\n# Datatype: MPI_FLOAT.\n# Size       Avg Latency(us)\n"
+        ));
+        for s in sizes {
+            osu.push_str(&format!("{s:<10}{:>18.2}\n", 5.0));
+        }
+    }
+    std::fs::write(d.join("osu.out"), osu).unwrap();
+    let import = clusterbench(d)
+        .args(["import", "osu.out", "--ranks", "4", "-o", "osu.json"])
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let compare = clusterbench(d)
+        .args(["compare", native.to_str().unwrap(), "osu.json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&compare.stdout);
+    // Every out-of-place point of the three pairs; the in-place ones OSU lacks.
+    assert!(text.contains("9 compared"), "{text}");
+}

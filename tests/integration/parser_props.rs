@@ -298,8 +298,14 @@ proptest! {
         for (r, (name, bytes, printed)) in doc.records.iter().zip(&expected) {
             prop_assert_eq!(r.benchmark.as_str(), *name);
             prop_assert_eq!(r.ranks, 16);
-            let Params::Collective { bytes: b, .. } = &r.params else { panic!("{:?}", r.params) };
-            prop_assert_eq!(*b, *bytes);
+            let Params::Collective { bytes: b, count, .. } = &r.params else { panic!("{:?}", r.params) };
+            // nccl-tests' columns: OSU prints one rank's block for the gathers and
+            // all-to-alls (the size is all 16), and the whole buffer for reduce-scatter
+            // (the count is one block of 16).
+            let blocks = if ["alltoall", "gatherv", "allgather"].contains(name) { 16 } else { 1 };
+            prop_assert_eq!(*b, *bytes * blocks);
+            let per_block = if *name == "reducescatter" { 16 } else { 1 };
+            prop_assert_eq!(*count, *bytes / 4 / per_block);
             prop_assert!((r.time_s.median - printed * 1e-6).abs() <= 1e-12 * printed);
             if minmax {
                 prop_assert!(r.time_s.min <= r.time_s.median && r.time_s.max >= r.time_s.median);
