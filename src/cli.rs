@@ -43,6 +43,17 @@ pub enum Command {
     <output>/<run id>-charts/.\n\nExample:\n  clusterbench plot r/1rank.json r/2ranks.json -o charts"
     )]
     Plot(PlotArgs),
+    /// Write results as flat rows, one per record, as CSV or JSON Lines.
+    #[command(
+        long_about = "Writes every record of the results given as one flat row: the file, run \
+    id, tool, status, hosts and instance type; the benchmark, backend, ranks, nodes and every \
+    parameter; the time statistics in seconds; every metric as `NAME (UNIT)`; and the check. \
+    This is what pandas, spreadsheets and dashboards read. A directory stands for its results \
+    files (.json, and the .jsonl of runs that died).\n\nExamples:\n  clusterbench export \
+    --format csv clusterbench-results/ > results.csv\n  clusterbench export --format jsonl \
+    a.json b.json -o rows.jsonl"
+    )]
+    Export(ExportArgs),
     /// Write a one-file HTML report (environment, tables, charts) from results files.
     #[command(
         long_about = "Writes one self-contained HTML file (inline CSS and SVG charts, nothing \
@@ -456,6 +467,22 @@ pub struct ReportArgs {
         default_value = "clusterbench-report.html"
     )]
     pub output: PathBuf,
+}
+
+/// `clusterbench export`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// Results files (.json, or the .jsonl stream of a run), or directories of them.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+
+    /// Row format.
+    #[arg(long, value_enum, default_value_t = crate::render::export::ExportFormat::Csv)]
+    pub format: crate::render::export::ExportFormat,
+
+    /// Where to write the rows (default: standard output).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `clusterbench links`: its own options, turned into a run of the `links` benchmark.

@@ -2,6 +2,7 @@
 //! and the link-matrix view, each a view of results documents.
 
 pub mod compare;
+pub mod export;
 pub mod grid;
 pub mod html;
 pub mod links;

@@ -231,6 +231,42 @@ fn upgrade(doc: &mut RunDocument) {
     }
 }
 
+/// The results files `paths` name: each file as given, and for each directory its
+/// `.json` documents and the `.jsonl` streams of runs that left no `.json` (a run
+/// that died), in name order, which for clusterbench's run ids is time order.
+pub fn results_in(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            found.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| UsageError::new(format!("cannot read '{}': {e}", path.display())))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        let before = found.len();
+        for f in &files {
+            match f.extension().and_then(|e| e.to_str()) {
+                Some("json") => found.push(f.clone()),
+                Some("jsonl") if !f.with_extension("json").exists() => found.push(f.clone()),
+                _ => {}
+            }
+        }
+        if found.len() == before {
+            return Err(UsageError::new(format!(
+                "'{}' holds no results files (.json, or the .jsonl of a run that died)",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    Ok(found)
+}
+
 /// Reads a results file: a `.jsonl` stream (complete or cut short) or a `.json` document.
 pub fn read_results(path: &Path) -> Result<RunDocument> {
     if path.extension().is_some_and(|e| e == "jsonl") {

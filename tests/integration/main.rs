@@ -9,6 +9,7 @@ mod cuda;
 mod decisions;
 #[cfg(feature = "mpi")]
 mod decisions_mpi;
+mod export;
 #[cfg(feature = "mpi")]
 mod faults;
 mod golden;
