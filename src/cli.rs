@@ -114,6 +114,9 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = crate::render::grid::OutputFormat::Table)]
     pub format: crate::render::grid::OutputFormat,
+    /// List every record found in only one of the files (by default one line counts them).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -76,7 +76,7 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         )));
     }
     let mut merged = Parsed {
-        tool: "osu-micro-benchmarks".into(),
+        tool: super::OSU_TOOL.into(),
         ..Default::default()
     };
     let mut launch_ranks: Vec<u32> = Vec::new();
@@ -190,7 +190,7 @@ fn parse_collective(test: &Section, ctx: &ImportContext) -> Result<Parsed, Usage
     let src = &ctx.source_name;
     let err = |msg: String| UsageError::new(format!("'{src}': {msg}"));
     let mut parsed = Parsed {
-        tool: "osu-micro-benchmarks".into(),
+        tool: super::OSU_TOOL.into(),
         ..Default::default()
     };
     let mut found = None;

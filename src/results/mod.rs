@@ -10,6 +10,7 @@
 //! from these types (`clusterbench schema`).
 
 pub mod describe;
+pub mod ending;
 pub mod environment;
 pub mod files;
 pub mod links;
@@ -96,6 +97,8 @@ pub enum RunStatus {
     CheckFailed,
     /// Stopped by an error before the end.
     Aborted,
+    /// Stopped by SIGINT or SIGTERM; the records measured before it are kept.
+    Interrupted,
 }
 
 /// One measured point.

@@ -5,6 +5,7 @@ mod architecture;
 mod bad_input;
 mod bundle;
 mod common;
+mod compare_partial;
 mod cuda;
 mod decisions;
 #[cfg(feature = "mpi")]
