@@ -93,7 +93,11 @@ pub enum Command {
 ranks, nodes and parameters: dtype, op, size, kernel, shape). For each, the change is the ratio \
 of median times with a bootstrap confidence interval drawn from the raw samples (fixed seed: \
 the same files always give the same answer). A record regresses only when the whole interval is \
-slower than its threshold, so noise alone does not fail.\n\n\
+slower than its threshold, so noise alone does not fail. A record with one sample on a side \
+(most imported logs) has no spread: its point estimate alone is held against the threshold. A \
+latency (ping-pong, OSU latency tests, sizes too small for a bandwidth) is shown in microseconds \
+and regresses when it grows. A file from a run that died, was aborted or was interrupted is \
+named as such.\n\n\
 Exit codes: 0 no regression, 1 at least one regression, 2 unusable input (unreadable file, \
 other schema version, nothing in common).\n\n\
 Examples:\n  clusterbench compare results/baselines/quick-cpu-2core.json new.json\n  \
@@ -125,6 +129,9 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = crate::render::grid::OutputFormat::Table)]
     pub format: crate::render::grid::OutputFormat,
+    /// List every record found in only one of the files (by default one line counts them).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -133,7 +140,8 @@ pub struct CompareArgs {
 claim and pass (at or above the achievable fraction), warn (within 10% below it) or fail. Claims \
 with no measurement in the file say 'not measured'. With --claims auto (the default) the built-in \
 claims files (harness/claims/) are picked by the instance type and GPU model recorded in the \
-results.\n\nExit codes: 0 nothing failed, 1 a claim failed, 2 bad input or nothing to check against.\n\n\
+results.\n\nExit codes: 0 nothing failed, 1 a claim failed, 2 bad input or no claims file to \
+check against, 3 no claim could be measured from these results.\n\n\
 Examples:\n  clusterbench validate run.json\n  clusterbench validate run.json --claims harness/claims/aws-p5.toml --format markdown"
 )]
 pub struct ValidateArgs {

@@ -1,8 +1,10 @@
 //! Error kinds whose exit codes are part of the interface.
 //!
 //! Exit codes: 0 success, 1 a measurement failed its correctness check (results
-//! are still written), 2 bad input (command line, suite file, datatype/op mismatch)
-//! or a backend that was asked for and is not present.
+//! are still written) or a decision tool's verdict is negative, 2 bad input (command
+//! line, suite file, datatype/op mismatch) or a backend that was asked for and is not
+//! present, 3 a decision tool found nothing it could judge (`validate` measured no
+//! claim).
 
 use thiserror::Error;
 
@@ -34,10 +36,22 @@ pub struct CheckFailed {
 #[error("{0}")]
 pub struct VerdictFailed(pub String);
 
+/// A decision tool read its input but found nothing to judge in it (no claim could be
+/// measured): exit code 3, so that a CI step tells "nothing checked" from "passed"
+/// (0), "failed" (1) and "bad input" (2). The report was already printed.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct NothingMeasured(pub String);
+
+/// Exit code of [`NothingMeasured`].
+pub const NOTHING_MEASURED_EXIT_CODE: i32 = 3;
+
 /// Process exit code for an error chain.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<clap::Error>().is_some() {
         2
+    } else if err.downcast_ref::<NothingMeasured>().is_some() {
+        NOTHING_MEASURED_EXIT_CODE
     } else {
         1
     }

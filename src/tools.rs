@@ -7,8 +7,9 @@ use crate::analysis::compare::{self, CompareOptions, Reference};
 use crate::analysis::model::{self, Link, Topology};
 use crate::analysis::validate::{self, ClaimsFile, Outcome};
 use crate::cli::{CompareArgs, ImportArgs, ModelArgs, PredictArgs, ValidateArgs};
-use crate::error::{UsageError, VerdictFailed};
+use crate::error::{NothingMeasured, UsageError, VerdictFailed};
 use crate::render::grid::{render, OutputFormat};
+use crate::results::ending;
 use crate::results::files::read_results;
 use crate::units::{format_bytes, format_seconds, parse_size};
 use anyhow::Result;
@@ -38,12 +39,17 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         .transpose()?;
     let baseline = read_results(&args.baseline)?;
     let candidate = read_results(&args.candidate)?;
-    let report = compare::compare(&baseline, &candidate, &opts)?;
+    let mut report = compare::compare(&baseline, &candidate, &opts)?;
+    report.notes.extend(
+        [(&args.baseline, &baseline), (&args.candidate, &candidate)]
+            .into_iter()
+            .filter_map(|(path, doc)| ending::note(path, doc)),
+    );
     match args.format {
         OutputFormat::Json => print_json(&report)?,
         f => print!(
             "{}",
-            crate::render::compare::render(&report, f == OutputFormat::Markdown)
+            crate::render::compare::render(&report, f == OutputFormat::Markdown, args.verbose)
         ),
     }
     if report.regressions > 0 {
@@ -87,12 +93,24 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
         }
     }
     let results = validate::validate(&doc, &files);
+    let unfinished = ending::note(&args.results, &doc);
     match args.format {
-        OutputFormat::Json => print_json(&results)?,
-        f => print!(
-            "{}",
-            crate::render::validate::render(&results, f == OutputFormat::Markdown)
-        ),
+        OutputFormat::Json => {
+            // The JSON stays the list of claims: the note goes to standard error.
+            if let Some(n) = &unfinished {
+                eprintln!("clusterbench: note: {n}");
+            }
+            print_json(&results)?
+        }
+        f => {
+            if let Some(n) = &unfinished {
+                println!("note: {n}\n");
+            }
+            print!(
+                "{}",
+                crate::render::validate::render(&results, f == OutputFormat::Markdown)
+            )
+        }
     }
     let failed = results
         .iter()
@@ -100,6 +118,25 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
         .count();
     if failed > 0 {
         return Err(VerdictFailed(format!("{failed} claims failed")).into());
+    }
+    let measured = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Pass | Outcome::Warn | Outcome::Reported))
+        .count();
+    if measured == 0 {
+        let testable = results
+            .iter()
+            .filter(|r| r.outcome != Outcome::Informational)
+            .count();
+        return Err(NothingMeasured(format!(
+            "no claim could be measured: none of the {testable} testable claims has a matching record among the {} in '{}'{}",
+            doc.records.len(),
+            args.results.display(),
+            ending::Unfinished::of(&doc)
+                .map(|u| format!(" (its run {})", u.word()))
+                .unwrap_or_default()
+        ))
+        .into());
     }
     Ok(())
 }

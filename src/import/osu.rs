@@ -21,9 +21,6 @@ use super::{dtype_of, number, ImportContext, Parsed, Row};
 use crate::core::{DType, ReduceOp};
 use crate::error::UsageError;
 
-/// The tool name imported OSU documents carry.
-pub const TOOL: &str = "osu-micro-benchmarks";
-
 /// An OSU row's size in nccl-tests' columns, which the records keep: OSU prints the
 /// bytes of one rank's block for the gathers, scatters and all-to-alls (nccl-tests:
 /// the whole buffer, `ranks` blocks), and the whole send buffer for reduce-scatter
@@ -94,7 +91,7 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         )));
     }
     let mut merged = Parsed {
-        tool: TOOL.into(),
+        tool: super::OSU_TOOL.into(),
         ..Default::default()
     };
     let mut launch_ranks: Vec<u32> = Vec::new();
@@ -209,7 +206,7 @@ fn parse_collective(test: &Section, ctx: &ImportContext) -> Result<Parsed, Usage
     let src = &ctx.source_name;
     let err = |msg: String| UsageError::new(format!("'{src}': {msg}"));
     let mut parsed = Parsed {
-        tool: TOOL.into(),
+        tool: super::OSU_TOOL.into(),
         ..Default::default()
     };
     let mut found = None;

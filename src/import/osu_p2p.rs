@@ -138,7 +138,7 @@ pub fn parse(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError> {
         )));
     }
     let mut parsed = Parsed {
-        tool: super::osu::TOOL.into(),
+        tool: super::OSU_TOOL.into(),
         fixed_ranks: Some(2),
         ..Default::default()
     };

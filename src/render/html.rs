@@ -29,7 +29,8 @@ tr:nth-child(even) td { background: #fafafa; }
 td.failed { color: #b00020; font-weight: bold; }
 td.missing { color: #aaa; }
 .status-completed { color: #19692c; }
-.status-check_failed, .status-aborted { color: #b00020; font-weight: bold; }
+.status-check_failed, .status-aborted, .status-died, .status-interrupted { color: #b00020; font-weight: bold; }
+p.unfinished { color: #b00020; margin: 0 0 8px; }
 figure { margin: 12px 0 28px; }
 figure svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
 svg text { font-family: "DejaVu Sans", "Bitstream Vera Sans", Verdana, sans-serif; }
@@ -64,6 +65,11 @@ pub fn render_with_charts(sources: &[Source], charts: &[NamedChart]) -> Result<S
                 p.meta {
                     (sources.len()) " results file" @if sources.len() != 1 { "s" }
                     " · generated " (generated) " by clusterbench " (env!("CARGO_PKG_VERSION"))
+                }
+                @for s in sources {
+                    @if let Some(note) = crate::results::ending::note(&s.path, &s.doc) {
+                        p.unfinished { (note) }
+                    }
                 }
                 h2 { "Environment" }
                 (environment_table(sources))
@@ -225,6 +231,9 @@ fn environment_table(sources: &[Source]) -> Markup {
 }
 
 fn status_name(doc: &RunDocument) -> String {
+    if let Some(u) = crate::results::ending::Unfinished::of(doc) {
+        return u.word().into();
+    }
     serde_json::to_value(doc.run.status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

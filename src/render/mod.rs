@@ -14,11 +14,18 @@ use anyhow::Result;
 use std::path::PathBuf;
 
 /// Reads results files (`.json` documents or `.jsonl` streams) for charts and reports,
-/// labelled by the system they ran on.
+/// labelled by the system they ran on; names on standard error each file of a run that
+/// did not reach its end.
 pub fn load_sources(paths: &[PathBuf]) -> Result<Vec<plot::Source>> {
     let docs = paths
         .iter()
         .map(|p| crate::results::files::read_results(p).map(|d| (p.clone(), d)))
         .collect::<Result<Vec<_>>>()?;
+    // Partial results are drawn, and said to be partial.
+    for (path, doc) in &docs {
+        if let Some(note) = crate::results::ending::note(path, doc) {
+            eprintln!("clusterbench: note: {note}");
+        }
+    }
     Ok(plot::label_sources(docs))
 }

@@ -10,6 +10,7 @@
 //! from these types (`clusterbench schema`).
 
 pub mod describe;
+pub mod ending;
 pub mod environment;
 pub mod files;
 pub mod links;
@@ -27,7 +28,7 @@ pub const SCHEMA_VERSION: u32 = 4;
 
 /// The oldest schema version this build reads (version 2 added `per_node`, version 3
 /// `timing` and the peer copies' `peer_path`, version 4 gave collectives' `count`
-/// nccl-tests' meaning).
+/// nccl-tests' meaning and added the `interrupted` status).
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// A complete run.
@@ -97,6 +98,8 @@ pub enum RunStatus {
     CheckFailed,
     /// Stopped by an error before the end.
     Aborted,
+    /// Stopped by SIGINT or SIGTERM; the records measured before it are kept.
+    Interrupted,
 }
 
 /// One measured point.

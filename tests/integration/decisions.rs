@@ -100,7 +100,7 @@ fn serial_an_injected_2x_slowdown_fails_the_gate_and_normalising_by_a_slowed_ref
     let gate = ["--threshold", "0.5", "--gate", "benchmarks"];
     let out = cb(dir.path(), &[&["compare", b, s][..], &gate].concat());
     assert_code(&out, 1);
-    assert!(text(&out).contains("REGRESSION"), "{}", text(&out));
+    assert!(text(&out).contains("regression"), "{}", text(&out));
     assert!(
         text(&out).contains("benchmarks regressed"),
         "{}",

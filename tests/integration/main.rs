@@ -5,6 +5,8 @@ mod architecture;
 mod bad_input;
 mod bundle;
 mod common;
+mod compare_partial;
+mod compare_props;
 mod cuda;
 mod decisions;
 #[cfg(feature = "mpi")]

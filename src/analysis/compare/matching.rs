@@ -1,8 +1,9 @@
 //! Which records are the same measurement in two runs, and how a record is named.
 
 use crate::error::UsageError;
-use crate::results::{Record, RunDocument};
+use crate::results::{Metric, Params, Record, RunDocument};
 use crate::units::format_bytes;
+use serde::Serialize;
 use serde_json::Value;
 
 /// A reference record, named `BENCHMARK` or `BENCHMARK:VALUE` (a parameter value such
@@ -128,17 +129,69 @@ pub fn label(r: &Record) -> String {
     parts.join(" ")
 }
 
-/// The figure shown for a record: its first bandwidth or throughput metric.
-pub(super) fn headline(r: &Record) -> Option<(String, String, f64)> {
-    for name in ["busbw", "bandwidth", "tflops", "algbw"] {
-        if let Some(m) = r.metric(name) {
-            if m.value > 0.0 {
-                return Some((m.name.clone(), m.unit.clone(), m.value));
-            }
-        }
-    }
-    r.metrics
+/// Which way a figure is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    /// A bandwidth or a throughput.
+    Higher,
+    /// A time.
+    Lower,
+}
+
+/// The figure a record is judged by in words: its name, unit, value and direction.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Headline {
+    pub name: String,
+    pub unit: String,
+    pub value: f64,
+    pub better: Better,
+}
+
+fn is_time_unit(unit: &str) -> bool {
+    matches!(unit, "s" | "ms" | "us" | "\u{b5}s" | "\u{3bc}s" | "ns")
+}
+
+/// Whether a record measures a latency: it carries a time metric (the figure an OSU
+/// latency test prints), it is a ping-pong, or it has no bandwidth or throughput to
+/// speak of (a barrier moves no bytes).
+pub(super) fn is_latency(r: &Record) -> bool {
+    r.metrics.iter().any(|m| is_time_unit(&m.unit))
+        || matches!(&r.params, Params::PointToPoint { mode, .. } if mode == "latency")
+        || throughput(r).is_none()
+}
+
+fn throughput(r: &Record) -> Option<&Metric> {
+    let positive = |m: &&Metric| m.value > 0.0 && !is_time_unit(&m.unit);
+    ["busbw", "bandwidth", "tflops", "algbw"]
         .iter()
-        .find(|m| m.value > 0.0)
-        .map(|m| (m.name.clone(), m.unit.clone(), m.value))
+        .find_map(|name| r.metric(name).filter(positive))
+        .or_else(|| r.metrics.iter().find(positive))
+}
+
+/// The figure shown for a record: a latency record's time (its own time metric, else
+/// its median time in microseconds), otherwise its first bandwidth or throughput.
+pub(super) fn headline(r: &Record) -> Option<Headline> {
+    if is_latency(r) {
+        if let Some(m) = r.metrics.iter().find(|m| is_time_unit(&m.unit)) {
+            return Some(Headline {
+                name: m.name.clone(),
+                unit: m.unit.clone(),
+                value: m.value,
+                better: Better::Lower,
+            });
+        }
+        return r.time_s.median.is_finite().then(|| Headline {
+            name: "latency".into(),
+            unit: "us".into(),
+            value: r.time_s.median * 1e6,
+            better: Better::Lower,
+        });
+    }
+    throughput(r).map(|m| Headline {
+        name: m.name.clone(),
+        unit: m.unit.clone(),
+        value: m.value,
+        better: Better::Higher,
+    })
 }

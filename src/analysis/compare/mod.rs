@@ -11,8 +11,8 @@
 mod matching;
 mod verdict;
 
-pub use matching::{label, match_key, Reference};
-pub use verdict::{compare, BenchmarkSummary, CompareReport, Comparison, Verdict};
+pub use matching::{label, match_key, Better, Reference};
+pub use verdict::{compare, Basis, BenchmarkSummary, CompareReport, Comparison, Verdict};
 
 use crate::error::UsageError;
 use serde::Serialize;

@@ -110,3 +110,103 @@ fn thresholds_parse_fractions_percentages_and_names() {
     assert!(Reference::parse("membw:").is_err());
     assert_eq!(Reference::parse("membw").unwrap().value, None);
 }
+
+#[test]
+fn one_sample_records_are_judged_by_the_threshold_alone() {
+    let base = doc(vec![
+        record(1024, vec![1.0]),
+        record(2048, vec![1.0]),
+        record(4096, samples(1.0, 0.5)),
+    ]);
+    // 5% slower: inside the threshold; 50% slower: beyond it; one side of many samples
+    // with a wide spread and the other of one: still the point against the threshold.
+    let cand = doc(vec![
+        record(1024, vec![1.05]),
+        record(2048, vec![1.5]),
+        record(4096, vec![1.2]),
+    ]);
+    let rep = compare(&base, &cand, &CompareOptions::default()).unwrap();
+    let by_bytes = |b: u64| by_key(&rep, b);
+    for b in [1024, 2048, 4096] {
+        assert_eq!(by_bytes(b).basis, Basis::ThresholdOnly);
+    }
+    assert_eq!(by_bytes(1024).verdict, Verdict::Unchanged);
+    assert_eq!(by_bytes(2048).verdict, Verdict::Regression);
+    assert_eq!(by_bytes(4096).verdict, Verdict::Regression);
+    assert_eq!(rep.benchmarks[0].basis, Basis::ThresholdOnly);
+    let spread = compare(&base, &base, &CompareOptions::default()).unwrap();
+    assert_eq!(by_key(&spread, 4096).basis, Basis::Interval);
+}
+
+fn by_key(rep: &CompareReport, bytes: u64) -> &Comparison {
+    rep.comparisons
+        .iter()
+        .find(|c| c.key.contains(&format!("\"bytes\":{bytes}")))
+        .unwrap()
+}
+
+fn p2p_latency(samples: Vec<f64>) -> Record {
+    let mut r = record(8, samples);
+    r.benchmark = "p2p".into();
+    r.params = Params::PointToPoint {
+        mode: "latency".into(),
+        bytes: 8,
+        window: 1,
+        from: 0,
+        to: 1,
+        from_host: "a".into(),
+        to_host: "b".into(),
+    };
+    r.metrics[0].name = "bandwidth".into();
+    r
+}
+
+#[test]
+fn latencies_are_figures_in_time_that_regress_when_they_grow() {
+    let base = doc(vec![p2p_latency(samples(2e-6, 0.02))]);
+    let cand = doc(vec![p2p_latency(samples(4e-6, 0.02))]);
+    let rep = compare(&base, &cand, &CompareOptions::default()).unwrap();
+    let c = &rep.comparisons[0];
+    assert_eq!(c.better, Better::Lower);
+    assert_eq!(
+        (c.metric.as_deref(), c.unit.as_deref()),
+        (Some("latency"), Some("us"))
+    );
+    assert!((c.baseline_value.unwrap() - 2.0).abs() < 1e-9, "{c:?}");
+    assert!((c.candidate_value.unwrap() - 4.0).abs() < 1e-9, "{c:?}");
+    assert_eq!(c.verdict, Verdict::Regression);
+    // The other way round, the latency halved: an improvement.
+    let rep = compare(&cand, &base, &CompareOptions::default()).unwrap();
+    assert_eq!(rep.comparisons[0].verdict, Verdict::Improvement);
+    // A record carrying its own time metric (an OSU latency test) is judged by it, and
+    // a `latency` threshold applies to it.
+    let timed = |t: f64| {
+        let mut r = record(1024, vec![t]);
+        r.metrics.insert(
+            0,
+            Metric {
+                name: "latency".into(),
+                unit: "us".into(),
+                value: t * 1e6,
+                best: t * 1e6,
+            },
+        );
+        r
+    };
+    let mut opts = CompareOptions::default();
+    parse_thresholds(&["latency=0.5".into()], &mut opts).unwrap();
+    let rep = compare(&doc(vec![timed(1e-5)]), &doc(vec![timed(1.3e-5)]), &opts).unwrap();
+    let c = &rep.comparisons[0];
+    assert_eq!(
+        (c.metric.as_deref(), c.better),
+        (Some("latency"), Better::Lower)
+    );
+    assert_eq!((c.threshold, c.verdict), (0.5, Verdict::Unchanged));
+    // A bandwidth record keeps its bandwidth, higher being better.
+    let rep = compare(&base_bw(), &base_bw(), &CompareOptions::default()).unwrap();
+    assert_eq!(rep.comparisons[0].better, Better::Higher);
+}
+
+fn base_bw() -> RunDocument {
+    doc(vec![record(4096, samples(1.0, 0.02))])
+}

@@ -1,9 +1,10 @@
 //! The comparison itself: a bootstrap interval of each matched record's time ratio,
 //! per record and per benchmark, judged against its threshold.
 
-use super::matching::{headline, label, match_key};
+use super::matching::{headline, is_latency, label, match_key, Better};
 use super::{CompareOptions, Gate};
 use crate::error::UsageError;
+use crate::results::ending::Unfinished;
 use crate::results::{Record, RunDocument};
 use crate::stats::bootstrap::{
     geometric_mean, percentile_interval, ratio_draws, seed_for, Interval,
@@ -22,6 +23,28 @@ pub enum Verdict {
     Unchanged,
 }
 
+impl Verdict {
+    /// The word the table prints: the same as in the JSON.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Regression => "regression",
+            Verdict::Improvement => "improvement",
+            Verdict::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// What a verdict rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The bootstrap interval of the ratio lies wholly beyond the threshold (or not).
+    Interval,
+    /// A side has one sample (most imported logs): no spread is available, so the
+    /// point estimate alone is held against the threshold.
+    ThresholdOnly,
+}
+
 /// One matched measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
@@ -29,6 +52,8 @@ pub struct Comparison {
     pub label: String,
     pub metric: Option<String>,
     pub unit: Option<String>,
+    /// Which way the metric is better: `lower` for a latency, compared as a time.
+    pub better: Better,
     pub baseline_value: Option<f64>,
     pub candidate_value: Option<f64>,
     pub baseline_median_s: f64,
@@ -37,6 +62,7 @@ pub struct Comparison {
     pub time_ratio: Interval,
     pub threshold: f64,
     pub samples: (usize, usize),
+    pub basis: Basis,
     pub verdict: Verdict,
 }
 
@@ -45,6 +71,15 @@ pub struct Comparison {
 pub struct CompareReport {
     pub baseline: String,
     pub candidate: String,
+    /// How the baseline's run ended when it did not reach its end (its records are
+    /// then partial); absent for a finished run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_unfinished: Option<Unfinished>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate_unfinished: Option<Unfinished>,
+    /// Lines naming each results file of an unfinished run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub confidence: f64,
     pub normalized_by: Option<String>,
     pub comparisons: Vec<Comparison>,
@@ -68,13 +103,18 @@ pub struct BenchmarkSummary {
     pub time_ratio: Interval,
     /// The benchmark's own threshold (its name's, else the default).
     pub threshold: f64,
+    pub basis: Basis,
     pub verdict: Verdict,
 }
 
-fn verdict_of(ratio: &Interval, threshold: f64) -> Verdict {
-    if ratio.low > 1.0 + threshold {
+fn verdict_of(ratio: &Interval, threshold: f64, basis: Basis) -> Verdict {
+    let (low, high) = match basis {
+        Basis::Interval => (ratio.low, ratio.high),
+        Basis::ThresholdOnly => (ratio.estimate, ratio.estimate),
+    };
+    if low > 1.0 + threshold {
         Verdict::Regression
-    } else if ratio.high < 1.0 / (1.0 + threshold) {
+    } else if high < 1.0 / (1.0 + threshold) {
         Verdict::Improvement
     } else {
         Verdict::Unchanged
@@ -88,6 +128,11 @@ fn threshold_for(opts: &CompareOptions, r: &Record) -> f64 {
     r.metrics
         .iter()
         .find_map(|m| opts.thresholds.get(&m.name))
+        .or_else(|| {
+            is_latency(r)
+                .then(|| opts.thresholds.get("latency"))
+                .flatten()
+        })
         .copied()
         .unwrap_or(opts.default_threshold)
 }
@@ -112,7 +157,8 @@ pub fn compare(
     }
     let mut seen = std::collections::BTreeSet::new();
     let mut comparisons = Vec::new();
-    let mut per_benchmark: BTreeMap<String, Vec<(f64, Vec<f64>)>> = BTreeMap::new();
+    // Per benchmark: each record's estimate and draws, and whether it had a spread.
+    let mut per_benchmark: BTreeMap<String, Vec<(f64, Vec<f64>, Basis)>> = BTreeMap::new();
     let mut only_in_baseline = Vec::new();
     for b in &baseline.records {
         let key = match_key(b);
@@ -139,25 +185,33 @@ pub fn compare(
         };
         let ratio = percentile_interval(estimate, &draws, opts.confidence);
         let threshold = threshold_for(opts, b);
-        let verdict = verdict_of(&ratio, threshold);
+        let basis = if b.samples_s.len() < 2 || c.samples_s.len() < 2 {
+            Basis::ThresholdOnly
+        } else {
+            Basis::Interval
+        };
+        let verdict = verdict_of(&ratio, threshold, basis);
         per_benchmark
             .entry(b.benchmark.clone())
             .or_default()
-            .push((estimate, draws));
+            .push((estimate, draws, basis));
         let hb = headline(b);
-        let hc = headline(c);
+        // The candidate's figure is the same metric as the baseline's.
+        let hc = headline(c).filter(|h| hb.as_ref().is_some_and(|b| b.name == h.name));
         comparisons.push(Comparison {
             label: label(b),
             key,
-            metric: hb.as_ref().map(|h| h.0.clone()),
-            unit: hb.as_ref().map(|h| h.1.clone()),
-            baseline_value: hb.map(|h| h.2),
-            candidate_value: hc.map(|h| h.2),
+            metric: hb.as_ref().map(|h| h.name.clone()),
+            unit: hb.as_ref().map(|h| h.unit.clone()),
+            better: hb.as_ref().map_or(Better::Lower, |h| h.better),
+            baseline_value: hb.map(|h| h.value),
+            candidate_value: hc.map(|h| h.value),
             baseline_median_s: b.time_s.median,
             candidate_median_s: c.time_s.median,
             time_ratio: ratio,
             threshold,
             samples: (b.samples_s.len(), c.samples_s.len()),
+            basis,
             verdict,
         });
     }
@@ -173,13 +227,24 @@ pub fn compare(
         })
         .map(label)
         .collect();
+    let (baseline_unfinished, candidate_unfinished) =
+        (Unfinished::of(baseline), Unfinished::of(candidate));
     if comparisons.is_empty() {
-        return Err(UsageError::new(format!(
+        let mut why = format!(
             "nothing to compare: the two results have no checked measurement in common \
              ({} records in the baseline, {} in the candidate)",
             baseline.records.len(),
             candidate.records.len()
-        )));
+        );
+        for (side, how) in [
+            ("baseline", baseline_unfinished),
+            ("candidate", candidate_unfinished),
+        ] {
+            if let Some(u) = how {
+                why.push_str(&format!("; the {side}'s run {}", u.word()));
+            }
+        }
+        return Err(UsageError::new(why));
     }
     let geomean_time_ratio = (comparisons
         .iter()
@@ -190,7 +255,14 @@ pub fn compare(
     let benchmarks: Vec<BenchmarkSummary> = per_benchmark
         .iter()
         .filter_map(|(name, parts)| {
-            let ratio = geometric_mean(parts, opts.confidence)?;
+            let basis = if parts.iter().all(|p| p.2 == Basis::ThresholdOnly) {
+                Basis::ThresholdOnly
+            } else {
+                Basis::Interval
+            };
+            let parts: Vec<(f64, Vec<f64>)> =
+                parts.iter().map(|(e, d, _)| (*e, d.clone())).collect();
+            let ratio = geometric_mean(&parts, opts.confidence)?;
             let threshold = opts
                 .thresholds
                 .get(name)
@@ -199,9 +271,10 @@ pub fn compare(
             Some(BenchmarkSummary {
                 benchmark: name.clone(),
                 records: parts.len(),
-                verdict: verdict_of(&ratio, threshold),
+                verdict: verdict_of(&ratio, threshold, basis),
                 time_ratio: ratio,
                 threshold,
+                basis,
             })
         })
         .collect();
@@ -213,6 +286,9 @@ pub fn compare(
     Ok(CompareReport {
         baseline: baseline.run.run_id.clone(),
         candidate: candidate.run.run_id.clone(),
+        baseline_unfinished,
+        candidate_unfinished,
+        notes: Vec::new(),
         confidence: opts.confidence,
         normalized_by: opts.normalize.as_ref().map(|n| {
             format!(
