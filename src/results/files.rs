@@ -52,6 +52,14 @@ pub fn write_document(doc: &RunDocument, path: &Path) -> Result<()> {
         w.write_all(b"\n")?;
         w.flush()?;
     }
+    // A temporary file is created 0600; results are for everyone who may read the
+    // directory, as the `.jsonl` beside them is.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .with_context(|| format!("renaming the results into {}", path.display()))?;

@@ -39,6 +39,12 @@ fn every_benchmark_runs_checks_and_writes_results() {
         .assert()
         .success();
     let (path, doc) = only_document(&out);
+    // Readable by all, like the .jsonl stream beside it.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{}", path.display());
+    }
     assert_all_checked_and_passed(&doc);
     assert_eq!(doc.run.status, RunStatus::Completed);
     assert_eq!(doc.run.backend, "cpu");
