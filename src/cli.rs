@@ -36,8 +36,10 @@ pub enum Command {
     #[command(
         long_about = "Draws charts from one or more results files, each as PNG and SVG: bus and \
     algorithm bandwidth and time against message size for every collective, small-message \
-    latency against the number of ranks (given runs with different rank counts), matmul \
-    TFLOP/s against size, and memory bandwidth against array size. Several files go on the \
+    latency against the number of ranks (for sizes one system measured at two or more rank \
+    counts), point-to-point latency against message size (log-log), matmul TFLOP/s against \
+    size, and memory bandwidth against array size. Series more than 100x apart get a log \
+    axis. Several files go on the \
     same charts, one line per file and rank count. A `.jsonl` stream of a run that died \
     can be read too. `run` writes the charts of each run by itself, into \
     <output>/<run id>-charts/.\n\nExample:\n  clusterbench plot r/1rank.json r/2ranks.json -o charts"

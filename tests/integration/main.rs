@@ -4,6 +4,7 @@
 mod architecture;
 mod bad_input;
 mod bundle;
+mod charts;
 mod common;
 mod cuda;
 mod decisions;

@@ -21,6 +21,9 @@ pub enum Scale {
     Log2Count,
     /// Powers of ten of seconds, labelled in time units (1 µs, 10 µs, 1 ms).
     Log10Seconds,
+    /// Powers of ten, labelled as plain numbers (0.1, 1, 10, 100): figures of series
+    /// too far apart for one linear axis.
+    Log10,
     /// Named categories at 0, 1, 2, ... (the chart's `categories`); points, no lines.
     Category,
 }

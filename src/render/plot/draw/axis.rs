@@ -14,7 +14,7 @@ impl Scale {
         match self {
             Scale::Linear | Scale::Category => Some(v),
             Scale::Log2Bytes | Scale::Log2Count => (v > 0.0).then(|| v.log2()),
-            Scale::Log10Seconds => (v > 0.0).then(|| v.log10()),
+            Scale::Log10Seconds | Scale::Log10 => (v > 0.0).then(|| v.log10()),
         }
     }
 
@@ -24,6 +24,7 @@ impl Scale {
             Scale::Log2Bytes => format_bytes(2f64.powf(axis_value).round() as u64),
             Scale::Log2Count => format_number(2f64.powf(axis_value)),
             Scale::Log10Seconds => format_seconds(10f64.powf(axis_value)),
+            Scale::Log10 => format_number(10f64.powf(axis_value)),
         }
     }
 
@@ -77,7 +78,7 @@ impl Scale {
                 let light = (a..=b).map(|v| v as f64).collect();
                 (a as f64 - 0.3, b as f64 + 0.3, bold, light)
             }
-            Scale::Log10Seconds => {
+            Scale::Log10Seconds | Scale::Log10 => {
                 let (a, b) = (lo.floor() as i64, hi.ceil().max(lo.floor() + 1.0) as i64);
                 let mut bold: Vec<f64> = (a..=b).map(|v| v as f64).collect();
                 let mut light = Vec::new();

@@ -3,7 +3,7 @@
 
 use super::super::{format_number, LineChart, Scale};
 use super::axis::keyed;
-use super::{bounds, fit, header, register_font, DrawResult, FONT, PALETTE};
+use super::{bounds, header, register_font, wrap, DrawResult, FONT, PALETTE};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -127,12 +127,11 @@ where
             }
             legend.draw(&Circle::new((20, y), 4, style.color.filled()))?;
         }
-        legend.draw_text(
-            &fit(&legend, text, &legend_style, lw.saturating_sub(50)),
-            &legend_style,
-            (42, y - 8),
-        )?;
-        y += 24;
+        let lines = wrap(&legend, text, &legend_style, lw.saturating_sub(50));
+        for (i, line) in lines.iter().enumerate() {
+            legend.draw_text(line, &legend_style, (42, y - 8 + 17 * i as i32))?;
+        }
+        y += 24 + 17 * (lines.len() as i32 - 1);
     }
     root.present()
 }
