@@ -132,6 +132,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             println!("clusterbench: report written to {}", args.output.display());
             Ok(())
         }
+        Command::Trend(args) => crate::tools::trend(&args),
         Command::Compare(args) => crate::tools::compare(&args),
         Command::Validate(args) => crate::tools::validate(&args),
         Command::Model(args) => crate::tools::model(&args),

@@ -412,3 +412,108 @@ pub fn import(args: &ImportArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `trend`: the runs in order (baseline first), the chosen figures across them, the
+/// table on stdout, the charts and the HTML page on disk.
+pub fn trend(args: &crate::cli::TrendArgs) -> Result<()> {
+    use crate::analysis::trend::{self as analysis, MetricChoice, RunOrder};
+    let choices = args
+        .metric
+        .iter()
+        .map(|m| MetricChoice::parse(m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let baseline = match &args.baseline {
+        Some(p) => Some((p.clone(), read_results(p)?)),
+        None => None,
+    };
+    let same_file = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    let mut docs = Vec::new();
+    for path in results_files(&args.results)? {
+        if baseline.as_ref().is_some_and(|(b, _)| same_file(b, &path)) {
+            continue;
+        }
+        let doc = read_results(&path)?;
+        docs.push((path, doc));
+    }
+    let order = match args.order {
+        crate::cli::TrendOrder::Date => RunOrder::Date,
+        crate::cli::TrendOrder::Commit => RunOrder::Commits(git_history()?),
+    };
+    let runs = analysis::order_runs(docs, &order, baseline)?;
+    let trend = analysis::trend(&runs, &choices)?;
+    match args.format {
+        OutputFormat::Json => print_json(&trend)?,
+        f => print!(
+            "{}",
+            crate::render::trend::render_table(&trend, f == OutputFormat::Markdown)
+        ),
+    }
+    let charts = crate::render::trend::trend_charts(&trend);
+    let files = crate::render::plot::write_charts(&charts, &args.output, "")?;
+    eprintln!(
+        "clusterbench: {} trend charts written to {}",
+        files.len(),
+        args.output.display()
+    );
+    if let Some(html) = &args.html {
+        let page = crate::render::trend::render_html(&trend, &charts)?;
+        std::fs::write(html, page)
+            .map_err(|e| UsageError::new(format!("cannot write '{}': {e}", html.display())))?;
+        eprintln!("clusterbench: trend page written to {}", html.display());
+    }
+    Ok(())
+}
+
+/// Files as given, and the results files (`.json`, else `.jsonl`) directly inside
+/// each directory given, by name.
+fn results_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, UsageError> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| UsageError::new(format!("cannot read '{}': {e}", path.display())))?;
+        let mut found: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json" || e == "jsonl"))
+            .collect();
+        // A finished run leaves both: the document, not its stream.
+        let documents = found.clone();
+        found.retain(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                || !documents.contains(&p.with_extension("json"))
+        });
+        if found.is_empty() {
+            return Err(UsageError::new(format!(
+                "'{}' holds no results files (.json or .jsonl)",
+                path.display()
+            )));
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// This repository's commits, oldest first, for `--order commit`.
+fn git_history() -> Result<Vec<String>, UsageError> {
+    let out = std::process::Command::new("git")
+        .args(["rev-list", "--topo-order", "--reverse", "HEAD"])
+        .output()
+        .map_err(|e| UsageError::new(format!("--order commit runs git, which failed: {e}")))?;
+    if !out.status.success() {
+        return Err(UsageError::new(format!(
+            "--order commit needs a git repository here: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}

@@ -12,7 +12,8 @@ use crate::units::format_bytes;
 use anyhow::Result;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-const CSS: &str = r#"
+/// The page style, shared with the trend page.
+pub(super) const CSS: &str = r#"
 :root { color-scheme: light; }
 body { font-family: "DejaVu Sans", "Bitstream Vera Sans", Helvetica, Arial, sans-serif;
   margin: 0 auto; max-width: 1200px; padding: 24px; color: #1d1d1f; background: #fff; }

@@ -29,3 +29,4 @@ mod search;
 mod simcluster;
 mod single;
 mod stub_driver;
+mod trend;

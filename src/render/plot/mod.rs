@@ -28,9 +28,9 @@ mod model;
 mod source;
 
 pub use crate::units::{format_number, format_seconds};
-pub use build::build_charts;
+pub use build::{build_charts, series_far_apart};
 pub use draw::{draw_heatmap, draw_line, render_svg, write_charts, write_png, HEIGHT, WIDTH};
-pub use model::{Chart, Heatmap, HostMatrix, LineChart, NamedChart, Peak, Scale, Series};
+pub use model::{Band, Chart, Heatmap, HostMatrix, LineChart, NamedChart, Peak, Scale, Series};
 pub use source::{hardware_name, label_sources, stream_rank, system_name, Source};
 
 /// The charts of a finished run, into `<output>/<run_id>-charts/`. Called by rank 0

@@ -100,6 +100,7 @@ pub(super) fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart>
             categories: kernels,
             series: b.finish(),
             peak: None,
+            bands: Vec::new(),
         }
     } else {
         for (s, r, k, bytes, v) in &points {
@@ -117,6 +118,7 @@ pub(super) fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart>
             categories: Vec::new(),
             series: b.finish(),
             peak: None,
+            bands: Vec::new(),
         }
     };
     let mut out = Vec::new();
@@ -190,6 +192,7 @@ fn latency_chart(bench: &str, sources: &[&Source]) -> Option<NamedChart> {
             categories: Vec::new(),
             series,
             peak: None,
+            bands: Vec::new(),
         }),
     })
 }

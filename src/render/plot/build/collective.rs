@@ -109,6 +109,7 @@ pub(super) fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedCh
                     categories: Vec::new(),
                     series,
                     peak: None,
+                    bands: Vec::new(),
                 }),
             });
         }
@@ -134,6 +135,7 @@ pub(super) fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedCh
             categories: Vec::new(),
             series: b.finish(),
             peak: None,
+            bands: Vec::new(),
         }),
     });
 
@@ -229,6 +231,7 @@ fn latency_scaling_chart(
             categories: Vec::new(),
             series: b.finish(),
             peak: None,
+            bands: Vec::new(),
         }),
     })
 }

@@ -73,7 +73,7 @@ pub fn build_charts(sources: &[Source]) -> Vec<NamedChart> {
 const LINEAR_SPAN: f64 = 100.0;
 
 /// Whether the highest figures of two series differ by more than [`LINEAR_SPAN`].
-fn series_far_apart(series: &[Series]) -> bool {
+pub fn series_far_apart(series: &[Series]) -> bool {
     let peaks: Vec<f64> = series
         .iter()
         .filter_map(|s| {

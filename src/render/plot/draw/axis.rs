@@ -12,7 +12,7 @@ impl Scale {
             return None;
         }
         match self {
-            Scale::Linear | Scale::Category => Some(v),
+            Scale::Linear | Scale::Category | Scale::Ordinal => Some(v),
             Scale::Log2Bytes | Scale::Log2Count => (v > 0.0).then(|| v.log2()),
             Scale::Log10Seconds | Scale::Log10 => (v > 0.0).then(|| v.log10()),
         }
@@ -20,7 +20,7 @@ impl Scale {
 
     pub(super) fn label(self, axis_value: f64) -> String {
         match self {
-            Scale::Linear | Scale::Category => format_number(axis_value),
+            Scale::Linear | Scale::Category | Scale::Ordinal => format_number(axis_value),
             Scale::Log2Bytes => format_bytes(2f64.powf(axis_value).round() as u64),
             Scale::Log2Count => format_number(2f64.powf(axis_value)),
             Scale::Log10Seconds => format_seconds(10f64.powf(axis_value)),
@@ -53,6 +53,24 @@ impl Scale {
                     last as f64 + 0.6,
                     (0..=last).map(|v| v as f64).collect(),
                     Vec::new(),
+                )
+            }
+            Scale::Ordinal => {
+                // Every step gets a grid line; names only as many as fit, the last always.
+                let last = hi.max(0.0).round() as i64;
+                let every = (last as usize / max_labels.max(1)) as i64 + 1;
+                let mut bold: Vec<f64> = (0..=last)
+                    .filter(|v| v % every == 0 && (last - v >= every || *v == last))
+                    .map(|v| v as f64)
+                    .collect();
+                if bold.last() != Some(&(last as f64)) {
+                    bold.push(last as f64);
+                }
+                (
+                    -0.4,
+                    last as f64 + 0.4,
+                    bold,
+                    (0..=last).map(|v| v as f64).collect(),
                 )
             }
             // One value only: centre it rather than pin it to an edge.

@@ -260,6 +260,7 @@ mod tests {
                 value: 4.0,
                 unit: "GB/s".into(),
             }),
+            bands: Vec::new(),
         });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.png");
