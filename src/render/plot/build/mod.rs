@@ -139,3 +139,24 @@ fn source_and_ranks(s: &Source, r: &Record, labels: &[&str]) -> Vec<String> {
     parts.push(plural(r.ranks, "rank"));
     parts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(peak: f64) -> Series {
+        Series {
+            label: format!("{peak}"),
+            points: vec![(1.0, peak / 50.0), (2.0, peak), (3.0, f64::NAN)],
+        }
+    }
+
+    #[test]
+    fn only_series_more_than_a_hundredfold_apart_are_far_apart() {
+        assert!(!series_far_apart(&[series(1.0), series(100.0)]));
+        assert!(series_far_apart(&[series(1.0), series(100.5)]));
+        // One series spanning decades is one line: a linear axis still suits it.
+        assert!(!series_far_apart(&[series(1e6)]));
+        assert!(!series_far_apart(&[]));
+    }
+}

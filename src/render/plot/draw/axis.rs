@@ -201,6 +201,16 @@ mod tests {
     }
 
     #[test]
+    fn ordinal_steps_are_all_gridded_and_labels_thinned_to_fit() {
+        let (lo, hi, bold, light) = Scale::Ordinal.ticks(0.0, 14.0, 4);
+        assert!(lo < 0.0 && hi > 14.0);
+        assert_eq!(light.len(), 15);
+        assert_eq!(bold, [0.0, 4.0, 8.0, 14.0]);
+        let (_, _, bold, _) = Scale::Ordinal.ticks(0.0, 2.0, 11);
+        assert_eq!(bold, [0.0, 1.0, 2.0]);
+    }
+
+    #[test]
     fn linear_ticks_cover_the_data_with_round_steps() {
         let (lo, hi, bold, _) = Scale::Linear.ticks(0.0, 37.0, 8);
         assert_eq!(lo, 0.0);
