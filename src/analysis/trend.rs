@@ -108,7 +108,8 @@ pub fn order_runs(
         RunOrder::Date => docs.sort_by(|a, b| a.1.run.started_at.cmp(&b.1.run.started_at)),
         RunOrder::Commits(history) => {
             let position = |(path, doc): &(PathBuf, RunDocument)| {
-                let commit = doc.tool.git_commit.as_deref().ok_or_else(|| {
+                let commit = doc.tool.git_commit.as_deref().filter(|c| !c.is_empty());
+                let commit = commit.ok_or_else(|| {
                     UsageError::new(format!(
                         "{} records no commit: order it by date (--order date)",
                         path.display()
@@ -175,7 +176,7 @@ pub fn trend(
 /// `to`: how much of the start time the label shows (16: minutes, 19: seconds).
 fn trend_run(path: &std::path::Path, doc: &RunDocument, to: usize) -> TrendRun {
     let when = doc.run.started_at.get(..to).unwrap_or(&doc.run.started_at);
-    let commit = doc.tool.git_commit.clone();
+    let commit = doc.tool.git_commit.clone().filter(|c| !c.is_empty());
     let label = match &commit {
         Some(c) => format!("{} {}", when.replace('T', " "), c.get(..7).unwrap_or(c)),
         None => when.replace('T', " "),
