@@ -151,13 +151,15 @@ fn environment_chunk(sources: &[Source]) -> Markup {
         ("started", |s| s.doc.run.started_at.clone()),
         ("finished", |s| opt(s, &s.doc.run.finished_at)),
         ("hosts", |s| {
-            s.doc
-                .environment
-                .hosts
-                .iter()
-                .map(|h| h.hostname.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
+            let names: Vec<&str> = (s.doc.environment.hosts.iter())
+                .map(|h| h.hostname.as_str())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if names.is_empty() {
+                UNKNOWN.into()
+            } else {
+                names.join(", ")
+            }
         }),
         ("instance type", |s| {
             join_distinct(
