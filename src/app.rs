@@ -133,6 +133,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Export(args) => crate::tools::export(&args),
+        Command::Trend(args) => crate::tools::trend(&args),
         Command::Compare(args) => crate::tools::compare(&args),
         Command::Validate(args) => crate::tools::validate(&args),
         Command::Model(args) => crate::tools::model(&args),

@@ -36,8 +36,10 @@ pub enum Command {
     #[command(
         long_about = "Draws charts from one or more results files, each as PNG and SVG: bus and \
     algorithm bandwidth and time against message size for every collective, small-message \
-    latency against the number of ranks (given runs with different rank counts), matmul \
-    TFLOP/s against size, and memory bandwidth against array size. Several files go on the \
+    latency against the number of ranks (for sizes one system measured at two or more rank \
+    counts), point-to-point latency against message size (log-log), matmul TFLOP/s against \
+    size, and memory bandwidth against array size. Series more than 100x apart get a log \
+    axis. Several files go on the \
     same charts, one line per file and rank count. A `.jsonl` stream of a run that died \
     can be read too. `run` writes the charts of each run by itself, into \
     <output>/<run id>-charts/.\n\nExample:\n  clusterbench plot r/1rank.json r/2ranks.json -o charts"
@@ -54,6 +56,20 @@ pub enum Command {
     a.json b.json -o rows.jsonl"
     )]
     Export(ExportArgs),
+    /// Follow figures over many runs (baseline first): a table, charts and an HTML page.
+    #[command(
+        long_about = "Follows chosen figures over many runs: the committed baseline and any number of \
+    later runs (files, or directories of them), in date order or in the order of the commits \
+    the runs recorded. Prints a table (each figure in each run, its change from the baseline and \
+    whether it lies outside the baseline's noise band: the 5th to 95th percentile of the \
+    baseline's own samples), draws a chart per benchmark and figure (PNG and SVG) with that \
+    band shaded, and with --html writes a one-file HTML page of both.\n\nBy default each \
+    benchmark contributes its headline figure at a few sizes; --metric BENCH[:METRIC][@SIZE] \
+    (repeatable) chooses, e.g. allreduce:busbw@64M, membw, matmul:tflops@512. METRIC is one \
+    of the records' metrics or `time`.\n\nExample:\n  clusterbench trend \
+    results/baselines/quick-cpu-2core.json ci-results/ -o trend --html trend.html"
+    )]
+    Trend(TrendArgs),
     /// Write a one-file HTML report (environment, tables, charts) from results files.
     #[command(
         long_about = "Writes one self-contained HTML file (inline CSS and SVG charts, nothing \
@@ -459,6 +475,52 @@ pub struct PlotArgs {
         default_value = "clusterbench-charts"
     )]
     pub output: PathBuf,
+}
+
+/// The order of the runs on a trend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrendOrder {
+    /// By the time each run started.
+    Date,
+    /// By the commit each run recorded, in the history of the git repository here.
+    Commit,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrendArgs {
+    /// Results files (.json or .jsonl) or directories holding them.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+
+    /// The run the others are measured against (default: the first in order).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// A figure to follow, BENCH[:METRIC][@SIZE]; repeatable (default: each
+    /// benchmark's headline figure at a few sizes).
+    #[arg(long = "metric", value_name = "BENCH[:METRIC][@SIZE]")]
+    pub metric: Vec<String>,
+
+    /// How the runs are ordered.
+    #[arg(long, value_enum, default_value_t = TrendOrder::Date)]
+    pub order: TrendOrder,
+
+    /// Directory the charts are written to.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "DIR",
+        default_value = "clusterbench-trend"
+    )]
+    pub output: PathBuf,
+
+    /// Also write a one-file HTML page with the charts and tables.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Output format of the table.
+    #[arg(long, value_enum, default_value_t = crate::render::grid::OutputFormat::Table)]
+    pub format: crate::render::grid::OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,7 +5,7 @@
 //! Rows repeated inside one run (nccl-tests prints a 0-byte row for each size too
 //! small for one element per rank) stay together: only runs are split.
 
-use crate::analysis::compare::match_key;
+use crate::results::describe::match_key;
 use crate::results::{Record, RunDocument, RunStatus};
 use std::collections::HashSet;
 

@@ -12,7 +12,8 @@ use crate::units::format_bytes;
 use anyhow::Result;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-const CSS: &str = r#"
+/// The page style, shared with the trend page.
+pub(super) const CSS: &str = r#"
 :root { color-scheme: light; }
 body { font-family: "DejaVu Sans", "Bitstream Vera Sans", Helvetica, Arial, sans-serif;
   margin: 0 auto; max-width: 1200px; padding: 24px; color: #1d1d1f; background: #fff; }
@@ -35,6 +36,7 @@ figure { margin: 12px 0 28px; }
 figure svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
 svg text { font-family: "DejaVu Sans", "Bitstream Vera Sans", Verdana, sans-serif; }
 code { font-size: 12px; word-break: break-all; }
+table.env td { max-width: 26em; overflow-wrap: anywhere; }
 "#;
 
 /// Renders the report for `sources` (their charts are built here).
@@ -104,27 +106,66 @@ fn benchmarks(sources: &[Source]) -> Vec<String> {
     out
 }
 
-fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "–".into())
+/// Whether the document was made by `import` from another tool's log, which leaves
+/// unsaid most of what a run of clusterbench records about its hosts.
+fn imported(s: &Source) -> bool {
+    s.doc.run.options.get("imported_from").is_some()
 }
 
-/// One column per results file, one row per property.
+/// What a field that may be absent shows: "unknown" where the log did not say, "–"
+/// where a run of clusterbench looked and found nothing (no instance type on bare metal).
+fn opt(s: &Source, v: &Option<String>) -> String {
+    match v {
+        Some(v) => v.clone(),
+        None if imported(s) => UNKNOWN.into(),
+        None => "–".into(),
+    }
+}
+
+const UNKNOWN: &str = "unknown";
+
+/// A count that no real host has as zero: zero means nobody measured it.
+fn count(n: impl Into<u64>, show: impl Fn(u64) -> String) -> String {
+    match n.into() {
+        0 => UNKNOWN.into(),
+        n => show(n),
+    }
+}
+
+/// Columns per environment table: more runs than this are shown in several tables of
+/// at most this many, so that a page of many runs wraps instead of scrolling sideways.
+const RUNS_PER_TABLE: usize = 5;
+
+/// One column per results file, one row per property; many files wrap into several
+/// tables, each with the property names.
 fn environment_table(sources: &[Source]) -> Markup {
+    let tables = sources.len().div_ceil(RUNS_PER_TABLE).max(1);
+    let per_table = sources.len().div_ceil(tables).max(1);
+    html! {
+        @for chunk in sources.chunks(per_table) {
+            (environment_chunk(chunk))
+        }
+    }
+}
+
+fn environment_chunk(sources: &[Source]) -> Markup {
     type Row = (&'static str, fn(&Source) -> String);
     let rows: [Row; 16] = [
         ("file", |s| s.path.display().to_string()),
         ("run id", |s| s.doc.run.run_id.clone()),
         ("status", |s| status_name(&s.doc)),
         ("started", |s| s.doc.run.started_at.clone()),
-        ("finished", |s| opt(&s.doc.run.finished_at)),
+        ("finished", |s| opt(s, &s.doc.run.finished_at)),
         ("hosts", |s| {
-            s.doc
-                .environment
-                .hosts
-                .iter()
-                .map(|h| h.hostname.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
+            let names: Vec<&str> = (s.doc.environment.hosts.iter())
+                .map(|h| h.hostname.as_str())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if names.is_empty() {
+                UNKNOWN.into()
+            } else {
+                names.join(", ")
+            }
         }),
         ("instance type", |s| {
             join_distinct(
@@ -132,7 +173,7 @@ fn environment_table(sources: &[Source]) -> Markup {
                     .environment
                     .hosts
                     .iter()
-                    .map(|h| opt(&h.instance_type)),
+                    .map(|h| opt(s, &h.instance_type)),
             )
         }),
         ("system vendor", |s| {
@@ -141,20 +182,22 @@ fn environment_table(sources: &[Source]) -> Markup {
                     .environment
                     .hosts
                     .iter()
-                    .map(|h| opt(&h.system_vendor)),
+                    .map(|h| opt(s, &h.system_vendor)),
             )
         }),
         ("CPU", |s| {
-            join_distinct(s.doc.environment.hosts.iter().map(|h| opt(&h.cpu_model)))
+            join_distinct(s.doc.environment.hosts.iter().map(|h| opt(s, &h.cpu_model)))
         }),
         ("sockets / cores / threads", |s| {
-            join_distinct(
-                s.doc
-                    .environment
-                    .hosts
-                    .iter()
-                    .map(|h| format!("{} / {} / {}", h.sockets, h.cores, h.threads)),
-            )
+            join_distinct(s.doc.environment.hosts.iter().map(|h| {
+                if h.sockets == 0 && h.cores == 0 && h.threads == 0 {
+                    UNKNOWN.into()
+                } else {
+                    [h.sockets, h.cores, h.threads]
+                        .map(|n| count(n, |n| n.to_string()))
+                        .join(" / ")
+                }
+            }))
         }),
         ("memory", |s| {
             join_distinct(
@@ -162,35 +205,30 @@ fn environment_table(sources: &[Source]) -> Markup {
                     .environment
                     .hosts
                     .iter()
-                    .map(|h| format_bytes(h.memory_bytes)),
+                    .map(|h| count(h.memory_bytes, format_bytes)),
             )
         }),
         ("OS / kernel", |s| {
-            join_distinct(
-                s.doc
-                    .environment
-                    .hosts
-                    .iter()
-                    .map(|h| format!("{} / {}", opt(&h.os), opt(&h.kernel))),
-            )
+            join_distinct(s.doc.environment.hosts.iter().map(|h| {
+                if h.os.is_none() && h.kernel.is_none() && imported(s) {
+                    UNKNOWN.into()
+                } else {
+                    format!("{} / {}", opt(s, &h.os), opt(s, &h.kernel))
+                }
+            }))
         }),
         ("backend", |s| match &s.doc.run.backend_note {
             Some(note) => format!("{} ({note})", s.doc.run.backend),
             None => s.doc.run.backend.clone(),
         }),
-        ("MPI", |s| {
-            s.doc
-                .environment
-                .mpi
-                .as_ref()
-                .map(|m| {
-                    format!(
-                        "{} ({} ranks)",
-                        m.library_version.trim_end_matches('\0').trim(),
-                        m.world_size
-                    )
-                })
-                .unwrap_or_else(|| "none (one process)".into())
+        ("MPI", |s| match &s.doc.environment.mpi {
+            Some(m) => format!(
+                "{} ({} ranks)",
+                m.library_version.trim_end_matches('\0').trim(),
+                m.world_size
+            ),
+            None if imported(s) => UNKNOWN.into(),
+            None => "none (one process)".into(),
         }),
         ("clusterbench", |s| {
             let t = &s.doc.tool;
@@ -203,7 +241,7 @@ fn environment_table(sources: &[Source]) -> Markup {
     ];
     html! {
         div.scroll {
-            table {
+            table.env {
                 tr {
                     th.key { "" }
                     @for s in sources {
@@ -219,6 +257,8 @@ fn environment_table(sources: &[Source]) -> Markup {
                                 td.key class=(format!("status-{text}")) { (text) }
                             } @else if *name == "command line" || *name == "file" {
                                 td.key { code { (text) } }
+                            } @else if text == UNKNOWN {
+                                td.key.missing { (text) }
                             } @else {
                                 td.key { (text) }
                             }
@@ -319,7 +359,11 @@ fn key_cells(r: &Record) -> (Vec<String>, (String, u64)) {
                 format_bytes(*array_bytes),
                 threads.to_string(),
             ],
-            (kernel.clone(), *array_bytes),
+            // STREAM's order (copy, scale, add, triad, dot), not the alphabet's.
+            (
+                format!("{:020} {kernel}", plot::stream_rank(kernel)),
+                *array_bytes,
+            ),
         ),
         Params::Copy {
             copy,

@@ -1,5 +1,5 @@
 //! What people read: the terminal table, charts (PNG, SVG), the one-file HTML report
-//! and the link-matrix view, each a view of results documents.
+//! the link-matrix view and trends over runs, each a view of results documents.
 
 pub mod compare;
 pub mod export;
@@ -8,6 +8,7 @@ pub mod html;
 pub mod links;
 pub mod plot;
 pub mod table;
+pub mod trend;
 pub mod validate;
 
 use anyhow::Result;

@@ -62,3 +62,14 @@ pub fn params(
         bytes: (count * dtype.size()) as u64,
     }
 }
+
+/// What identifies a measurement across runs: benchmark, backend, ranks, nodes and
+/// every parameter.
+pub fn match_key(r: &crate::results::Record) -> String {
+    let params = serde_json::to_value(&r.params).unwrap_or(serde_json::Value::Null);
+    // serde_json's map is ordered by key, so this string is canonical.
+    format!(
+        "{}|{}|{}|{}|{}",
+        r.benchmark, r.backend, r.ranks, r.nodes, params
+    )
+}

@@ -4,6 +4,7 @@
 mod architecture;
 mod bad_input;
 mod bundle;
+mod charts;
 mod common;
 mod compare_partial;
 mod compare_props;
@@ -31,3 +32,4 @@ mod search;
 mod simcluster;
 mod single;
 mod stub_driver;
+mod trend;

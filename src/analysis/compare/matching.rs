@@ -71,18 +71,7 @@ fn params_value(r: &Record) -> Value {
     serde_json::to_value(&r.params).unwrap_or(Value::Null)
 }
 
-/// What identifies a measurement across runs.
-pub fn match_key(r: &Record) -> String {
-    // serde_json's map is ordered by key, so this string is canonical.
-    format!(
-        "{}|{}|{}|{}|{}",
-        r.benchmark,
-        r.backend,
-        r.ranks,
-        r.nodes,
-        params_value(r)
-    )
-}
+pub use crate::results::describe::match_key;
 
 /// A short human label of a record: benchmark, then its parameters.
 pub fn label(r: &Record) -> String {

@@ -8,8 +8,9 @@
 //! Built from results: for every collective (any benchmark whose params are
 //! `Collective`) bus and algorithm bandwidth and time against message size, and,
 //! given runs with different rank or node counts, small-message latency against the
-//! number of ranks (or nodes); matmul TFLOP/s against size per dtype; memory
-//! bandwidth against array size per kernel. Records that failed their check are
+//! number of ranks (or nodes); point-to-point bandwidth and latency (log-log)
+//! against message size; matmul TFLOP/s against size per dtype; memory bandwidth
+//! against array size per kernel. Series more than 100x apart get a log y axis. Records that failed their check are
 //! never drawn. The host-by-host [`Heatmap`] takes a plain [`HostMatrix`].
 //!
 //! The path of a chart: `source` (labelled documents, drawable records) feeds `build`
@@ -27,10 +28,10 @@ mod model;
 mod source;
 
 pub use crate::units::{format_number, format_seconds};
-pub use build::build_charts;
+pub use build::{build_charts, series_far_apart};
 pub use draw::{draw_heatmap, draw_line, render_svg, write_charts, write_png, HEIGHT, WIDTH};
-pub use model::{Chart, Heatmap, HostMatrix, LineChart, NamedChart, Peak, Scale, Series};
-pub use source::{hardware_name, label_sources, system_name, Source};
+pub use model::{Band, Chart, Heatmap, HostMatrix, LineChart, NamedChart, Peak, Scale, Series};
+pub use source::{hardware_name, label_sources, stream_rank, system_name, Source};
 
 /// The charts of a finished run, into `<output>/<run_id>-charts/`. Called by rank 0
 /// after the results are on disk: a failure here (even a panic inside the plotting

@@ -21,8 +21,14 @@ pub enum Scale {
     Log2Count,
     /// Powers of ten of seconds, labelled in time units (1 µs, 10 µs, 1 ms).
     Log10Seconds,
+    /// Powers of ten, labelled as plain numbers (0.1, 1, 10, 100): figures of series
+    /// too far apart for one linear axis.
+    Log10,
     /// Named categories at 0, 1, 2, ... (the chart's `categories`); points, no lines.
     Category,
+    /// Named steps in order at 0, 1, 2, ... (the chart's `categories`, e.g. runs over
+    /// time); points joined by lines.
+    Ordinal,
 }
 
 /// One line of a chart.
@@ -43,10 +49,22 @@ pub struct LineChart {
     pub y_label: String,
     pub x_scale: Scale,
     pub y_scale: Scale,
-    /// Names of the x positions when `x_scale` is [`Scale::Category`].
+    /// Names of the x positions when `x_scale` is [`Scale::Category`] or [`Scale::Ordinal`].
     pub categories: Vec<String>,
     pub series: Vec<Series>,
     pub peak: Option<Peak>,
+    /// Shaded ranges of y behind the lines (a reference run's noise), in the colour
+    /// of the series they belong to.
+    pub bands: Vec<Band>,
+}
+
+/// A range of y shaded across the whole chart, belonging to one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    /// Index into the chart's series.
+    pub series: usize,
+    pub low: f64,
+    pub high: f64,
 }
 
 /// A square matrix of figures between hosts (e.g. link bandwidth from row to column).

@@ -98,3 +98,12 @@ pub(super) fn drawable(doc: &RunDocument) -> impl Iterator<Item = &Record> {
 pub(super) fn metric_value(r: &Record, name: &str) -> Option<f64> {
     r.metric(name).map(|m| m.value).filter(|v| v.is_finite())
 }
+
+/// STREAM's own order of its kernels (copy, scale, add, triad, dot), for rows and
+/// categories; any other name sorts after them.
+pub fn stream_rank(kernel: &str) -> usize {
+    crate::core::StreamKernel::ALL
+        .iter()
+        .position(|k| k.name() == kernel)
+        .unwrap_or(usize::MAX)
+}

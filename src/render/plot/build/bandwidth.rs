@@ -1,9 +1,9 @@
 //! Bandwidth charts of STREAM kernels, GPU copies and point-to-point pairs: per
 //! kernel at one size, or against size.
 
-use super::super::source::{drawable, metric_value, subtitle};
+use super::super::source::{drawable, metric_value, stream_rank, subtitle};
 use super::super::{Chart, LineChart, NamedChart, Scale, Source};
-use super::{source_and_ranks, SeriesBuilder};
+use super::{distinguishing, source_and_ranks, SeriesBuilder};
 use crate::results::{Params, Record};
 use crate::units::format_bytes;
 
@@ -49,12 +49,19 @@ pub(super) fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart>
             }
         }
     }
-    let mut sizes: Vec<u64> = points.iter().map(|p| p.3).collect();
-    sizes.sort_unstable();
-    sizes.dedup();
     let p2p = points
         .first()
         .is_some_and(|p| matches!(p.1.params, Params::PointToPoint { .. }));
+    // A ping-pong's bandwidth is its latency in other units: beside a bandwidth
+    // mode it only crowds the chart, and it has a latency chart of its own.
+    let is_latency =
+        |r: &Record| matches!(&r.params, Params::PointToPoint { mode, .. } if mode == "latency");
+    if p2p && points.iter().any(|p| !is_latency(p.1)) {
+        points.retain(|p| !is_latency(p.1));
+    }
+    let mut sizes: Vec<u64> = points.iter().map(|p| p.3).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
     let (what, x_what) = if p2p {
         ("point-to-point bandwidth", "bytes per message")
     } else {
@@ -74,6 +81,8 @@ pub(super) fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart>
                 kernels.push(k.to_string());
             }
         }
+        // Stable: kernels STREAM does not name keep the order they were measured in.
+        kernels.sort_by_key(|k| stream_rank(k));
         for (s, r, k, _, v) in &points {
             let x = kernels.iter().position(|x| x == k).unwrap_or(0);
             b.push(source_and_ranks(s, r, &labels).join(" · "), x as f64, *v);
@@ -91,6 +100,7 @@ pub(super) fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart>
             categories: kernels,
             series: b.finish(),
             peak: None,
+            bands: Vec::new(),
         }
     } else {
         for (s, r, k, bytes, v) in &points {
@@ -108,15 +118,81 @@ pub(super) fn stream_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart>
             categories: Vec::new(),
             series: b.finish(),
             peak: None,
+            bands: Vec::new(),
         }
     };
-    if chart.series.is_empty() {
-        return Vec::new();
+    let mut out = Vec::new();
+    if !chart.series.is_empty() {
+        out.push(NamedChart {
+            name: format!("{bench}-bandwidth"),
+            benchmark: bench.to_string(),
+            metric: "bandwidth".into(),
+            chart: Chart::Line(chart),
+        });
     }
-    vec![NamedChart {
-        name: format!("{bench}-bandwidth"),
+    out.extend(latency_chart(bench, sources));
+    out
+}
+
+/// One-way latency against message size, log-log: the ping-pong's half round trip,
+/// the chart an OSU user reads first. A line per run and rank pair.
+fn latency_chart(bench: &str, sources: &[&Source]) -> Option<NamedChart> {
+    let labels: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
+    let mut points: Vec<(&Source, String, u64, f64)> = Vec::new();
+    for s in sources {
+        for r in drawable(&s.doc).filter(|r| r.benchmark == bench) {
+            if let Params::PointToPoint {
+                mode,
+                bytes,
+                from,
+                to,
+                from_host,
+                to_host,
+                ..
+            } = &r.params
+            {
+                if mode == "latency" && r.time_s.median.is_finite() && r.time_s.median > 0.0 {
+                    let pair = if from_host == to_host || from_host.is_empty() {
+                        format!("ranks {from}→{to}")
+                    } else {
+                        format!("ranks {from}→{to} ({from_host}→{to_host})")
+                    };
+                    points.push((s, pair, *bytes, r.time_s.median));
+                }
+            }
+        }
+    }
+    let pairs: Vec<&str> = points.iter().map(|p| p.1.as_str()).collect();
+    let mut b = SeriesBuilder::default();
+    for (s, pair, bytes, t) in &points {
+        let mut parts = Vec::new();
+        if distinguishing(&labels, "").is_some() {
+            parts.push(s.label.clone());
+        }
+        if distinguishing(&pairs, pair).is_some() || parts.is_empty() {
+            parts.push(pair.clone());
+        }
+        b.push(parts.join(" · "), *bytes as f64, *t);
+    }
+    let series = b.finish();
+    if series.is_empty() {
+        return None;
+    }
+    Some(NamedChart {
+        name: format!("{bench}-latency"),
         benchmark: bench.to_string(),
-        metric: "bandwidth".into(),
-        chart: Chart::Line(chart),
-    }]
+        metric: "latency".into(),
+        chart: Chart::Line(LineChart {
+            title: format!("{bench}: latency vs message size"),
+            subtitle: subtitle(sources),
+            x_label: "bytes per message".into(),
+            y_label: "one-way latency (half the round trip, median)".into(),
+            x_scale: Scale::Log2Bytes,
+            y_scale: Scale::Log10Seconds,
+            categories: Vec::new(),
+            series,
+            peak: None,
+            bands: Vec::new(),
+        }),
+    })
 }

@@ -63,7 +63,11 @@ pub(super) fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedCh
             parts.push(s.label.clone());
         }
         parts.push(plural(r.ranks, "rank"));
-        if r.nodes > 1 {
+        // A label naming the system already counts its nodes ("x2 nodes").
+        let says_nodes = parts
+            .first()
+            .is_some_and(|p| p.contains(&format!(" x{} nodes", r.nodes)));
+        if r.nodes > 1 && !says_nodes {
             parts.push(plural(r.nodes, "node"));
         }
         if let Some(v) = distinguishing(&variant_refs, variant) {
@@ -105,6 +109,7 @@ pub(super) fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedCh
                     categories: Vec::new(),
                     series,
                     peak: None,
+                    bands: Vec::new(),
                 }),
             });
         }
@@ -130,6 +135,7 @@ pub(super) fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedCh
             categories: Vec::new(),
             series: b.finish(),
             peak: None,
+            bands: Vec::new(),
         }),
     });
 
@@ -138,6 +144,8 @@ pub(super) fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedCh
     }
     out
 }
+
+type ScalingLine = (u64, String, Vec<(f64, f64)>);
 
 /// Small-message time against the number of ranks (or nodes, when runs span
 /// different node counts): the low-latency-at-scale curve. Needs two or more counts.
@@ -157,19 +165,8 @@ fn latency_scaling_chart(
     if counts.len() < 2 {
         return None;
     }
-    // The smallest sizes every count measured: latency, not bandwidth, dominates there.
-    let mut sizes: Vec<u64> = records
-        .iter()
-        .filter_map(|(_, r)| collective_key(r).map(|k| k.0))
-        .filter(|b| *b <= 64 * 1024)
-        .collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    let chosen: Vec<u64> = match sizes.len() {
-        0 => return None,
-        1..=3 => sizes,
-        n => vec![sizes[0], sizes[n / 2], sizes[n - 1]],
-    };
+    // Small sizes, where latency rather than bandwidth dominates; a line is drawn
+    // only where one system measured the size at two or more counts.
     let systems: Vec<String> = records.iter().map(|(s, _)| system_name(&s.doc)).collect();
     let systems: Vec<&str> = systems.iter().map(String::as_str).collect();
     let variants: Vec<String> = records
@@ -177,14 +174,12 @@ fn latency_scaling_chart(
         .filter_map(|(_, r)| collective_key(r).map(|k| k.1))
         .collect();
     let variant_refs: Vec<&str> = variants.iter().map(String::as_str).collect();
-    let mut b = SeriesBuilder::default();
+    // (message size, label, (count, time) points) per line.
+    let mut lines: Vec<ScalingLine> = Vec::new();
     for (s, r) in records {
-        let Some((bytes, variant)) = collective_key(r) else {
+        let Some((bytes, variant)) = collective_key(r).filter(|k| k.0 <= 64 * 1024) else {
             continue;
         };
-        if !chosen.contains(&bytes) {
-            continue;
-        }
         let mut parts = vec![format_bytes(bytes)];
         if distinguishing(&systems, "").is_some() {
             parts.push(system_name(&s.doc));
@@ -192,7 +187,34 @@ fn latency_scaling_chart(
         if let Some(v) = distinguishing(&variant_refs, &variant) {
             parts.push(v.to_string());
         }
-        b.push(parts.join(" · "), count(r) as f64, r.time_s.median);
+        let label = parts.join(" · ");
+        let point = (count(r) as f64, r.time_s.median);
+        match lines.iter_mut().find(|l| l.1 == label) {
+            Some(line) => line.2.push(point),
+            None => lines.push((bytes, label, vec![point])),
+        }
+    }
+    lines.retain(|(_, _, points)| {
+        let mut xs: Vec<u64> = points.iter().map(|p| p.0 as u64).collect();
+        xs.sort_unstable();
+        xs.dedup();
+        xs.len() > 1
+    });
+    let mut sizes: Vec<u64> = lines.iter().map(|l| l.0).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let chosen: Vec<u64> = match sizes.len() {
+        0 => return None,
+        1..=3 => sizes,
+        n => vec![sizes[0], sizes[n / 2], sizes[n - 1]],
+    };
+    let mut b = SeriesBuilder::default();
+    for (bytes, label, points) in lines {
+        if chosen.contains(&bytes) {
+            for (x, y) in points {
+                b.push(label.clone(), x, y);
+            }
+        }
     }
     let unit = if by_nodes { "nodes" } else { "ranks" };
     Some(NamedChart {
@@ -209,6 +231,7 @@ fn latency_scaling_chart(
             categories: Vec::new(),
             series: b.finish(),
             peak: None,
+            bands: Vec::new(),
         }),
     })
 }

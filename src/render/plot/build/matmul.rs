@@ -53,6 +53,7 @@ pub(super) fn matmul_charts(bench: &str, sources: &[&Source]) -> Vec<NamedChart>
             categories: Vec::new(),
             series,
             peak: None,
+            bands: Vec::new(),
         }),
     }]
 }

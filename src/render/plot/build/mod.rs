@@ -3,7 +3,7 @@
 //! with the vendor's claimed peak added where one run is drawn alone.
 
 use super::source::drawable;
-use super::{NamedChart, Series, Source};
+use super::{Chart, NamedChart, Scale, Series, Source};
 use crate::results::{Params, Record};
 use std::collections::BTreeMap;
 
@@ -58,7 +58,36 @@ pub fn build_charts(sources: &[Source]) -> Vec<NamedChart> {
     if let [only] = sources {
         claims::attach_claimed_peaks(&mut out, only);
     }
+    for chart in &mut out {
+        if let Chart::Line(line) = &mut chart.chart {
+            if line.y_scale == Scale::Linear && series_far_apart(&line.series) {
+                line.y_scale = Scale::Log10;
+            }
+        }
+    }
     out
+}
+
+/// How far apart series may lie on one linear axis: beyond this the lower ones are
+/// flattened onto zero and a log axis shows them all.
+const LINEAR_SPAN: f64 = 100.0;
+
+/// Whether the highest figures of two series differ by more than [`LINEAR_SPAN`].
+pub fn series_far_apart(series: &[Series]) -> bool {
+    let peaks: Vec<f64> = series
+        .iter()
+        .filter_map(|s| {
+            s.points
+                .iter()
+                .map(|p| p.1)
+                .filter(|y| y.is_finite() && *y > 0.0)
+                .max_by(f64::total_cmp)
+        })
+        .collect();
+    let (lo, hi) = peaks.iter().fold((f64::INFINITY, 0f64), |(lo, hi), v| {
+        (lo.min(*v), hi.max(*v))
+    });
+    peaks.len() > 1 && hi > lo * LINEAR_SPAN
 }
 
 /// Groups points into series by a label, keeping first-seen order, sorted by x.
@@ -109,4 +138,25 @@ fn source_and_ranks(s: &Source, r: &Record, labels: &[&str]) -> Vec<String> {
     }
     parts.push(plural(r.ranks, "rank"));
     parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(peak: f64) -> Series {
+        Series {
+            label: format!("{peak}"),
+            points: vec![(1.0, peak / 50.0), (2.0, peak), (3.0, f64::NAN)],
+        }
+    }
+
+    #[test]
+    fn only_series_more_than_a_hundredfold_apart_are_far_apart() {
+        assert!(!series_far_apart(&[series(1.0), series(100.0)]));
+        assert!(series_far_apart(&[series(1.0), series(100.5)]));
+        // One series spanning decades is one line: a linear axis still suits it.
+        assert!(!series_far_apart(&[series(1e6)]));
+        assert!(!series_far_apart(&[]));
+    }
 }

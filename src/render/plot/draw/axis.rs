@@ -12,18 +12,19 @@ impl Scale {
             return None;
         }
         match self {
-            Scale::Linear | Scale::Category => Some(v),
+            Scale::Linear | Scale::Category | Scale::Ordinal => Some(v),
             Scale::Log2Bytes | Scale::Log2Count => (v > 0.0).then(|| v.log2()),
-            Scale::Log10Seconds => (v > 0.0).then(|| v.log10()),
+            Scale::Log10Seconds | Scale::Log10 => (v > 0.0).then(|| v.log10()),
         }
     }
 
     pub(super) fn label(self, axis_value: f64) -> String {
         match self {
-            Scale::Linear | Scale::Category => format_number(axis_value),
+            Scale::Linear | Scale::Category | Scale::Ordinal => format_number(axis_value),
             Scale::Log2Bytes => format_bytes(2f64.powf(axis_value).round() as u64),
             Scale::Log2Count => format_number(2f64.powf(axis_value)),
             Scale::Log10Seconds => format_seconds(10f64.powf(axis_value)),
+            Scale::Log10 => format_number(10f64.powf(axis_value)),
         }
     }
 
@@ -54,6 +55,24 @@ impl Scale {
                     Vec::new(),
                 )
             }
+            Scale::Ordinal => {
+                // Every step gets a grid line; names only as many as fit, the last always.
+                let last = hi.max(0.0).round() as i64;
+                let every = (last as usize / max_labels.max(1)) as i64 + 1;
+                let mut bold: Vec<f64> = (0..=last)
+                    .filter(|v| v % every == 0 && (last - v >= every || *v == last))
+                    .map(|v| v as f64)
+                    .collect();
+                if bold.last() != Some(&(last as f64)) {
+                    bold.push(last as f64);
+                }
+                (
+                    -0.4,
+                    last as f64 + 0.4,
+                    bold,
+                    (0..=last).map(|v| v as f64).collect(),
+                )
+            }
             // One value only: centre it rather than pin it to an edge.
             Scale::Log2Bytes | Scale::Log2Count if hi - lo < 0.5 => {
                 (lo - 1.0, lo + 1.0, vec![lo], Vec::new())
@@ -77,7 +96,7 @@ impl Scale {
                 let light = (a..=b).map(|v| v as f64).collect();
                 (a as f64 - 0.3, b as f64 + 0.3, bold, light)
             }
-            Scale::Log10Seconds => {
+            Scale::Log10Seconds | Scale::Log10 => {
                 let (a, b) = (lo.floor() as i64, hi.ceil().max(lo.floor() + 1.0) as i64);
                 let mut bold: Vec<f64> = (a..=b).map(|v| v as f64).collect();
                 let mut light = Vec::new();
@@ -179,6 +198,16 @@ mod tests {
             labels,
             ["8 B", "64 B", "256 B", "1 KiB", "4 KiB", "16 KiB", "64 KiB", "256 KiB", "1 MiB"]
         );
+    }
+
+    #[test]
+    fn ordinal_steps_are_all_gridded_and_labels_thinned_to_fit() {
+        let (lo, hi, bold, light) = Scale::Ordinal.ticks(0.0, 14.0, 4);
+        assert!(lo < 0.0 && hi > 14.0);
+        assert_eq!(light.len(), 15);
+        assert_eq!(bold, [0.0, 4.0, 8.0, 14.0]);
+        let (_, _, bold, _) = Scale::Ordinal.ticks(0.0, 2.0, 11);
+        assert_eq!(bold, [0.0, 1.0, 2.0]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::super::{format_number, LineChart, Scale};
 use super::axis::keyed;
-use super::{bounds, fit, header, register_font, DrawResult, FONT, PALETTE};
+use super::{bounds, header, register_font, wrap, DrawResult, FONT, PALETTE};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -57,9 +57,32 @@ where
     if let Some(v) = c.peak.as_ref().and_then(|p| c.y_scale.map(p.value)) {
         ys.push(v);
     }
-    let (x_lo, x_hi) = bounds(xs);
+    for band in &c.bands {
+        ys.extend(
+            [band.low, band.high]
+                .into_iter()
+                .filter_map(|v| c.y_scale.map(v)),
+        );
+    }
+    let (x_lo, x_hi) = match c.x_scale {
+        // Every named step is shown, measured or not.
+        Scale::Ordinal => (0.0, c.categories.len().saturating_sub(1) as f64),
+        _ => bounds(xs),
+    };
     let (y_lo, y_hi) = bounds(ys.into_iter());
-    let (x0, x1, xb, xl) = c.x_scale.ticks(x_lo, x_hi, 11);
+    // Named steps get as many labels as fit side by side.
+    let x_labels = if c.x_scale == Scale::Ordinal {
+        let label_style = TextStyle::from((FONT, 14).into_font());
+        let widest = c
+            .categories
+            .iter()
+            .map(|t| body.estimate_text_size(t, &label_style).map(|s| s.0))
+            .try_fold(0u32, |acc, w| w.map(|w| acc.max(w)))?;
+        ((bw - legend_w).saturating_sub(130) / (widest + 24)).max(1) as usize
+    } else {
+        11
+    };
+    let (x0, x1, xb, xl) = c.x_scale.ticks(x_lo, x_hi, x_labels);
     let (y0, y1, yb, yl) = c.y_scale.ticks(y_lo, y_hi, 8);
     let (x_scale, y_scale) = (c.x_scale, c.y_scale);
 
@@ -76,7 +99,7 @@ where
         .x_desc(c.x_label.as_str())
         .y_desc(c.y_label.as_str())
         .x_label_formatter(&|v| match x_scale {
-            Scale::Category => c
+            Scale::Category | Scale::Ordinal => c
                 .categories
                 .get(v.round().max(0.0) as usize)
                 .cloned()
@@ -90,6 +113,16 @@ where
         .light_line_style(RGBColor(236, 236, 236))
         .draw()?;
 
+    // Bands first, so the lines are drawn over them.
+    for band in &c.bands {
+        let color = PALETTE[band.series % PALETTE.len()];
+        if let (Some(lo), Some(hi)) = (y_scale.map(band.low), y_scale.map(band.high)) {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x0, lo), (x1, hi)],
+                color.mix(0.16).filled(),
+            )))?;
+        }
+    }
     for (i, points) in mapped.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         if x_scale != Scale::Category {
@@ -127,12 +160,11 @@ where
             }
             legend.draw(&Circle::new((20, y), 4, style.color.filled()))?;
         }
-        legend.draw_text(
-            &fit(&legend, text, &legend_style, lw.saturating_sub(50)),
-            &legend_style,
-            (42, y - 8),
-        )?;
-        y += 24;
+        let lines = wrap(&legend, text, &legend_style, lw.saturating_sub(50));
+        for (i, line) in lines.iter().enumerate() {
+            legend.draw_text(line, &legend_style, (42, y - 8 + 17 * i as i32))?;
+        }
+        y += 24 + 17 * (lines.len() as i32 - 1);
     }
     root.present()
 }

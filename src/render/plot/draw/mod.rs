@@ -73,6 +73,45 @@ fn fit<DB: DrawingBackend>(
     "…".into()
 }
 
+/// Breaks `text` into lines that fit `width` pixels in `style`, between words where
+/// it can (a word wider than a line is broken where it must): legends are read whole.
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    width: u32,
+) -> Vec<String> {
+    let w = |t: &str| area.estimate_text_size(t, style).map(|s| s.0).unwrap_or(0);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let joined = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if w(&joined) <= width {
+            line = joined;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        for ch in word.chars() {
+            line.push(ch);
+            if w(&line) > width && line.chars().count() > 1 {
+                line.pop();
+                lines.push(std::mem::take(&mut line));
+                line.push(ch);
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Title and subtitle across the top; returns the area below them.
 fn header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -221,6 +260,7 @@ mod tests {
                 value: 4.0,
                 unit: "GB/s".into(),
             }),
+            bands: Vec::new(),
         });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.png");

@@ -15,6 +15,9 @@ use crate::units::{format_bytes, format_seconds, parse_size};
 use anyhow::Result;
 use std::path::Path;
 
+mod series;
+pub use series::{export, trend};
+
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -460,28 +463,6 @@ pub fn import(args: &ImportArgs) -> Result<()> {
             doc.tool.name,
             p.display()
         );
-    }
-    Ok(())
-}
-
-pub fn export(args: &crate::cli::ExportArgs) -> Result<()> {
-    let docs = crate::results::files::results_in(&args.results)?
-        .into_iter()
-        .map(|p| crate::results::files::read_results(&p).map(|d| (p, d)))
-        .collect::<Result<Vec<_>>>()?;
-    match &args.output {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| UsageError::new(format!("cannot write '{}': {e}", path.display())))?;
-            crate::render::export::write(&docs, args.format, file)?;
-            let records: usize = docs.iter().map(|(_, d)| d.records.len()).sum();
-            eprintln!(
-                "clusterbench: {records} records of {} results files written to {}",
-                docs.len(),
-                path.display()
-            );
-        }
-        None => crate::render::export::write(&docs, args.format, std::io::stdout().lock())?,
     }
     Ok(())
 }
