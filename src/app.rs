@@ -25,7 +25,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match dispatch(cli) {
+    let code = match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
             // A failed check was already printed while the communicator was alive.
@@ -36,6 +36,14 @@ pub fn main() -> i32 {
             }
             exit_code(&e)
         }
+    };
+    // A closed pipe is not an error (`env | head`); any other lost output is.
+    match crate::console::write_error() {
+        Some(e) if code == 0 => {
+            eprintln!("clusterbench: error: cannot write to standard output: {e}");
+            1
+        }
+        _ => code,
     }
 }
 
@@ -47,7 +55,7 @@ fn dispatch(cli: Cli) -> Result<()> {
     };
     if let Some(args) = dry_run {
         // The same validation as a run, and nothing that a run starts after it.
-        print!(
+        crate::out!(
             "{}",
             plan_text(&RunOptions::from_args(&args, crate::bench::registry())?)
         );
@@ -86,27 +94,27 @@ fn dispatch(cli: Cli) -> Result<()> {
                 let topology = crate::probe::topology::Topology::load()?;
                 let env = crate::session::gather_environment(c, &topology, 1)?;
                 if c.rank() == 0 {
-                    println!("{}", serde_json::to_string_pretty(&env)?);
+                    crate::outln!("{}", serde_json::to_string_pretty(&env)?);
                 }
                 Ok(())
             })
         }
         Command::Schema => {
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&crate::results::json_schema())?
             );
             Ok(())
         }
         Command::List => {
-            println!("Benchmarks:");
+            crate::outln!("Benchmarks:");
             for b in crate::bench::registry() {
-                println!("  {:<13} {}", b.name(), b.description());
+                crate::outln!("  {:<13} {}", b.name(), b.description());
             }
-            println!("\nSuites (clusterbench run --suite NAME):");
+            crate::outln!("\nSuites (clusterbench run --suite NAME):");
             for (name, _) in BUILTIN_SUITES {
                 let (_, s) = crate::suite::load_suite(name)?;
-                println!("  {:<13} {}", name, s.description);
+                crate::outln!("  {:<13} {}", name, s.description);
             }
             Ok(())
         }
@@ -117,7 +125,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 return Err(crate::usage!("no chartable records in the results given"));
             }
             let files = crate::render::plot::write_charts(&charts, &args.output, "")?;
-            println!(
+            crate::outln!(
                 "clusterbench: {} charts written to {}",
                 files.len(),
                 args.output.display()
@@ -129,7 +137,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             let page = crate::render::html::render(&sources)?;
             std::fs::write(&args.output, page)
                 .map_err(|e| crate::usage!("cannot write '{}': {e}", args.output.display()))?;
-            println!("clusterbench: report written to {}", args.output.display());
+            crate::outln!("clusterbench: report written to {}", args.output.display());
             Ok(())
         }
         Command::Compare(args) => crate::tools::compare(&args),

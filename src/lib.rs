@@ -3,12 +3,16 @@
 //! The binary is a thin shell over [`app::main`]; everything else lives here so the
 //! integration tests and benches can reach it. The result schema is in [`results`].
 
+// Printing goes through `out!`/`outln!` (`console`), which a closed pipe does not panic.
+#![warn(clippy::print_stdout)]
+
 pub mod analysis;
 pub mod app;
 pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod comm;
+pub mod console;
 pub mod core;
 pub mod error;
 pub mod import;

@@ -15,7 +15,7 @@ use anyhow::Result;
 use std::path::Path;
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    crate::outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -41,7 +41,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     let report = compare::compare(&baseline, &candidate, &opts)?;
     match args.format {
         OutputFormat::Json => print_json(&report)?,
-        f => print!(
+        f => crate::out!(
             "{}",
             crate::render::compare::render(&report, f == OutputFormat::Markdown)
         ),
@@ -89,7 +89,7 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
     let results = validate::validate(&doc, &files);
     match args.format {
         OutputFormat::Json => print_json(&results)?,
-        f => print!(
+        f => crate::out!(
             "{}",
             crate::render::validate::render(&results, f == OutputFormat::Markdown)
         ),
@@ -160,7 +160,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         })
         .collect();
     let markdown = args.format == OutputFormat::Markdown;
-    print!("{}", render(&header, &rows, markdown));
+    crate::out!("{}", render(&header, &rows, markdown));
     let regime_header = [
         "collective",
         "in place",
@@ -194,9 +194,9 @@ pub fn model(args: &ModelArgs) -> Result<()> {
             })
         })
         .collect();
-    println!();
-    print!("{}", render(&regime_header, &regime_rows, markdown));
-    println!("\nt(size) = alpha + size / beta per call within each regime; size is bytes per rank; a sweep's alpha is its smallest-size regime's, its beta its largest-size regime's; errors are relative to the measured median times.");
+    crate::outln!();
+    crate::out!("{}", render(&regime_header, &regime_rows, markdown));
+    crate::outln!("\nt(size) = alpha + size / beta per call within each regime; size is bytes per rank; a sweep's alpha is its smallest-size regime's, its beta its largest-size regime's; errors are relative to the measured median times.");
     Ok(())
 }
 
@@ -340,7 +340,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             "predictions": preds,
         }));
     }
-    println!(
+    crate::outln!(
         "all-reduce on {} ranks, {} per node ({} nodes), {} switch tier(s)",
         args.ranks,
         topo.gpus_per_node,
@@ -368,7 +368,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    crate::out!(
         "{}",
         render(&header, &rows, args.format == OutputFormat::Markdown)
     );
@@ -381,7 +381,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             last = p.best;
         }
     }
-    println!("\nfastest: {}", changes.join(", "));
+    crate::outln!("\nfastest: {}", changes.join(", "));
     Ok(())
 }
 

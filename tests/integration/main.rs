@@ -21,6 +21,7 @@ mod nccl_logs;
 mod osu_import;
 mod osu_p2p;
 mod parser_props;
+mod pipes;
 mod report;
 mod schema;
 mod search;
