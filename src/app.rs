@@ -94,6 +94,9 @@ fn dispatch(cli: Cli) -> Result<()> {
                 let topology = crate::probe::topology::Topology::load()?;
                 let env = crate::session::gather_environment(c, &topology, 1)?;
                 if c.rank() == 0 {
+                    if let Some(note) = crate::backend::cuda::driver_search_note() {
+                        eprintln!("clusterbench: {note}");
+                    }
                     crate::outln!("{}", serde_json::to_string_pretty(&env)?);
                 }
                 Ok(())

@@ -207,7 +207,7 @@ fn finish(
 /// Runs a whole suite. On rank 0 returns the results document (written to disk).
 pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
     let topology = Topology::load()?;
-    let (backend, backend_note) =
+    let (backend, fallback) =
         crate::backend::select(options.backend, options.cuda_graph, options.gpus_per_rank)?;
     for cfg in &options.benches {
         backend.check_config(cfg)?;
@@ -225,7 +225,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             finished_at: None,
             status: RunStatus::Running,
             backend: backend.name().to_string(),
-            backend_note: backend_note.clone(),
+            backend_note: fallback.as_ref().map(|f| f.reason.clone()),
             suite: options.suite.clone(),
             options: results::options_value(options),
         },
@@ -240,9 +240,9 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     } else {
         Vec::new()
     };
-    if is_root {
-        if let Some(note) = &backend_note {
-            eprintln!("clusterbench: {note}");
+    if is_root && !options.quiet {
+        if let Some(fallback) = &fallback {
+            eprintln!("clusterbench: {}", fallback.message);
         }
     }
     for r in reporters.iter_mut() {

@@ -18,6 +18,7 @@ mod model_regimes;
 mod mpi;
 mod multigpu;
 mod nccl_logs;
+mod no_gpu;
 mod osu_import;
 mod osu_p2p;
 mod parser_props;

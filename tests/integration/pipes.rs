@@ -91,8 +91,8 @@ fn printing_commands_end_quietly_when_the_reader_goes_away() {
 }
 
 #[test]
-fn the_schema_and_the_environment_exit_zero_with_nothing_on_stderr() {
-    for command in ["schema", "env"] {
+fn the_schema_and_the_list_exit_zero_with_nothing_on_stderr() {
+    for command in ["schema", "list"] {
         let cut = reader_gone(&[command]);
         assert_eq!(cut.status.code(), Some(0), "{command}");
         assert_eq!(String::from_utf8_lossy(&cut.stderr), "", "{command}");

@@ -26,6 +26,13 @@ pub fn run() -> Result<()> {
                     "{:<9} not found (no GPU driver on this machine; its functions are not checked)",
                     lib.name
                 );
+                // Where a run's one-line "no NVIDIA driver found" sends people.
+                if let Found::Missing { searched } = &found {
+                    crate::outln!("{:<9} searched:", "");
+                    for place in searched {
+                        crate::outln!("{:<9}   {place}", "");
+                    }
+                }
             } else {
                 let why = discovery::unusable_message(&lib, &found).unwrap_or_default();
                 crate::outln!("{:<9} not usable: {why}", lib.name);

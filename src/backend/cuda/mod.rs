@@ -54,6 +54,21 @@ pub fn require(lib: &CudaLib) -> Result<(), String> {
     }
 }
 
+/// No CUDA driver library is anywhere this program looks: a machine without an
+/// NVIDIA driver, which is normal for CPU runs and needs no more than one line.
+pub fn no_driver_installed() -> bool {
+    matches!(discovery::find(&discovery::DRIVER), Found::Missing { .. })
+}
+
+/// With no driver library anywhere: the message naming every place searched, which
+/// `env` prints in full (a run says only that there is none).
+pub fn driver_search_note() -> Option<String> {
+    match discovery::find(&discovery::DRIVER) {
+        found @ Found::Missing { .. } => discovery::unusable_message(&discovery::DRIVER, &found),
+        _ => None,
+    }
+}
+
 /// Number of CUDA devices, or why there are none usable. Never panics: `cudarc`'s
 /// loader panics on a missing library, so presence is tested first.
 pub fn probe_devices() -> Result<usize, String> {
