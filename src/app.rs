@@ -247,6 +247,8 @@ fn with_abort_on_error(
             comm.barrier();
             Err(e)
         }
+        // Every rank has it and returns it: nobody waits for anybody.
+        Err(e) if e.downcast_ref::<crate::error::AgreedUsageError>().is_some() => Err(e),
         Err(e) if comm.size() > 1 => {
             eprintln!("clusterbench: error on rank {}: {e:#}", comm.rank());
             comm.abort(exit_code(&e));

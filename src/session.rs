@@ -214,6 +214,13 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     }
     let environment = gather_environment(comm, &topology, backend.devices_per_rank())?;
     let identity = agree_identity(comm, &environment)?;
+    crate::bench::memory::refuse_what_cannot_fit(
+        &options.benches,
+        options.window,
+        backend.as_ref(),
+        comm,
+        &identity.rank_hosts,
+    )?;
 
     let mut document = RunDocument {
         schema_version: results::SCHEMA_VERSION,

@@ -5,6 +5,7 @@
 //! the per-node figures), which is how a bad node, NIC or cable shows up.
 
 use super::{base_config, Benchmark, Supports};
+use crate::core::memory::{Footprint, Grid, Placement, Unit};
 use crate::core::p2p::{window_for, P2pCase, P2pMode};
 use crate::core::{BenchConfig, DType};
 use crate::results::links::{LinkMatrix, LinkPair, LinkStats, NodeLinks, RobustStat};
@@ -44,6 +45,24 @@ impl Benchmark for Links {
             warmup_iters: 3,
             ..base_config(self.name())
         }
+    }
+
+    fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
+        let need_at = move |bytes| super::memory::point_to_point_need(bytes, at.window, at.gpu);
+        let bytes = cfg.maxbytes.max(cfg.minbytes);
+        Some(Footprint {
+            bench: "links",
+            what: "bandwidth message size",
+            flag: "--bandwidth-size",
+            unit: Unit::Bytes,
+            cases: vec![(
+                bytes,
+                format!("with messages of {}", crate::units::format_bytes(bytes)),
+                need_at(bytes),
+            )],
+            need_at: Box::new(need_at),
+            grid: Grid::Step(1 << 10),
+        })
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {

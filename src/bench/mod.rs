@@ -14,9 +14,11 @@ pub mod gpumem;
 pub mod links;
 pub mod matmul;
 pub mod membw;
+pub mod memory;
 pub mod p2p;
 pub mod reducescatter;
 
+use crate::core::memory::{Footprint, Placement};
 use crate::core::{BenchConfig, Collective, DType};
 use crate::runner::RunContext;
 use anyhow::Result;
@@ -44,6 +46,11 @@ pub trait Benchmark: Sync {
     fn default_config(&self) -> BenchConfig;
     /// Runs every case of `cfg`, reporting each record through `ctx`.
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()>;
+    /// What one rank holds in each case of `cfg`, for the memory guard that refuses a
+    /// run which cannot fit before anything is allocated; `None` when nothing of size.
+    fn footprint(&self, _cfg: &BenchConfig, _at: Placement) -> Option<Footprint<'static>> {
+        None
+    }
     /// The collective this benchmark sweeps, if it sweeps one.
     fn collective(&self) -> Option<&'static dyn Collective> {
         None

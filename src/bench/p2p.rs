@@ -2,6 +2,7 @@
 //! bandwidth (a window of messages, as OSU's osu_bw) and bidirectional bandwidth.
 
 use super::{base_config, Benchmark, Supports};
+use crate::core::memory::{Footprint, Grid, Placement, Unit};
 use crate::core::p2p::{window_for, P2pCase, P2pMode};
 use crate::core::Iterations;
 use crate::core::{BenchConfig, DType};
@@ -40,6 +41,23 @@ impl Benchmark for PointToPoint {
             warmup_iters: 20,
             ..base_config(self.name())
         }
+    }
+
+    fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
+        let need_at = move |bytes| super::memory::point_to_point_need(bytes, at.window, at.gpu);
+        Some(Footprint {
+            bench: "p2p",
+            what: "size",
+            flag: "-e",
+            unit: Unit::Bytes,
+            cases: cfg
+                .sizes()
+                .into_iter()
+                .map(|s| (s, format!("at {}", format_bytes(s)), need_at(s)))
+                .collect(),
+            need_at: Box::new(need_at),
+            grid: Grid::Cases,
+        })
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {

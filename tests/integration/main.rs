@@ -13,6 +13,7 @@ mod decisions_mpi;
 mod faults;
 mod golden;
 mod gpu_validate;
+mod memory_guard;
 mod model_regimes;
 #[cfg(feature = "mpi")]
 mod mpi;

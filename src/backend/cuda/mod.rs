@@ -271,6 +271,14 @@ impl Backend for CudaBackend {
         copies::new(self, kind, bytes)
     }
 
+    fn device_free_bytes(&self) -> Option<u64> {
+        self.streams
+            .iter()
+            .filter_map(|s| s.context().mem_get_info().ok())
+            .map(|(free, _)| free as u64)
+            .min()
+    }
+
     fn devices_per_rank(&self) -> usize {
         self.streams.len()
     }
