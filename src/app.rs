@@ -30,7 +30,7 @@ pub fn main() -> i32 {
         Err(e) => {
             // A failed check was already printed while the communicator was alive.
             // Usage errors are the same on every rank: print them once.
-            let printed = e.downcast_ref::<crate::error::CheckFailed>().is_some();
+            let printed = agreed_by_all_ranks(&e);
             if !printed && (!quiet_rank || exit_code(&e) != 2) {
                 eprintln!("clusterbench: error: {e:#}");
             }
@@ -50,7 +50,7 @@ pub fn main() -> i32 {
 fn dispatch(cli: Cli) -> Result<()> {
     let dry_run = match &cli.command {
         Command::Run(args) if args.dry_run => Some(args.as_ref().clone()),
-        Command::Links(args) if args.common.dry_run => Some(args.run_args()),
+        Command::Links(args) if args.dry_run => Some(args.run_args()),
         _ => None,
     };
     if let Some(args) = dry_run {
@@ -231,6 +231,13 @@ fn bench_plan(cfg: &BenchConfig) -> String {
     parts.join("  ")
 }
 
+/// An error every rank reached alike (a failed check, input refused from agreed
+/// values): printed once, by rank 0, while the communicator is alive.
+fn agreed_by_all_ranks(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::error::CheckFailed>().is_some()
+        || e.downcast_ref::<crate::error::AgreedUsageError>().is_some()
+}
+
 /// In a job of several ranks, an error on one rank must end all of them (the others
 /// would wait forever in the next collective). A failed check is agreed by all ranks
 /// and is printed by rank 0 before a barrier: the launcher ends the job when the first
@@ -240,15 +247,13 @@ fn with_abort_on_error(
     f: impl FnOnce(&dyn Communicator) -> Result<()>,
 ) -> Result<()> {
     match f(comm) {
-        Err(e) if e.downcast_ref::<crate::error::CheckFailed>().is_some() => {
+        Err(e) if agreed_by_all_ranks(&e) => {
             if comm.rank() == 0 {
                 eprintln!("clusterbench: error: {e:#}");
             }
             comm.barrier();
             Err(e)
         }
-        // Every rank has it and returns it: nobody waits for anybody.
-        Err(e) if e.downcast_ref::<crate::error::AgreedUsageError>().is_some() => Err(e),
         Err(e) if comm.size() > 1 => {
             eprintln!("clusterbench: error on rank {}: {e:#}", comm.rank());
             comm.abort(exit_code(&e));

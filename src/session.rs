@@ -214,13 +214,13 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     }
     let environment = gather_environment(comm, &topology, backend.devices_per_rank())?;
     let identity = agree_identity(comm, &environment)?;
-    crate::bench::memory::refuse_what_cannot_fit(
-        &options.benches,
-        options.window,
-        backend.as_ref(),
-        comm,
-        &identity.rank_hosts,
-    )?;
+    let job = crate::bench::Job {
+        ranks: comm.size(),
+        rank_hosts: &identity.rank_hosts,
+        peers: options.peers_given.then_some(options.peers),
+        window: options.window,
+    };
+    crate::bench::refuse_before_running(&options.benches, &job, backend.as_ref(), comm)?;
 
     let mut document = RunDocument {
         schema_version: results::SCHEMA_VERSION,

@@ -1,7 +1,7 @@
 //! Point-to-point between two chosen ranks: latency (ping-pong), unidirectional
 //! bandwidth (a window of messages, as OSU's osu_bw) and bidirectional bandwidth.
 
-use super::{base_config, Benchmark, Supports};
+use super::{base_config, Benchmark, Job, Supports};
 use crate::core::memory::{Footprint, Grid, Placement, Unit};
 use crate::core::p2p::{window_for, P2pCase, P2pMode};
 use crate::core::Iterations;
@@ -40,6 +40,20 @@ impl Benchmark for PointToPoint {
             iters: 200,
             warmup_iters: 20,
             ..base_config(self.name())
+        }
+    }
+
+    fn refuse(&self, _cfg: &BenchConfig, job: &Job) -> Option<String> {
+        let ranks = job.ranks;
+        match job.peers {
+            _ if ranks < 2 => Some(format!(
+                "p2p needs at least 2 ranks and this job has {ranks}: start it with mpirun -np 2 (or more)"
+            )),
+            Some((a, b)) if a >= ranks || b >= ranks => Some(format!(
+                "--peers {a},{b}: this job has {ranks} ranks, 0 to {}",
+                ranks - 1
+            )),
+            _ => None,
         }
     }
 

@@ -22,6 +22,7 @@ mod nccl_logs;
 mod no_gpu;
 mod osu_import;
 mod osu_p2p;
+mod p2p_links;
 mod parser_props;
 mod pipes;
 mod report;
