@@ -32,7 +32,7 @@ pub fn main() -> i32 {
             // Usage errors are the same on every rank: print them once.
             let printed = agreed_by_all_ranks(&e);
             if !printed && (!quiet_rank || exit_code(&e) != 2) {
-                eprintln!("clusterbench: error: {e:#}");
+                crate::errln!("clusterbench: error: {e:#}");
             }
             exit_code(&e)
         }
@@ -40,7 +40,7 @@ pub fn main() -> i32 {
     // A closed pipe is not an error (`env | head`); any other lost output is.
     match crate::console::write_error() {
         Some(e) if code == 0 => {
-            eprintln!("clusterbench: error: cannot write to standard output: {e}");
+            crate::errln!("clusterbench: error: cannot write to standard output: {e}");
             1
         }
         _ => code,
@@ -95,7 +95,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 let env = crate::session::gather_environment(c, &topology, 1)?;
                 if c.rank() == 0 {
                     if let Some(note) = crate::backend::cuda::driver_search_note() {
-                        eprintln!("clusterbench: {note}");
+                        crate::errln!("clusterbench: {note}");
                     }
                     crate::outln!("{}", serde_json::to_string_pretty(&env)?);
                 }
@@ -249,13 +249,13 @@ fn with_abort_on_error(
     match f(comm) {
         Err(e) if agreed_by_all_ranks(&e) => {
             if comm.rank() == 0 {
-                eprintln!("clusterbench: error: {e:#}");
+                crate::errln!("clusterbench: error: {e:#}");
             }
             comm.barrier();
             Err(e)
         }
         Err(e) if comm.size() > 1 => {
-            eprintln!("clusterbench: error on rank {}: {e:#}", comm.rank());
+            crate::errln!("clusterbench: error on rank {}: {e:#}", comm.rank());
             comm.abort(exit_code(&e));
         }
         other => other,

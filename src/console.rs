@@ -1,11 +1,13 @@
 //! Standard output that a closed pipe ends quietly, as Unix tools do.
 //!
 //! `clusterbench env | head` closes the pipe after ten lines; `print!` would then
-//! panic ("failed printing to stdout: Broken pipe", exit 101). Everything the program
-//! prints goes through [`out!`](crate::out)/[`outln!`](crate::outln) or [`Stdout`]
-//! instead: once the reader is gone, the rest of the output is dropped without a
-//! word and the command finishes as it would have, with its own exit code (a
-//! `compare` that found a regression still exits 1 under `| head`, and a `run` still
+//! panic ("failed printing to stdout: Broken pipe", exit 101), and `eprintln!` does
+//! the same under `2>&1 | head`. Everything the program prints goes through
+//! [`out!`](crate::out)/[`outln!`](crate::outln) or [`Stdout`], and its messages
+//! through [`errln!`](crate::errln), instead: once the reader is gone, the rest of
+//! the output is dropped without a word and the command finishes as it would have,
+//! with its own exit code (a `compare` that found a regression still exits 1 under
+//! `| head`, and a `run` still
 //! writes its results).
 //!
 //! The other way out, restoring SIGPIPE's default action so that the kernel kills
@@ -94,6 +96,30 @@ pub fn print(args: std::fmt::Arguments<'_>) {
 /// The first error standard output gave other than a closed pipe, if any.
 pub fn write_error() -> Option<String> {
     WRITE_ERROR.lock().ok().and_then(|e| e.clone())
+}
+
+/// The reader of standard error has gone (`run 2>&1 | head`).
+static ERROR_READER_GONE: AtomicBool = AtomicBool::new(false);
+
+/// What [`errln!`](crate::errln) calls: writes to standard error and never panics.
+/// A closed pipe silences the rest; any other error has nowhere to be reported.
+pub fn eprint(args: std::fmt::Arguments<'_>) {
+    if ERROR_READER_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = io::stderr().lock().write_fmt(args) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            ERROR_READER_GONE.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `eprintln!` that a closed pipe does not turn into a panic.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::console::eprint(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }
 
 /// `print!` that a closed pipe does not turn into a panic.

@@ -3,8 +3,9 @@
 //! The binary is a thin shell over [`app::main`]; everything else lives here so the
 //! integration tests and benches can reach it. The result schema is in [`results`].
 
-// Printing goes through `out!`/`outln!` (`console`), which a closed pipe does not panic.
-#![warn(clippy::print_stdout)]
+// Printing goes through `out!`/`outln!`/`errln!` (`console`), which a closed pipe
+// does not turn into a panic.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod analysis;
 pub mod app;

@@ -198,7 +198,7 @@ fn finish(
     }
     if announce {
         for p in &paths {
-            eprintln!("clusterbench: results written to {}", p.display());
+            crate::errln!("clusterbench: results written to {}", p.display());
         }
     }
     Ok(document)
@@ -249,7 +249,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     };
     if is_root && !options.quiet {
         if let Some(fallback) = &fallback {
-            eprintln!("clusterbench: {}", fallback.message);
+            crate::errln!("clusterbench: {}", fallback.message);
         }
     }
     for r in reporters.iter_mut() {

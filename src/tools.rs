@@ -262,7 +262,7 @@ fn topology_of(args: &PredictArgs) -> Result<Topology> {
             )
             .into());
         }
-        eprintln!(
+        crate::errln!(
             "calibrated {} link from {} sweeps: latency {:.2} us, bandwidth {:.3} GB/s",
             if one_node { "intra-node" } else { "inter-node" },
             chosen.len(),
@@ -401,7 +401,7 @@ pub fn import(args: &ImportArgs) -> Result<()> {
         Some(p) => {
             crate::results::files::write_document(&doc, p)
                 .map_err(|e| UsageError::new(format!("cannot write '{}': {e:#}", p.display())))?;
-            eprintln!(
+            crate::errln!(
                 "clusterbench: imported {} records from {} into {}",
                 doc.records.len(),
                 doc.tool.name,

@@ -119,7 +119,7 @@ impl Benchmark for GpuMem {
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         if ctx.backend.gpus_visible() == 0 {
             if ctx.rank() == 0 {
-                eprintln!(
+                crate::errln!(
                     "clusterbench: gpumem skipped: the {} backend has no GPU",
                     ctx.backend.name()
                 );
@@ -137,7 +137,9 @@ impl Benchmark for GpuMem {
         if ctx.comm.size() == 1 {
             kinds.extend(peer_copies(ctx.backend.gpus_visible()));
         } else if ctx.rank() == 0 {
-            eprintln!("clusterbench: gpumem: peer-to-peer copies run only in a single-process run");
+            crate::errln!(
+                "clusterbench: gpumem: peer-to-peer copies run only in a single-process run"
+            );
         }
         for kind in kinds {
             let (src_gpu, dst_gpu) = match kind {

@@ -32,7 +32,7 @@ fn layers(doc: &str) -> BTreeMap<String, u32> {
 
 /// Top-level modules that `source`, a file of module `own`, names: every `crate::x`
 /// path and, in a file directly under src/, every `super::x` (the crate root). The
-/// crate-root macros `usage!` belongs to `error`, `out!` and `outln!` to `console`.
+/// crate-root macros `usage!` belongs to `error`, `out!`, `outln!` and `errln!` to `console`.
 fn imports(own: &str, top_level_file: bool, source: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut prefixes = vec!["crate::"];
@@ -51,7 +51,7 @@ fn imports(own: &str, top_level_file: bool, source: &str) -> BTreeSet<String> {
                 .collect();
             let name = match name.as_str() {
                 "usage" => "error".to_string(),
-                "out" | "outln" => "console".to_string(),
+                "out" | "outln" | "errln" => "console".to_string(),
                 _ => name,
             };
             if !name.is_empty() && name != own && name != "self" {

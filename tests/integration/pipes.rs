@@ -41,6 +41,21 @@ fn reader_gone(args: &[&str]) -> Output {
         .expect("binary runs")
 }
 
+/// `clusterbench ARGS 2>&1 | head`: both outputs on one socket whose reader is gone.
+fn both_readers_gone(args: &[&str]) -> std::process::ExitStatus {
+    let (writer, reader) = UnixStream::pair().expect("socket pair");
+    drop(reader);
+    let errors = writer.try_clone().expect("the socket's second descriptor");
+    Command::new(bin())
+        .current_dir(repo())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(OwnedFd::from(writer)))
+        .stderr(Stdio::from(OwnedFd::from(errors)))
+        .status()
+        .expect("binary runs")
+}
+
 fn assert_quiet_like_a_full_read(args: &[&str]) {
     let full = read_to_the_end(args);
     assert!(
@@ -119,6 +134,38 @@ fn a_regression_still_fails_when_the_reader_goes_away() {
     assert_eq!(
         String::from_utf8_lossy(&cut.stderr).trim_end(),
         "clusterbench: error: 7 measurements regressed"
+    );
+}
+
+#[test]
+fn messages_to_a_closed_pipe_do_not_end_a_run_either() {
+    let dir = tempdir();
+    let out = dir.path().to_str().expect("UTF-8 temp path");
+    let status = both_readers_gone(&[
+        "run",
+        "--bench",
+        "allreduce",
+        "-b",
+        "8",
+        "-e",
+        "64",
+        "-n",
+        "2",
+        "-w",
+        "1",
+        "--output",
+        out,
+    ]);
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        files_in(dir.path()).iter().any(|f| f.ends_with(".json")),
+        "no results document in {:?}",
+        files_in(dir.path())
+    );
+    // A usage error keeps its exit code with nobody to read it.
+    assert_eq!(
+        both_readers_gone(&["run", "--bench", "nosuch"]).code(),
+        Some(2)
     );
 }
 

@@ -160,7 +160,7 @@ impl KernelLoad {
 fn load_kernels(ctx: &Arc<CudaContext>) -> Result<Arc<CudaModule>> {
     let (module, load) = load_kernels_as(ctx)?;
     if load.format != kernels::KernelFormat::Cubin {
-        eprintln!("clusterbench: warning: GPU kernels {}", load.describe());
+        crate::errln!("clusterbench: warning: GPU kernels {}", load.describe());
     }
     Ok(module)
 }
@@ -228,7 +228,7 @@ impl CudaBackend {
                 match made {
                     Ok(h) => Some(Arc::new(h)),
                     Err(e) => {
-                        eprintln!(
+                        crate::errln!(
                             "clusterbench: warning: GPU times include the host's launch cost (no stream hold: {e:#})"
                         );
                         None
