@@ -40,11 +40,17 @@ fn links_on_one_node_measures_every_pair_of_ranks() {
     // Three ranks: an odd count, so each round leaves one rank out.
     let out = mpirun(3, dir.path())
         .args(["links", "--bandwidth-size", "64K", "--window", "4"])
-        .args(["-n", "3", "-w", "1", "-q", "--output", "r"])
+        .args(["-n", "3", "-w", "1", "--output", "r"])
         .output()
         .expect("mpirun starts");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains("# links: 3 ranks, 3 rounds of disjoint pairs;")
+            && stdout.contains("# per rank (median of its pairs)"),
+        "{stdout}"
+    );
     let (_, doc) = only_document(&dir.path().join("r"));
     assert_all_checked_and_passed(&doc);
     let matrix = doc.links.as_ref().expect("the matrix is recorded");
