@@ -25,29 +25,37 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match dispatch(cli) {
+    let code = match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
             // A failed check was already printed while the communicator was alive.
             // Usage errors are the same on every rank: print them once.
-            let printed = e.downcast_ref::<crate::error::CheckFailed>().is_some();
+            let printed = agreed_by_all_ranks(&e);
             if !printed && (!quiet_rank || exit_code(&e) != 2) {
-                eprintln!("clusterbench: error: {e:#}");
+                crate::errln!("clusterbench: error: {e:#}");
             }
             exit_code(&e)
         }
+    };
+    // A closed pipe is not an error (`env | head`); any other lost output is.
+    match crate::console::write_error() {
+        Some(e) if code == 0 => {
+            crate::errln!("clusterbench: error: cannot write to standard output: {e}");
+            1
+        }
+        _ => code,
     }
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
     let dry_run = match &cli.command {
         Command::Run(args) if args.dry_run => Some(args.as_ref().clone()),
-        Command::Links(args) if args.common.dry_run => Some(args.run_args()),
+        Command::Links(args) if args.dry_run => Some(args.run_args()),
         _ => None,
     };
     if let Some(args) = dry_run {
         // The same validation as a run, and nothing that a run starts after it.
-        print!(
+        crate::out!(
             "{}",
             plan_text(&RunOptions::from_args(&args, crate::bench::registry())?)
         );
@@ -86,27 +94,30 @@ fn dispatch(cli: Cli) -> Result<()> {
                 let topology = crate::probe::topology::Topology::load()?;
                 let env = crate::session::gather_environment(c, &topology, 1)?;
                 if c.rank() == 0 {
-                    println!("{}", serde_json::to_string_pretty(&env)?);
+                    if let Some(note) = crate::backend::cuda::driver_search_note() {
+                        crate::errln!("clusterbench: {note}");
+                    }
+                    crate::outln!("{}", serde_json::to_string_pretty(&env)?);
                 }
                 Ok(())
             })
         }
         Command::Schema => {
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&crate::results::json_schema())?
             );
             Ok(())
         }
         Command::List => {
-            println!("Benchmarks:");
+            crate::outln!("Benchmarks:");
             for b in crate::bench::registry() {
-                println!("  {:<13} {}", b.name(), b.description());
+                crate::outln!("  {:<13} {}", b.name(), b.description());
             }
-            println!("\nSuites (clusterbench run --suite NAME):");
+            crate::outln!("\nSuites (clusterbench run --suite NAME):");
             for (name, _) in BUILTIN_SUITES {
                 let (_, s) = crate::suite::load_suite(name)?;
-                println!("  {:<13} {}", name, s.description);
+                crate::outln!("  {:<13} {}", name, s.description);
             }
             Ok(())
         }
@@ -117,7 +128,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 return Err(crate::usage!("no chartable records in the results given"));
             }
             let files = crate::render::plot::write_charts(&charts, &args.output, "")?;
-            println!(
+            crate::outln!(
                 "clusterbench: {} charts written to {}",
                 files.len(),
                 args.output.display()
@@ -129,7 +140,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             let page = crate::render::html::render(&sources)?;
             std::fs::write(&args.output, page)
                 .map_err(|e| crate::usage!("cannot write '{}': {e}", args.output.display()))?;
-            println!("clusterbench: report written to {}", args.output.display());
+            crate::outln!("clusterbench: report written to {}", args.output.display());
             Ok(())
         }
         Command::Export(args) => crate::tools::export(&args),
@@ -222,6 +233,13 @@ fn bench_plan(cfg: &BenchConfig) -> String {
     parts.join("  ")
 }
 
+/// An error every rank reached alike (a failed check, input refused from agreed
+/// values): printed once, by rank 0, while the communicator is alive.
+fn agreed_by_all_ranks(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::error::CheckFailed>().is_some()
+        || e.downcast_ref::<crate::error::AgreedUsageError>().is_some()
+}
+
 /// In a job of several ranks, an error on one rank must end all of them (the others
 /// would wait forever in the next collective). A failed check is agreed by all ranks
 /// and is printed by rank 0 before a barrier: the launcher ends the job when the first
@@ -231,15 +249,15 @@ fn with_abort_on_error(
     f: impl FnOnce(&dyn Communicator) -> Result<()>,
 ) -> Result<()> {
     match f(comm) {
-        Err(e) if e.downcast_ref::<crate::error::CheckFailed>().is_some() => {
+        Err(e) if agreed_by_all_ranks(&e) => {
             if comm.rank() == 0 {
-                eprintln!("clusterbench: error: {e:#}");
+                crate::errln!("clusterbench: error: {e:#}");
             }
             comm.barrier();
             Err(e)
         }
         Err(e) if comm.size() > 1 => {
-            eprintln!("clusterbench: error on rank {}: {e:#}", comm.rank());
+            crate::errln!("clusterbench: error on rank {}: {e:#}", comm.rank());
             comm.abort(exit_code(&e));
         }
         other => other,

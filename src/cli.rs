@@ -88,7 +88,8 @@ pub enum Command {
     #[command(name = "cuda-check")]
     CudaCheck,
     /// Measure latency and bandwidth between every pair of nodes (one rank per node),
-    /// print the node x node matrix and flag the pairs and nodes far below the rest.
+    /// print the node x node matrix and flag the pairs and nodes far below the rest; on
+    /// a single node, between every pair of ranks (on a GPU node, of GPUs).
     Links(Box<LinksArgs>),
     /// Compare a candidate run with a baseline: exit 1 on a regression.
     Compare(CompareArgs),
@@ -564,17 +565,69 @@ pub struct LinksArgs {
     /// Bytes per bandwidth message.
     #[arg(long = "bandwidth-size", value_name = "SIZE", default_value = "1M")]
     pub bandwidth_size: String,
-    #[command(flatten)]
-    pub common: RunArgs,
+    /// Timed iterations per measurement.
+    #[arg(short = 'n', long = "iters", value_name = "N")]
+    pub iters: Option<u32>,
+    /// Warm-up iterations before timing.
+    #[arg(
+        short = 'w',
+        long = "warmup_iters",
+        alias = "warmup-iters",
+        value_name = "N"
+    )]
+    pub warmup_iters: Option<u32>,
+    /// Check every received byte: 1 (default) or 0.
+    #[arg(short = 'c', long = "check", value_name = "0|1")]
+    pub check: Option<u8>,
+    /// Messages in flight per bandwidth iteration (as OSU's window); fewer for large
+    /// messages, so that a window stays within 64 MiB.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub window: usize,
+    /// Directory for the results (.jsonl streamed while running, .json at the end).
+    #[arg(long, value_name = "DIR", default_value = "clusterbench-results")]
+    pub output: PathBuf,
+    /// Which hardware runs the benchmarks.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Print no progress and no matrix (results are still written).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Print what would be measured after the same checks of the flags, and exit.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Seconds one measurement may take before the watchdog ends the job (0 = none).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// Test-only: corrupt what this rank sends, to prove that checks catch it.
+    #[arg(long = "debug-corrupt-rank", hide = true, value_name = "RANK")]
+    pub debug_corrupt_rank: Option<usize>,
+    /// Test-only: this rank stalls before its second measurement.
+    #[arg(long = "debug-stall-rank", hide = true, value_name = "RANK")]
+    pub debug_stall_rank: Option<usize>,
 }
 
 impl LinksArgs {
     /// The equivalent `run --bench links` arguments.
     pub fn run_args(&self) -> RunArgs {
-        let mut args = self.common.clone();
+        use clap::FromArgMatches;
+        // `run`'s own defaults, from its definition, for everything links does not take.
+        let defaults = RunArgs::augment_args(clap::Command::new("run")).get_matches_from(["run"]);
+        let mut args = RunArgs::from_arg_matches(&defaults)
+            .expect("run's arguments parse from their defaults alone");
         args.bench = vec!["links".into()];
         args.minbytes = Some(self.latency_size.clone());
         args.maxbytes = Some(self.bandwidth_size.clone());
+        args.iters = self.iters;
+        args.warmup_iters = self.warmup_iters;
+        args.check = self.check;
+        args.window = self.window;
+        args.output = self.output.clone();
+        args.backend = self.backend;
+        args.quiet = self.quiet;
+        args.dry_run = self.dry_run;
+        args.timeout = self.timeout;
+        args.debug_corrupt_rank = self.debug_corrupt_rank;
+        args.debug_stall_rank = self.debug_stall_rank;
         args
     }
 }

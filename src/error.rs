@@ -19,6 +19,13 @@ impl UsageError {
     }
 }
 
+/// Bad input that every rank of a job found alike, from values they agreed on: each
+/// rank returns it and exits with code 2, none needs to end the others, and rank 0
+/// alone prints it.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct AgreedUsageError(pub String);
+
 /// At least one measurement failed its check; the results were written.
 #[derive(Debug, Error)]
 #[error(
@@ -48,7 +55,10 @@ pub const NOTHING_MEASURED_EXIT_CODE: i32 = 3;
 
 /// Process exit code for an error chain.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<clap::Error>().is_some() {
+    if err.downcast_ref::<UsageError>().is_some()
+        || err.downcast_ref::<AgreedUsageError>().is_some()
+        || err.downcast_ref::<clap::Error>().is_some()
+    {
         2
     } else if err.downcast_ref::<NothingMeasured>().is_some() {
         NOTHING_MEASURED_EXIT_CODE

@@ -3,12 +3,17 @@
 //! The binary is a thin shell over [`app::main`]; everything else lives here so the
 //! integration tests and benches can reach it. The result schema is in [`results`].
 
+// Printing goes through `out!`/`outln!`/`errln!` (`console`), which a closed pipe
+// does not turn into a panic.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod analysis;
 pub mod app;
 pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod comm;
+pub mod console;
 pub mod core;
 pub mod error;
 pub mod import;

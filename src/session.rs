@@ -198,7 +198,7 @@ fn finish(
     }
     if announce {
         for p in &paths {
-            eprintln!("clusterbench: results written to {}", p.display());
+            crate::errln!("clusterbench: results written to {}", p.display());
         }
     }
     Ok(document)
@@ -207,13 +207,20 @@ fn finish(
 /// Runs a whole suite. On rank 0 returns the results document (written to disk).
 pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
     let topology = Topology::load()?;
-    let (backend, backend_note) =
+    let (backend, fallback) =
         crate::backend::select(options.backend, options.cuda_graph, options.gpus_per_rank)?;
     for cfg in &options.benches {
         backend.check_config(cfg)?;
     }
     let environment = gather_environment(comm, &topology, backend.devices_per_rank())?;
     let identity = agree_identity(comm, &environment)?;
+    let job = crate::bench::Job {
+        ranks: comm.size(),
+        rank_hosts: &identity.rank_hosts,
+        peers: options.peers_given.then_some(options.peers),
+        window: options.window,
+    };
+    crate::bench::refuse_before_running(&options.benches, &job, backend.as_ref(), comm)?;
 
     let mut document = RunDocument {
         schema_version: results::SCHEMA_VERSION,
@@ -225,7 +232,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             finished_at: None,
             status: RunStatus::Running,
             backend: backend.name().to_string(),
-            backend_note: backend_note.clone(),
+            backend_note: fallback.as_ref().map(|f| f.reason.clone()),
             suite: options.suite.clone(),
             options: results::options_value(options),
         },
@@ -240,9 +247,9 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     } else {
         Vec::new()
     };
-    if is_root {
-        if let Some(note) = &backend_note {
-            eprintln!("clusterbench: {note}");
+    if is_root && !options.quiet {
+        if let Some(fallback) = &fallback {
+            crate::errln!("clusterbench: {}", fallback.message);
         }
     }
     for r in reporters.iter_mut() {

@@ -19,6 +19,16 @@ pub fn open_with(
     )
 }
 
+/// Not looked for: a binary without CUDA support says so instead.
+pub fn no_driver_installed() -> bool {
+    false
+}
+
+/// No driver is looked for without CUDA support.
+pub fn driver_search_note() -> Option<String> {
+    None
+}
+
 /// Nothing to prepare without CUDA.
 pub fn prepare_loader(_always: bool) {}
 

@@ -17,6 +17,37 @@ use crate::core::BackendChoice;
 use crate::error::UsageError;
 use anyhow::Result;
 
+/// Why a run that could have used a GPU runs on the CPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuFallback {
+    /// Short, for the results document and the report's backend row.
+    pub reason: String,
+    /// The one line the terminal gets (without the program's name).
+    pub message: String,
+}
+
+impl CpuFallback {
+    /// `why`: what `cuda::open_with` said; `no_driver`: no driver library anywhere.
+    fn new(why: String, no_driver: bool) -> Self {
+        if no_driver {
+            // Every CPU machine lands here: the places searched (a dozen paths) are
+            // for `cuda-check` and `env`, not for every run.
+            let reason = "no NVIDIA driver found".to_string();
+            CpuFallback {
+                message: format!(
+                    "{reason}; running on the CPU: `clusterbench cuda-check` shows where it looked"
+                ),
+                reason,
+            }
+        } else {
+            CpuFallback {
+                message: format!("{why}; running on the CPU"),
+                reason: why,
+            }
+        }
+    }
+}
+
 /// Picks the backend. Returns it and, when it differs from what was asked for, why.
 /// `cuda_graph`: GPU collectives time replays of graphs of that many calls;
 /// `gpus_per_rank`: devices each process drives (`-g`).
@@ -24,7 +55,7 @@ pub fn select(
     choice: BackendChoice,
     cuda_graph: Option<u32>,
     gpus_per_rank: usize,
-) -> Result<(Box<dyn Backend>, Option<String>)> {
+) -> Result<(Box<dyn Backend>, Option<CpuFallback>)> {
     let cpu = || -> Result<Box<dyn Backend>> { Ok(Box::new(cpu::CpuBackend::new()?)) };
     match choice {
         BackendChoice::Cpu => Ok((cpu()?, None)),
@@ -42,7 +73,32 @@ pub fn select(
                 "-g {gpus_per_rank} needs GPUs, and the CUDA backend is not available: {why}"
             ))
             .into()),
-            Err(why) => Ok((cpu()?, Some(format!("running on the CPU backend: {why}")))),
+            Err(why) => {
+                let fallback = CpuFallback::new(why, cuda::no_driver_installed());
+                Ok((cpu()?, Some(fallback)))
+            }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_driver_is_one_short_line_and_other_reasons_are_kept() {
+        let searched = "no CUDA driver library (libcuda.so*) found; searched a, b, c".to_string();
+        let none = CpuFallback::new(searched, true);
+        assert_eq!(none.reason, "no NVIDIA driver found");
+        assert_eq!(
+            none.message,
+            "no NVIDIA driver found; running on the CPU: `clusterbench cuda-check` shows where it looked"
+        );
+        let no_devices = CpuFallback::new("the CUDA driver reports no devices".into(), false);
+        assert_eq!(no_devices.reason, "the CUDA driver reports no devices");
+        assert_eq!(
+            no_devices.message,
+            "the CUDA driver reports no devices; running on the CPU"
+        );
     }
 }

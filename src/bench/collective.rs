@@ -2,6 +2,7 @@
 //! the bandwidth figures, and the input pattern whose every reduction is exact, so
 //! outputs are checked against a computed expectation.
 
+use crate::core::memory::{Footprint, Grid, Need, Placement, Unit};
 use crate::core::Iterations;
 use crate::core::{BenchConfig, Collective, CollectiveCase, DType, ExactInputs, ReduceOp};
 use crate::results::describe::params;
@@ -120,6 +121,58 @@ impl crate::bench::Benchmark for CollectiveBench {
     fn collective(&self) -> Option<&'static dyn Collective> {
         Some(self.coll)
     }
+
+    fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
+        let coll = self.coll;
+        let dtypes = cfg.datatypes.clone();
+        let need_at = move |bytes: u64| collective_need(coll, &dtypes, bytes, at);
+        Some(Footprint {
+            bench: coll.name(),
+            what: "size",
+            flag: "-e",
+            unit: Unit::Bytes,
+            cases: cfg
+                .sizes()
+                .into_iter()
+                .map(|s| (s, format!("at {}", format_bytes(s)), need_at(s)))
+                .collect(),
+            need_at: Box::new(need_at),
+            grid: Grid::Cases,
+        })
+    }
+}
+
+/// What one rank holds for a collective of `bytes` (nccl-tests' size) in the widest
+/// of `dtypes`: out of place, a send and a receive buffer (in place holds less). On
+/// the host over MPI, a reduction may also take a temporary of the output's size
+/// inside the library; on GPUs, the buffers are on each device and the host stages
+/// the inputs and reads the output back for the check.
+fn collective_need(
+    coll: &'static dyn Collective,
+    dtypes: &[DType],
+    bytes: u64,
+    at: Placement,
+) -> Need {
+    let ranks = at.ranks * at.devices_per_rank.max(1);
+    dtypes
+        .iter()
+        .map(|d| {
+            let (send, recv) = coll.counts(bytes as usize / d.size(), ranks);
+            let (send, recv) = ((send * d.size()) as u64, (recv * d.size()) as u64);
+            let buffers = send + recv;
+            if at.gpu {
+                Need {
+                    host: buffers,
+                    device: buffers,
+                }
+            } else if at.ranks > 1 && coll.reduces() {
+                Need::host(buffers + recv)
+            } else {
+                Need::host(buffers)
+            }
+        })
+        .max_by_key(|n| (n.host, n.device))
+        .unwrap_or_default()
 }
 
 /// Input pattern period: element `i` of rank `r` is a function of `(i + 7 r) mod 61`,

@@ -2,6 +2,7 @@
 //! to device (copy engine and SMs), and peer to peer between every pair of GPUs.
 
 use super::{base_config, Benchmark, Supports};
+use crate::core::memory::{Footprint, Grid, Need, Placement, Unit};
 use crate::core::CopyKind;
 use crate::core::Iterations;
 use crate::core::{BenchConfig, DType};
@@ -89,10 +90,36 @@ impl Benchmark for GpuMem {
         }
     }
 
+    /// A source and a destination of the copy's size on the device and on the host
+    /// (pinned and pageable); nothing on the CPU backend, where it is skipped.
+    fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
+        if !at.gpu {
+            return None;
+        }
+        let bytes = copy_bytes(cfg.array_bytes, at.cache_bytes);
+        let need_at = |b: u64| Need {
+            host: 2 * b,
+            device: 2 * b,
+        };
+        Some(Footprint {
+            bench: "gpumem",
+            what: "copy size",
+            flag: "--array-size",
+            unit: Unit::Bytes,
+            cases: vec![(
+                bytes,
+                format!("with copies of {}", format_bytes(bytes)),
+                need_at(bytes),
+            )],
+            need_at: Box::new(need_at),
+            grid: Grid::Step(1 << 20),
+        })
+    }
+
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         if ctx.backend.gpus_visible() == 0 {
             if ctx.rank() == 0 {
-                eprintln!(
+                crate::errln!(
                     "clusterbench: gpumem skipped: the {} backend has no GPU",
                     ctx.backend.name()
                 );
@@ -110,7 +137,9 @@ impl Benchmark for GpuMem {
         if ctx.comm.size() == 1 {
             kinds.extend(peer_copies(ctx.backend.gpus_visible()));
         } else if ctx.rank() == 0 {
-            eprintln!("clusterbench: gpumem: peer-to-peer copies run only in a single-process run");
+            crate::errln!(
+                "clusterbench: gpumem: peer-to-peer copies run only in a single-process run"
+            );
         }
         for kind in kinds {
             let (src_gpu, dst_gpu) = match kind {

@@ -4,7 +4,8 @@
 //! nodes far below the rest are flagged with a robust statistic (median and MAD of
 //! the per-node figures), which is how a bad node, NIC or cable shows up.
 
-use super::{base_config, Benchmark, Supports};
+use super::{base_config, Benchmark, Job, Supports};
+use crate::core::memory::{Footprint, Grid, Placement, Unit};
 use crate::core::p2p::{window_for, P2pCase, P2pMode};
 use crate::core::{BenchConfig, DType};
 use crate::results::links::{LinkMatrix, LinkPair, LinkStats, NodeLinks, RobustStat};
@@ -22,7 +23,7 @@ impl Benchmark for Links {
     }
 
     fn description(&self) -> &'static str {
-        "node x node latency and bandwidth matrix in round-robin rounds (-b latency size, -e bandwidth size); flags slow nodes"
+        "node x node latency and bandwidth matrix in round-robin rounds (-b latency size, -e bandwidth size), rank x rank on a single node; flags slow nodes"
     }
 
     fn supports(&self) -> Supports {
@@ -46,21 +47,39 @@ impl Benchmark for Links {
         }
     }
 
+    fn refuse(&self, _cfg: &BenchConfig, job: &Job) -> Option<String> {
+        (job.ranks < 2).then(|| {
+            format!(
+                "links needs at least 2 ranks (one per node, or several on one node for the rank x rank matrix) and this job has {}: start it with mpirun",
+                job.ranks
+            )
+        })
+    }
+
+    fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
+        let need_at = move |bytes| super::memory::point_to_point_need(bytes, at.window, at.gpu);
+        let bytes = cfg.maxbytes.max(cfg.minbytes);
+        Some(Footprint {
+            bench: "links",
+            what: "bandwidth message size",
+            flag: "--bandwidth-size",
+            unit: Unit::Bytes,
+            cases: vec![(
+                bytes,
+                format!("with messages of {}", crate::units::format_bytes(bytes)),
+                need_at(bytes),
+            )],
+            need_at: Box::new(need_at),
+            grid: Grid::Step(1 << 10),
+        })
+    }
+
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
-        // The first rank of each host measures for it.
-        let mut hosts: Vec<String> = Vec::new();
-        let mut leaders: Vec<usize> = Vec::new();
-        for (rank, h) in ctx.hosts.iter().enumerate() {
-            if !hosts.contains(h) {
-                hosts.push(h.clone());
-                leaders.push(rank);
-            }
-        }
+        let (hosts, leaders) = endpoints(&ctx.hosts);
         if hosts.len() < 2 {
             return Err(crate::usage!(
-                "links needs ranks on at least 2 nodes; this job has {} rank(s) on {} node(s)",
-                ctx.comm.size(),
-                hosts.len()
+                "links needs at least 2 ranks; this job has {}",
+                ctx.comm.size()
             ));
         }
         let rounds = round_robin(hosts.len());
@@ -150,7 +169,7 @@ impl Benchmark for Links {
         if me != 0 {
             return Ok(());
         }
-        let records = pair_records(cfg, ctx, &hosts, &leaders, &pairs)?;
+        let records = pair_records(cfg, ctx, &leaders, &pairs)?;
         for r in records {
             ctx.emit(r)?;
         }
@@ -159,6 +178,29 @@ impl Benchmark for Links {
         ctx.links = Some(matrix);
         Ok(())
     }
+}
+
+/// The ends of the matrix: its rows' names and the rank that measures for each. Across
+/// nodes, the first rank of each node for its node; on a single node, every rank for
+/// itself (on a GPU node each rank drives its own GPU: the GPU-pair matrix).
+fn endpoints(rank_hosts: &[String]) -> (Vec<String>, Vec<usize>) {
+    let mut hosts: Vec<String> = Vec::new();
+    let mut leaders: Vec<usize> = Vec::new();
+    for (rank, h) in rank_hosts.iter().enumerate() {
+        if !hosts.contains(h) {
+            hosts.push(h.clone());
+            leaders.push(rank);
+        }
+    }
+    if hosts.len() >= 2 {
+        return (hosts, leaders);
+    }
+    let names = rank_hosts
+        .iter()
+        .enumerate()
+        .map(|(rank, h)| format!("{h} rank {rank}"))
+        .collect();
+    (names, (0..rank_hosts.len()).collect())
 }
 
 /// One pair's figures as its two ends report them.
@@ -195,17 +237,18 @@ impl PairResult {
     }
 }
 
-/// One record per pair and test, as `p2p` records them.
+/// One record per pair and test, as `p2p` records them, with the hosts of the ranks.
 fn pair_records(
     cfg: &BenchConfig,
     ctx: &RunContext,
-    hosts: &[String],
     leaders: &[usize],
     pairs: &[PairResult],
 ) -> Result<Vec<Record>> {
     let mut out = Vec::new();
+    let host_of = |i: usize| ctx.hosts.get(leaders[i]).cloned().unwrap_or_default();
     for p in pairs {
         let (lat, bw) = p.summaries()?;
+        let (from_host, to_host) = (host_of(p.a), host_of(p.b));
         let check = Check {
             performed: true,
             passed: p.wrong == 0,
@@ -230,15 +273,15 @@ fn pair_records(
                 benchmark: "links".into(),
                 backend: ctx.backend.name().into(),
                 ranks: 2,
-                nodes: 2,
+                nodes: if from_host == to_host { 1 } else { 2 },
                 params: crate::results::Params::PointToPoint {
                     mode: mode.name().into(),
                     bytes,
                     window,
                     from: leaders[p.a] as u32,
                     to: leaders[p.b] as u32,
-                    from_host: hosts[p.a].clone(),
-                    to_host: hosts[p.b].clone(),
+                    from_host: from_host.clone(),
+                    to_host: to_host.clone(),
                 },
                 metrics: vec![Metric {
                     name: "bandwidth".into(),

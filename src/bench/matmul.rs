@@ -1,6 +1,7 @@
 //! Matrix multiply: a square sweep plus transformer-like shapes, TFLOP/s = 2mnk/t.
 
 use super::{base_config, Benchmark, Supports};
+use crate::core::memory::{Footprint, Grid, Need, Placement, Unit};
 use crate::core::Iterations;
 use crate::core::{BenchConfig, DType, MatmulShape};
 use crate::results::Params;
@@ -49,6 +50,37 @@ impl Benchmark for Matmul {
         }
     }
 
+    fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
+        let mut cases = Vec::new();
+        for &dtype in &cfg.datatypes {
+            for shape in &cfg.shapes {
+                // A search goes four steps beyond its square size, on every side.
+                let shape = match search_steps(shape.m).last() {
+                    Some(&side) if cfg.search && shape.label == "square" => {
+                        MatmulShape::square(side)
+                    }
+                    _ => shape.clone(),
+                };
+                let (m, n, k) = (shape.m as u64, shape.n as u64, shape.k as u64);
+                cases.push((
+                    m.max(n).max(k),
+                    format!("{m}x{n}x{k} in {dtype}"),
+                    matmul_need(dtype, m, n, k, at.gpu),
+                ));
+            }
+        }
+        let widest = cfg.datatypes.iter().copied().max_by_key(|d| d.size())?;
+        Some(Footprint {
+            bench: "matmul",
+            what: "square size",
+            flag: "--sizes",
+            unit: Unit::Count,
+            cases,
+            need_at: Box::new(move |s| matmul_need(widest, s, s, s, at.gpu)),
+            grid: Grid::Step(256),
+        })
+    }
+
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         let iters = Iterations {
             warmup: cfg.warmup_iters,
@@ -65,6 +97,23 @@ impl Benchmark for Matmul {
             }
         }
         Ok(())
+    }
+}
+
+/// A (m x k), B (k x n) and C (m x n). On a GPU they are on the device (C at least
+/// 16 bits wide, as fp8 products come out in a wider type), and the host holds the
+/// inputs as generated and C as read back for the check, with its poisoned copy.
+fn matmul_need(dtype: DType, m: u64, n: u64, k: u64, gpu: bool) -> Need {
+    let size = dtype.size() as u64;
+    let inputs = (m * k).saturating_add(k * n).saturating_mul(size);
+    let output = (m * n).saturating_mul(size.max(2));
+    if gpu {
+        Need {
+            host: inputs.saturating_add(output.saturating_mul(2)),
+            device: inputs.saturating_add(output),
+        }
+    } else {
+        Need::host(inputs.saturating_add((m * n).saturating_mul(size)))
     }
 }
 

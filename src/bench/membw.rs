@@ -1,6 +1,7 @@
 //! STREAM memory bandwidth: copy, scale, add, triad and a read-only dot.
 
 use super::{base_config, Benchmark, Supports};
+use crate::core::memory::{Footprint, Grid, Need, Placement, Unit};
 use crate::core::Iterations;
 use crate::core::StreamKernel;
 use crate::core::{BenchConfig, DType};
@@ -49,6 +50,31 @@ impl Benchmark for MemBw {
             datatypes: vec![DType::Double],
             ..base_config(self.name())
         }
+    }
+
+    /// Three arrays; on a GPU, the check reads one back at a time.
+    fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
+        let bytes = array_bytes(cfg, at.cache_bytes);
+        let need_at = move |a: u64| match at.gpu {
+            true => Need {
+                host: a,
+                device: 3 * a,
+            },
+            false => Need::host(3 * a),
+        };
+        Some(Footprint {
+            bench: "membw",
+            what: "array size",
+            flag: "--array-size",
+            unit: Unit::Bytes,
+            cases: vec![(
+                bytes,
+                format!("with arrays of {}", format_bytes(bytes)),
+                need_at(bytes),
+            )],
+            need_at: Box::new(need_at),
+            grid: Grid::Step(1 << 20),
+        })
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {

@@ -14,9 +14,11 @@ pub mod gpumem;
 pub mod links;
 pub mod matmul;
 pub mod membw;
+pub mod memory;
 pub mod p2p;
 pub mod reducescatter;
 
+use crate::core::memory::{Footprint, Placement};
 use crate::core::{BenchConfig, Collective, DType};
 use crate::runner::RunContext;
 use anyhow::Result;
@@ -44,10 +46,52 @@ pub trait Benchmark: Sync {
     fn default_config(&self) -> BenchConfig;
     /// Runs every case of `cfg`, reporting each record through `ctx`.
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()>;
+    /// Why this benchmark cannot run in `job` as configured, in one line, found before
+    /// anything runs (every rank finds the same).
+    fn refuse(&self, _cfg: &BenchConfig, _job: &Job) -> Option<String> {
+        None
+    }
+    /// What one rank holds in each case of `cfg`, for the memory guard that refuses a
+    /// run which cannot fit before anything is allocated; `None` when nothing of size.
+    fn footprint(&self, _cfg: &BenchConfig, _at: Placement) -> Option<Footprint<'static>> {
+        None
+    }
     /// The collective this benchmark sweeps, if it sweeps one.
     fn collective(&self) -> Option<&'static dyn Collective> {
         None
     }
+}
+
+/// The job a run is about to measure in, as every rank agreed on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub ranks: usize,
+    /// The host of every rank, in rank order.
+    pub rank_hosts: &'a [String],
+    /// `--peers`, when given.
+    pub peers: Option<(usize, usize)>,
+    /// Messages in flight per point-to-point bandwidth iteration (`--window`).
+    pub window: usize,
+}
+
+/// Refuses, on every rank alike and before anything is allocated or written, a run
+/// that cannot go: a benchmark the job cannot run, or cases that cannot fit in memory.
+pub fn refuse_before_running(
+    benches: &[BenchConfig],
+    job: &Job,
+    backend: &dyn crate::core::Backend,
+    comm: &dyn crate::core::Communicator,
+) -> Result<()> {
+    for cfg in benches {
+        let why = registry()
+            .iter()
+            .find(|b| b.name() == cfg.name)
+            .and_then(|b| b.refuse(cfg, job));
+        if let Some(why) = why {
+            return Err(crate::error::AgreedUsageError(why).into());
+        }
+    }
+    memory::refuse_what_cannot_fit(benches, job.window, backend, comm, job.rank_hosts)
 }
 
 /// Every benchmark, in the order a suite usually runs them.

@@ -1,7 +1,8 @@
 //! Point-to-point between two chosen ranks: latency (ping-pong), unidirectional
 //! bandwidth (a window of messages, as OSU's osu_bw) and bidirectional bandwidth.
 
-use super::{base_config, Benchmark, Supports};
+use super::{base_config, Benchmark, Job, Supports};
+use crate::core::memory::{Footprint, Grid, Placement, Unit};
 use crate::core::p2p::{window_for, P2pCase, P2pMode};
 use crate::core::Iterations;
 use crate::core::{BenchConfig, DType};
@@ -40,6 +41,37 @@ impl Benchmark for PointToPoint {
             warmup_iters: 20,
             ..base_config(self.name())
         }
+    }
+
+    fn refuse(&self, _cfg: &BenchConfig, job: &Job) -> Option<String> {
+        let ranks = job.ranks;
+        match job.peers {
+            _ if ranks < 2 => Some(format!(
+                "p2p needs at least 2 ranks and this job has {ranks}: start it with mpirun -np 2 (or more)"
+            )),
+            Some((a, b)) if a >= ranks || b >= ranks => Some(format!(
+                "--peers {a},{b}: this job has {ranks} ranks, 0 to {}",
+                ranks - 1
+            )),
+            _ => None,
+        }
+    }
+
+    fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
+        let need_at = move |bytes| super::memory::point_to_point_need(bytes, at.window, at.gpu);
+        Some(Footprint {
+            bench: "p2p",
+            what: "size",
+            flag: "-e",
+            unit: Unit::Bytes,
+            cases: cfg
+                .sizes()
+                .into_iter()
+                .map(|s| (s, format!("at {}", format_bytes(s)), need_at(s)))
+                .collect(),
+            need_at: Box::new(need_at),
+            grid: Grid::Cases,
+        })
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {

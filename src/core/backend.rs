@@ -179,6 +179,11 @@ pub trait Backend {
     fn devices_per_rank(&self) -> usize {
         1
     }
+    /// Free memory of the GPU this process drives (the least free of them with `-g`),
+    /// for the memory guard; `None` on the host.
+    fn device_free_bytes(&self) -> Option<u64> {
+        None
+    }
     /// GPUs this process can reach (for peer-to-peer copies).
     fn gpus_visible(&self) -> usize {
         0

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod collective;
 pub mod comm;
 pub mod config;
+pub mod memory;
 pub mod p2p;
 pub mod timing;
 pub mod types;

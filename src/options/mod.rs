@@ -48,6 +48,9 @@ pub struct RunOptions {
     pub timeout_s: Option<f64>,
     /// Ranks of the point-to-point benchmark.
     pub peers: (usize, usize),
+    /// Whether `--peers` named them (else they are the default 0,1).
+    #[serde(skip)]
+    pub peers_given: bool,
     /// Messages in flight per bandwidth iteration (p2p, links).
     pub window: usize,
     /// GPUs each process drives (`-g`); recorded only when more than one.
@@ -392,6 +395,7 @@ impl RunOptions {
             late_rank: args.debug_late_rank,
             timeout_s: timeout_of(args.timeout)?,
             peers: peers_of(&args.peers)?,
+            peers_given: !args.peers.is_empty(),
             window: match args.window {
                 0 => return Err(UsageError::new("--window must be at least 1")),
                 w => w,

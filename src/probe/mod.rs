@@ -2,6 +2,7 @@
 //! hwloc topology, /proc, DMI). Everything here reads the machine; nothing measures.
 
 pub mod host;
+pub mod memory;
 pub mod topology;
 
 pub use topology::Topology;

@@ -218,7 +218,12 @@ fn environment_chunk(sources: &[Source]) -> Markup {
             }))
         }),
         ("backend", |s| match &s.doc.run.backend_note {
-            Some(note) => format!("{} ({note})", s.doc.run.backend),
+            // Runs of earlier versions recorded every place searched for the driver.
+            Some(note) => format!(
+                "{} ({})",
+                s.doc.run.backend,
+                note.split("; searched ").next().unwrap_or(note)
+            ),
             None => s.doc.run.backend.clone(),
         }),
         ("MPI", |s| match &s.doc.environment.mpi {

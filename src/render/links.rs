@@ -25,10 +25,21 @@ fn grid(m: &LinkMatrix, title: &str, cells: &[Vec<Option<f64>>], digits: usize) 
     out
 }
 
+/// Whether the rows are the ranks of one node (`host rank N`, every rank measuring for
+/// itself) rather than nodes.
+fn rows_are_ranks(m: &LinkMatrix) -> bool {
+    m.hosts.len() == m.ranks.len()
+        && m.hosts
+            .iter()
+            .zip(&m.ranks)
+            .all(|(h, r)| h.ends_with(&format!(" rank {r}")))
+}
+
 /// The matrices, per-node medians and flagged pairs and nodes.
 pub fn matrix_text(m: &LinkMatrix) -> String {
+    let row = if rows_are_ranks(m) { "rank" } else { "node" };
     let mut out = format!(
-        "#\n# links: {} nodes, {} rounds of disjoint pairs; {} B latency messages, {} B bandwidth messages x {} in flight\n",
+        "#\n# links: {} {row}s, {} rounds of disjoint pairs; {} B latency messages, {} B bandwidth messages x {} in flight\n",
         m.hosts.len(),
         m.rounds,
         m.latency_bytes,
@@ -45,7 +56,7 @@ pub fn matrix_text(m: &LinkMatrix) -> String {
     let s = &m.stats;
     let _ = writeln!(
         out,
-        "#\n# per node (median of its pairs); flagged: bandwidth below {:.3} GB/s or latency above {:.2} us\n#   (node medians {:.3} GB/s, {:.2} us; {} scaled MADs and at least {:.0}% away)",
+        "#\n# per {row} (median of its pairs); flagged: bandwidth below {:.3} GB/s or latency above {:.2} us\n#   ({row} medians {:.3} GB/s, {:.2} us; {} scaled MADs and at least {:.0}% away)",
         s.bandwidth.threshold,
         s.latency.threshold,
         s.bandwidth.median,

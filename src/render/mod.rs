@@ -25,7 +25,7 @@ pub fn load_sources(paths: &[PathBuf]) -> Result<Vec<plot::Source>> {
     // Partial results are drawn, and said to be partial.
     for (path, doc) in &docs {
         if let Some(note) = crate::results::ending::note(path, doc) {
-            eprintln!("clusterbench: note: {note}");
+            crate::errln!("clusterbench: note: {note}");
         }
     }
     Ok(plot::label_sources(docs))

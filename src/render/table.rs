@@ -11,10 +11,12 @@ pub struct TableReporter<W: Write> {
     out: W,
 }
 
-impl TableReporter<std::io::Stdout> {
+impl TableReporter<crate::console::Stdout> {
+    /// The table on standard output; a reader that goes away (`run | head`) leaves
+    /// the run going, its results written.
     pub fn stdout() -> Self {
         TableReporter {
-            out: std::io::stdout(),
+            out: crate::console::Stdout,
         }
     }
 }

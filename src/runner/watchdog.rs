@@ -152,7 +152,7 @@ fn watch(shared: &Shared, timeout: Duration, who: &str) {
                 let now = Instant::now();
                 if now >= a.deadline {
                     let i = shared.iteration.load(Ordering::Relaxed);
-                    eprintln!(
+                    crate::errln!(
                         "clusterbench: watchdog: {who}: {} made no progress for {:.0} s (stuck in operation {i} of {}); every rank had arrived when it started, so a rank it waits for has stalled or died; ending the job",
                         a.what,
                         timeout.as_secs_f64(),
@@ -166,7 +166,7 @@ fn watch(shared: &Shared, timeout: Duration, who: &str) {
                         let since = *failing_since.get_or_insert(now);
                         if now.duration_since(since) >= FAILURE_GRACE {
                             let i = shared.iteration.load(Ordering::Relaxed);
-                            eprintln!(
+                            crate::errln!(
                                 "clusterbench: watchdog: {who}: {} failed in operation {i} of {}: {failure}; ending the job",
                                 a.what, a.total,
                             );

@@ -19,7 +19,7 @@ mod series;
 pub use series::{export, trend};
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    crate::outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -50,7 +50,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     );
     match args.format {
         OutputFormat::Json => print_json(&report)?,
-        f => print!(
+        f => crate::out!(
             "{}",
             crate::render::compare::render(&report, f == OutputFormat::Markdown, args.verbose)
         ),
@@ -101,15 +101,15 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
         OutputFormat::Json => {
             // The JSON stays the list of claims: the note goes to standard error.
             if let Some(n) = &unfinished {
-                eprintln!("clusterbench: note: {n}");
+                crate::errln!("clusterbench: note: {n}");
             }
             print_json(&results)?
         }
         f => {
             if let Some(n) = &unfinished {
-                println!("note: {n}\n");
+                crate::outln!("note: {n}\n");
             }
-            print!(
+            crate::out!(
                 "{}",
                 crate::render::validate::render(&results, f == OutputFormat::Markdown)
             )
@@ -200,7 +200,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         })
         .collect();
     let markdown = args.format == OutputFormat::Markdown;
-    print!("{}", render(&header, &rows, markdown));
+    crate::out!("{}", render(&header, &rows, markdown));
     let regime_header = [
         "collective",
         "in place",
@@ -234,9 +234,9 @@ pub fn model(args: &ModelArgs) -> Result<()> {
             })
         })
         .collect();
-    println!();
-    print!("{}", render(&regime_header, &regime_rows, markdown));
-    println!("\nt(size) = alpha + size / beta per call within each regime; size is bytes per rank; a sweep's alpha is its smallest-size regime's, its beta its largest-size regime's; errors are relative to the measured median times.");
+    crate::outln!();
+    crate::out!("{}", render(&regime_header, &regime_rows, markdown));
+    crate::outln!("\nt(size) = alpha + size / beta per call within each regime; size is bytes per rank; a sweep's alpha is its smallest-size regime's, its beta its largest-size regime's; errors are relative to the measured median times.");
     Ok(())
 }
 
@@ -302,7 +302,7 @@ fn topology_of(args: &PredictArgs) -> Result<Topology> {
             )
             .into());
         }
-        eprintln!(
+        crate::errln!(
             "calibrated {} link from {} sweeps: latency {:.2} us, bandwidth {:.3} GB/s",
             if one_node { "intra-node" } else { "inter-node" },
             chosen.len(),
@@ -380,7 +380,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             "predictions": preds,
         }));
     }
-    println!(
+    crate::outln!(
         "all-reduce on {} ranks, {} per node ({} nodes), {} switch tier(s)",
         args.ranks,
         topo.gpus_per_node,
@@ -408,7 +408,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    crate::out!(
         "{}",
         render(&header, &rows, args.format == OutputFormat::Markdown)
     );
@@ -421,7 +421,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             last = p.best;
         }
     }
-    println!("\nfastest: {}", changes.join(", "));
+    crate::outln!("\nfastest: {}", changes.join(", "));
     Ok(())
 }
 
@@ -457,7 +457,7 @@ pub fn import(args: &ImportArgs) -> Result<()> {
         } else {
             String::new()
         };
-        eprintln!(
+        crate::errln!(
             "clusterbench: imported {} records from {}{which} into {}",
             doc.records.len(),
             doc.tool.name,

@@ -19,13 +19,13 @@ pub fn export(args: &crate::cli::ExportArgs) -> Result<()> {
                 .map_err(|e| UsageError::new(format!("cannot write '{}': {e}", path.display())))?;
             crate::render::export::write(&docs, args.format, file)?;
             let records: usize = docs.iter().map(|(_, d)| d.records.len()).sum();
-            eprintln!(
+            crate::errln!(
                 "clusterbench: {records} records of {} results files written to {}",
                 docs.len(),
                 path.display()
             );
         }
-        None => crate::render::export::write(&docs, args.format, std::io::stdout().lock())?,
+        None => crate::render::export::write(&docs, args.format, crate::console::Stdout)?,
     }
     Ok(())
 }
@@ -63,14 +63,14 @@ pub fn trend(args: &crate::cli::TrendArgs) -> Result<()> {
     let trend = analysis::trend(&runs, &choices)?;
     match args.format {
         OutputFormat::Json => print_json(&trend)?,
-        f => print!(
+        f => crate::out!(
             "{}",
             crate::render::trend::render_table(&trend, f == OutputFormat::Markdown)
         ),
     }
     let charts = crate::render::trend::trend_charts(&trend);
     let files = crate::render::plot::write_charts(&charts, &args.output, "")?;
-    eprintln!(
+    crate::errln!(
         "clusterbench: {} trend charts written to {}",
         files.len(),
         args.output.display()
@@ -79,7 +79,7 @@ pub fn trend(args: &crate::cli::TrendArgs) -> Result<()> {
         let page = crate::render::trend::render_html(&trend, &charts)?;
         std::fs::write(html, page)
             .map_err(|e| UsageError::new(format!("cannot write '{}': {e}", html.display())))?;
-        eprintln!("clusterbench: trend page written to {}", html.display());
+        crate::errln!("clusterbench: trend page written to {}", html.display());
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ fn layers(doc: &str) -> BTreeMap<String, u32> {
 
 /// Top-level modules that `source`, a file of module `own`, names: every `crate::x`
 /// path and, in a file directly under src/, every `super::x` (the crate root). The
-/// crate-root macro `usage!` belongs to `error`.
+/// crate-root macros `usage!` belongs to `error`, `out!`, `outln!` and `errln!` to `console`.
 fn imports(own: &str, top_level_file: bool, source: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut prefixes = vec!["crate::"];
@@ -49,10 +49,10 @@ fn imports(own: &str, top_level_file: bool, source: &str) -> BTreeSet<String> {
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
-            let name = if name == "usage" {
-                "error".to_string()
-            } else {
-                name
+            let name = match name.as_str() {
+                "usage" => "error".to_string(),
+                "out" | "outln" | "errln" => "console".to_string(),
+                _ => name,
             };
             if !name.is_empty() && name != own && name != "self" {
                 out.insert(name);

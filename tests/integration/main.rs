@@ -17,14 +17,18 @@ mod export;
 mod faults;
 mod golden;
 mod gpu_validate;
+mod memory_guard;
 mod model_regimes;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod multigpu;
 mod nccl_logs;
+mod no_gpu;
 mod osu_import;
 mod osu_p2p;
+mod p2p_links;
 mod parser_props;
+mod pipes;
 mod report;
 mod schema;
 mod search;

@@ -35,7 +35,7 @@ impl CpuBackend {
             .start_handler(move |i| {
                 // Unpinned workers still measure correctly, only less steadily.
                 if let Err(e) = pin.pin_current_thread(i) {
-                    eprintln!("clusterbench: warning: {e:#}");
+                    crate::errln!("clusterbench: warning: {e:#}");
                 }
             })
             .build()

@@ -22,13 +22,20 @@ pub fn run() -> Result<()> {
         let found = discovery::find(&lib);
         let Some(path) = symbols::located_path(&lib) else {
             if lib == DRIVER {
-                println!(
+                crate::outln!(
                     "{:<9} not found (no GPU driver on this machine; its functions are not checked)",
                     lib.name
                 );
+                // Where a run's one-line "no NVIDIA driver found" sends people.
+                if let Found::Missing { searched } = &found {
+                    crate::outln!("{:<9} searched:", "");
+                    for place in searched {
+                        crate::outln!("{:<9}   {place}", "");
+                    }
+                }
             } else {
                 let why = discovery::unusable_message(&lib, &found).unwrap_or_default();
-                println!("{:<9} not usable: {why}", lib.name);
+                crate::outln!("{:<9} not usable: {why}", lib.name);
                 missing.push(why);
             }
             continue;
@@ -41,14 +48,14 @@ pub fn run() -> Result<()> {
             _ => String::new(),
         };
         match symbols::missing_in(&lib, &path, level.map(|l| l.driver)) {
-            Ok(absent) if absent.is_empty() => println!(
+            Ok(absent) if absent.is_empty() => crate::outln!(
                 "{:<9} {}{chosen}: all {} functions used{at_level} resolve",
                 lib.name,
                 path.display(),
                 symbols::used(&lib, level.map(|l| l.driver)).len()
             ),
             Ok(absent) => {
-                println!(
+                crate::outln!(
                     "{:<9} {}{chosen}: MISSING{at_level} {}",
                     lib.name,
                     path.display(),
@@ -57,12 +64,12 @@ pub fn run() -> Result<()> {
                 failures.push(format!("{} lacks {}", lib.name, absent.join(", ")));
             }
             Err(e) => {
-                println!("{:<9} {e}", lib.name);
+                crate::outln!("{:<9} {e}", lib.name);
                 failures.push(e);
             }
         }
         if let Found::File { place, .. } = found {
-            println!("{:<9} (found in {place}, outside the loader's path)", "");
+            crate::outln!("{:<9} (found in {place}, outside the loader's path)", "");
         }
     }
     if super::require(&discovery::NVRTC).is_ok() {
@@ -78,14 +85,14 @@ pub fn run() -> Result<()> {
                     .filter(|d| nccl_type(**d, v).is_ok())
                     .map(|d| d.name())
                     .collect();
-                println!(
+                crate::outln!(
                     "nccl      version {}: collectives in {}",
                     version_text(v),
                     types.join(", ")
                 );
             }
             Err(e) => {
-                println!("nccl      {e:#}");
+                crate::outln!("nccl      {e:#}");
                 failures.push(format!("{e:#}"));
             }
         }
@@ -96,21 +103,21 @@ pub fn run() -> Result<()> {
     if !failures.is_empty() {
         anyhow::bail!("cuda-check failed: {}", failures.join("; "));
     }
-    println!("cuda-check: passed");
+    crate::outln!("cuda-check: passed");
     Ok(())
 }
 
 /// Prints the driver's CUDA version and the API level chosen by it.
 fn driver_level(failures: &mut Vec<String>) -> Option<ApiLevel> {
     if symbols::located_path(&DRIVER).is_none() {
-        println!(
+        crate::outln!(
             "driver    none: the API level is chosen at run time by the driver's CUDA version (v1 elapsed time below CUDA 12.8, v2 from it)"
         );
         return None;
     }
     match driver_api::api_level() {
         Ok(level) => {
-            println!(
+            crate::outln!(
                 "driver    CUDA {} (cuDriverGetVersion {}): {}",
                 level.driver,
                 level.driver.0,
@@ -119,7 +126,7 @@ fn driver_level(failures: &mut Vec<String>) -> Option<ApiLevel> {
             Some(level)
         }
         Err(e) => {
-            println!("driver    {e:#}");
+            crate::outln!("driver    {e:#}");
             failures.push(format!("{e:#}"));
             None
         }
@@ -133,36 +140,36 @@ fn check_kernels(failures: &mut Vec<String>) {
         let sm = kernels::sm_arch(capability);
         match kernels::compile_cubin(&sm) {
             Ok(cubin) => match kernels::missing_in_cubin(&cubin) {
-                absent if absent.is_empty() => println!(
+                absent if absent.is_empty() => crate::outln!(
                     "kernels   {sm}: all {} kernels compiled to a cubin ({} bytes, ELF)",
                     kernels::KERNELS.len(),
                     cubin.len()
                 ),
                 absent => {
-                    println!("kernels   {sm}: cubin lacks {}", absent.join(", "));
+                    crate::outln!("kernels   {sm}: cubin lacks {}", absent.join(", "));
                     failures.push(format!("cubin for {sm} lacks {}", absent.join(", ")));
                 }
             },
             Err(e) => {
-                println!("kernels   {sm}: {e:#}");
+                crate::outln!("kernels   {sm}: {e:#}");
                 failures.push(format!("{e:#}"));
             }
         }
         let compute = kernels::compute_arch(capability);
         match kernels::compile_ptx(&compute) {
             Ok(ptx) => match kernels::missing_in_ptx(&ptx.to_src()) {
-                absent if absent.is_empty() => println!(
+                absent if absent.is_empty() => crate::outln!(
                     "kernels   {compute}: all {} kernels compiled to PTX ({} bytes; the fallback)",
                     kernels::KERNELS.len(),
                     ptx.to_src().len()
                 ),
                 absent => {
-                    println!("kernels   {compute}: PTX lacks {}", absent.join(", "));
+                    crate::outln!("kernels   {compute}: PTX lacks {}", absent.join(", "));
                     failures.push(format!("PTX for {compute} lacks {}", absent.join(", ")));
                 }
             },
             Err(e) => {
-                println!("kernels   {compute}: {e:#}");
+                crate::outln!("kernels   {compute}: {e:#}");
                 failures.push(format!("{e:#}"));
             }
         }
@@ -176,14 +183,14 @@ fn check_kernels(failures: &mut Vec<String>) {
                 .map_err(anyhow::Error::from)
                 .and_then(|ctx| super::load_kernels_as(&ctx));
             match loaded {
-                Ok((_, load)) => println!("kernels   device 0: {}", load.describe()),
+                Ok((_, load)) => crate::outln!("kernels   device 0: {}", load.describe()),
                 Err(e) => {
-                    println!("kernels   device 0: not loaded: {e:#}");
+                    crate::outln!("kernels   device 0: not loaded: {e:#}");
                     failures.push(format!("kernels not loaded on device 0: {e:#}"));
                 }
             }
         }
-        Ok(_) => println!("kernels   no device: loading on a GPU not tried"),
-        Err(e) => println!("kernels   no device usable ({e}): loading on a GPU not tried"),
+        Ok(_) => crate::outln!("kernels   no device: loading on a GPU not tried"),
+        Err(e) => crate::outln!("kernels   no device usable ({e}): loading on a GPU not tried"),
     }
 }

@@ -439,7 +439,7 @@ fn reexec(ld_library_path: OsString) {
         .env("LD_LIBRARY_PATH", ld_library_path)
         .env(REEXEC_GUARD, "1")
         .exec();
-    eprintln!(
+    crate::errln!(
         "clusterbench: warning: could not re-execute {} to load CUDA libraries: {err}",
         exe.display()
     );

@@ -54,6 +54,21 @@ pub fn require(lib: &CudaLib) -> Result<(), String> {
     }
 }
 
+/// No CUDA driver library is anywhere this program looks: a machine without an
+/// NVIDIA driver, which is normal for CPU runs and needs no more than one line.
+pub fn no_driver_installed() -> bool {
+    matches!(discovery::find(&discovery::DRIVER), Found::Missing { .. })
+}
+
+/// With no driver library anywhere: the message naming every place searched, which
+/// `env` prints in full (a run says only that there is none).
+pub fn driver_search_note() -> Option<String> {
+    match discovery::find(&discovery::DRIVER) {
+        found @ Found::Missing { .. } => discovery::unusable_message(&discovery::DRIVER, &found),
+        _ => None,
+    }
+}
+
 /// Number of CUDA devices, or why there are none usable. Never panics: `cudarc`'s
 /// loader panics on a missing library, so presence is tested first.
 pub fn probe_devices() -> Result<usize, String> {
@@ -145,7 +160,7 @@ impl KernelLoad {
 fn load_kernels(ctx: &Arc<CudaContext>) -> Result<Arc<CudaModule>> {
     let (module, load) = load_kernels_as(ctx)?;
     if load.format != kernels::KernelFormat::Cubin {
-        eprintln!("clusterbench: warning: GPU kernels {}", load.describe());
+        crate::errln!("clusterbench: warning: GPU kernels {}", load.describe());
     }
     Ok(module)
 }
@@ -213,7 +228,7 @@ impl CudaBackend {
                 match made {
                     Ok(h) => Some(Arc::new(h)),
                     Err(e) => {
-                        eprintln!(
+                        crate::errln!(
                             "clusterbench: warning: GPU times include the host's launch cost (no stream hold: {e:#})"
                         );
                         None
@@ -254,6 +269,14 @@ impl Backend for CudaBackend {
 
     fn copy(&self, kind: CopyKind, bytes: usize) -> Result<CopyWorkload> {
         copies::new(self, kind, bytes)
+    }
+
+    fn device_free_bytes(&self) -> Option<u64> {
+        self.streams
+            .iter()
+            .filter_map(|s| s.context().mem_get_info().ok())
+            .map(|(free, _)| free as u64)
+            .min()
     }
 
     fn devices_per_rank(&self) -> usize {

@@ -21,6 +21,7 @@ pub const DRIVER: &[&str] = &[
     "cuDeviceGetUuid_v2",
     "cuDeviceGetAttribute",
     "cuDeviceTotalMem_v2",
+    "cuMemGetInfo_v2",
     "cuDeviceGetPCIBusId",
     "cuDevicePrimaryCtxRetain",
     "cuDevicePrimaryCtxRelease_v2",

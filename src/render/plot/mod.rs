@@ -53,11 +53,11 @@ pub fn write_run_charts(doc: &RunDocument, output_dir: &Path) -> Option<PathBuf>
     match outcome {
         Ok(Ok(dir)) => dir,
         Ok(Err(e)) => {
-            eprintln!("clusterbench: warning: charts not written: {e:#}");
+            crate::errln!("clusterbench: warning: charts not written: {e:#}");
             None
         }
         Err(_) => {
-            eprintln!("clusterbench: warning: charts not written: the plotting library failed");
+            crate::errln!("clusterbench: warning: charts not written: the plotting library failed");
             None
         }
     }
@@ -82,7 +82,7 @@ impl crate::results::reporter::Reporter for ChartReporter {
     fn finish(&mut self, doc: &RunDocument) -> anyhow::Result<Option<PathBuf>> {
         if let Some(dir) = write_run_charts(doc, &self.output_dir) {
             if !self.quiet {
-                eprintln!("clusterbench: charts written to {}", dir.display());
+                crate::errln!("clusterbench: charts written to {}", dir.display());
             }
         }
         Ok(None)
