@@ -30,4 +30,5 @@ mod search;
 #[cfg(feature = "mpi")]
 mod simcluster;
 mod single;
+mod streaming_stores;
 mod stub_driver;
