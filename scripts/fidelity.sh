@@ -26,7 +26,7 @@
 # Environment overrides:
 #   CLUSTERBENCH     clusterbench binary       (default target/release/clusterbench)
 #   STREAM_ARRAY     bytes per STREAM array    (default 610M, K/M/G powers of 1024)
-#   STREAM_ITERS     timed iterations per kernel, both sides (default 20)
+#   STREAM_ITERS     timed iterations per kernel, both sides (default 10, STREAM's NTIMES)
 #   STREAM_REPS      alternating pairs, STREAM (default 5)
 #   AR_ITERS         all-reduce iterations     (default 1000)
 #   AR_WARMUP        all-reduce warm-up        (default 50)
@@ -51,7 +51,7 @@ cd "$root"
 
 CLUSTERBENCH=${CLUSTERBENCH:-target/release/clusterbench}
 STREAM_ARRAY=${STREAM_ARRAY:-610M}
-STREAM_ITERS=${STREAM_ITERS:-20}
+STREAM_ITERS=${STREAM_ITERS:-10}
 STREAM_REPS=${STREAM_REPS:-5}
 AR_ITERS=${AR_ITERS:-1000}
 AR_WARMUP=${AR_WARMUP:-50}
