@@ -2,30 +2,36 @@
 """Compare clusterbench CPU figures with the minimal C reference programs.
 
 Stdlib only. Reads clusterbench results JSON documents (schema_version 1) and
-the text output of stream_triad / allreduce_loop, and prints ratio tables.
+the text output of stream_kernels / allreduce_loop, and prints ratio tables.
 
-  compare.py --cb-membw RUN.json [--cb-membw ...] --c-triad OUT.txt [...]
+  compare.py --cb-membw RUN.json [--cb-membw ...] --c-stream OUT.txt [...]
              --cb-allreduce RUN.json [...] --c-allreduce OUT.txt [...]
 
 Each option may be repeated (one per run); a directory argument stands for
-the single *.json file in it. Either section (triad, all-reduce) may be left
-out. Across repeated runs each side's best figure is used: for the triad the
-highest best and highest median GB/s; for the all-reduce, per size, the
-lowest mean, lowest median and (C only) lowest loop time.
+the single *.json file in it. Either section (STREAM, all-reduce) may be left
+out. STREAM: the runs of the two sides are taken as alternating pairs (run i
+of each side measured one after the other); for copy and triad, regular,
+streaming-store (_nt) and the better of the two per run, it prints each
+side's median over runs, the median over pairs of the clusterbench/C ratio,
+and the C/C ratio of adjacent C runs (median and quartiles: the noise floor).
+All-reduce: across repeated runs each side's best figure is used, per size,
+the lowest mean, lowest median and (C only) lowest loop time.
 
-Goals are reported, not enforced: triad ratio >= 0.97 and all-reduce time
-ratio <= 1.03. The exit status is 0 whether or not the goals are met; it is
-1 only if an input is missing or cannot be parsed, the two sides cannot be
-matched up, or a result check (clusterbench's or the C program's) failed.
+Goals are reported, not enforced: STREAM best-rate ratio >= 1.00 and
+all-reduce time ratio <= 1.03. The exit status is 0 whether or not the goals
+are met; it is 1 only if an input is missing or cannot be parsed, the two
+sides cannot be matched up, or a result check (clusterbench's or the C
+program's) failed.
 """
 
 import argparse
 import json
 import os
 import re
+import statistics
 import sys
 
-TRIAD_GOAL = 0.97  # clusterbench / C bandwidth, higher is better
+STREAM_GOAL = 1.00  # clusterbench / C best bandwidth, higher is better
 AR_GOAL = 1.03  # clusterbench / C time, lower is better
 
 
@@ -73,62 +79,68 @@ def parse_kv_line(line):
     return dict(re.findall(r"(\w+)=(\S+)", line))
 
 
-# ---------------------------------------------------------------- triad
+# ---------------------------------------------------------------- STREAM
+
+STREAM_KERNELS = ("copy", "triad")
+STREAM_BYTES = {"copy": 16, "triad": 24}  # STREAM's bytes per element
 
 
-def cb_triad(path):
+def cb_stream(path):
+    """{variant: figures} for copy, copy_nt, triad, triad_nt from one membw run."""
     path, records = load_records(path)
-    triads = [r for r in records
-              if r.get("benchmark") == "membw"
-              and (r.get("params") or {}).get("kernel") == "triad"
-              and r.get("backend", "cpu") == "cpu"]
-    if not triads:
+    wanted = {k + nt for k in STREAM_KERNELS for nt in ("", "_nt")}
+    recs = [r for r in records
+            if r.get("benchmark") == "membw"
+            and (r.get("params") or {}).get("kernel") in wanted
+            and r.get("backend", "cpu") == "cpu"]
+    if not any(r["params"]["kernel"] == "triad" for r in recs):
         raise InputError(f"{path}: no membw triad record")
-    if len(triads) > 1:
-        print(f"warning: {path}: {len(triads)} triad records, using the largest array",
-              file=sys.stderr)
-    rec = max(triads, key=lambda r: r["params"].get("elements", 0))
-    try:
-        params = rec["params"]
-        bw = metric(rec, "bandwidth")
-        if bw is None:
-            raise KeyError("metrics[name=bandwidth]")
-        out = {
-            "best": float(bw["best"]),
-            "median": float(bw["value"]),
-            "unit": bw.get("unit"),
-            "elements": int(params["elements"]),
-            "threads": params.get("threads"),
-            "min_s": float(rec["time_s"]["min"]),
-            "median_s": float(rec["time_s"]["median"]),
-            "n": rec["time_s"].get("n"),
-            "check_failed": check_failed(rec),
-            "path": path,
-        }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: malformed triad record: {exc}") from exc
+    out = {}
+    for rec in sorted(recs, key=lambda r: r["params"].get("elements", 0)):
+        name = rec["params"]["kernel"]
+        try:
+            params = rec["params"]
+            bw = metric(rec, "bandwidth")
+            if bw is None:
+                raise KeyError("metrics[name=bandwidth]")
+            out[name] = {  # the largest array wins if a run has several
+                "best": float(bw["best"]),
+                "median": float(bw["value"]),
+                "unit": bw.get("unit"),
+                "elements": int(params["elements"]),
+                "threads": params.get("threads"),
+                "min_s": float(rec["time_s"]["min"]),
+                "check_failed": check_failed(rec),
+                "path": path,
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: malformed membw {name} record: {exc}") from exc
     return out
 
 
-def c_triad(path):
+def c_stream(path):
+    """{variant: figures} from stream_kernels' output lines."""
     try:
         with open(path, encoding="utf-8") as fh:
-            lines = [l for l in fh if "triad_best_gbps=" in l]
+            lines = [l for l in fh if l.startswith("variant=")]
     except OSError as exc:
         raise InputError(f"{path}: {exc}") from exc
-    if not lines:
-        raise InputError(f"{path}: no 'triad_best_gbps=' line (did stream_triad fail?)")
-    kv = parse_kv_line(lines[-1])
-    try:
-        return {
-            "best": float(kv["triad_best_gbps"]),
-            "median": float(kv["triad_median_gbps"]),
-            "elements": int(kv["n"]),
-            "threads": int(kv["threads"]),
-            "path": path,
-        }
-    except (KeyError, ValueError) as exc:
-        raise InputError(f"{path}: malformed stream_triad line: {exc}") from exc
+    out = {}
+    for line in lines:
+        kv = parse_kv_line(line)
+        try:
+            out[kv["variant"]] = {
+                "best": float(kv["best_gbps"]),
+                "median": float(kv["median_gbps"]),
+                "elements": int(kv["n"]),
+                "threads": int(kv["threads"]),
+                "path": path,
+            }
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"{path}: malformed stream_kernels line: {exc}") from exc
+    if "triad" not in out:
+        raise InputError(f"{path}: no 'variant=triad' line (did stream_kernels fail?)")
+    return out
 
 
 def mark(ratio, goal, higher_is_better):
@@ -136,48 +148,87 @@ def mark(ratio, goal, higher_is_better):
     return "ok" if ok else "MISS"
 
 
-def report_triad(cb_paths, c_paths):
+def quartiles(values):
+    """(q1, median, q3) of `values` (at least one)."""
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def stream_rows(cb, cc, figure):
+    """One row per variant and kernel (regular, _nt, better of the two), each with the
+    per-run figures of both sides, in run order."""
+    rows = []
+    for k in STREAM_KERNELS:
+        for name, pick in ((k, lambda run, k=k: run.get(k)),
+                           (k + "_nt", lambda run, k=k: run.get(k + "_nt")),
+                           (k + " better", lambda run, k=k: max(
+                               (run[v] for v in (k, k + "_nt") if v in run),
+                               key=lambda f: f[figure], default=None))):
+            a = [pick(r) for r in cb]
+            b = [pick(r) for r in cc]
+            if any(x is None for x in a) or any(x is None for x in b):
+                continue
+            rows.append((name, [x[figure] for x in a], [x[figure] for x in b]))
+    return rows
+
+
+def report_stream(cb_paths, c_paths):
     problems = 0
-    cb = [cb_triad(p) for p in cb_paths]
-    cc = [c_triad(p) for p in c_paths]
+    cb = [cb_stream(p) for p in cb_paths]
+    cc = [c_stream(p) for p in c_paths]
 
-    for r in cb:
-        if r["check_failed"]:
-            print(f"ERROR: {r['path']}: clusterbench triad result check failed", file=sys.stderr)
-            problems += 1
-        if r["unit"] not in (None, "GB/s"):
-            print(f"warning: {r['path']}: bandwidth unit {r['unit']!r}, expected GB/s",
-                  file=sys.stderr)
-        # Cross-check clusterbench's byte accounting against STREAM's 3*8*N.
-        implied = 24.0 * r["elements"] / r["min_s"] / 1e9
-        if abs(implied / r["best"] - 1.0) > 0.01:
-            print(f"warning: {r['path']}: best {r['best']:.3f} GB/s but 24*N/min_time = "
-                  f"{implied:.3f} GB/s; byte counting may differ from STREAM's",
-                  file=sys.stderr)
+    for run in cb:
+        for name, r in run.items():
+            if r["check_failed"]:
+                print(f"ERROR: {r['path']}: clusterbench {name} result check failed",
+                      file=sys.stderr)
+                problems += 1
+            if r["unit"] not in (None, "GB/s"):
+                print(f"warning: {r['path']}: bandwidth unit {r['unit']!r}, expected GB/s",
+                      file=sys.stderr)
+            # Cross-check clusterbench's byte accounting against STREAM's.
+            per = STREAM_BYTES[name.removesuffix("_nt")]
+            implied = per * r["elements"] / r["min_s"] / 1e9
+            if abs(implied / r["best"] - 1.0) > 0.01:
+                print(f"warning: {r['path']}: {name} best {r['best']:.3f} GB/s but "
+                      f"{per}*N/min_time = {implied:.3f} GB/s; byte counting may differ "
+                      "from STREAM's", file=sys.stderr)
 
-    elems = {r["elements"] for r in cb} | {r["elements"] for r in cc}
+    every = [f for run in cb + cc for f in run.values()]
+    elems = {f["elements"] for f in every}
     if len(elems) != 1:
         print(f"ERROR: array lengths differ between runs: {sorted(elems)}", file=sys.stderr)
         problems += 1
-    threads = {r["threads"] for r in cb if r["threads"] is not None} | {r["threads"] for r in cc}
+    threads = {f["threads"] for f in every if f["threads"] is not None}
     if len(threads) > 1:
         print(f"warning: thread counts differ between sides: {sorted(threads)}", file=sys.stderr)
-
-    cb_best = max(r["best"] for r in cb)
-    cb_med = max(r["median"] for r in cb)
-    c_best = max(r["best"] for r in cc)
-    c_med = max(r["median"] for r in cc)
+    if len(cb) != len(cc):
+        print(f"warning: {len(cb)} clusterbench runs but {len(cc)} C runs; "
+              "pairs are taken in order", file=sys.stderr)
+    pairs = min(len(cb), len(cc))
 
     n = sorted(elems)[0]
-    print(f"STREAM triad  (N = {n} doubles, {24 * n / 2**20:.0f} MiB moved/iter, "
+    print(f"STREAM  (N = {n} doubles, {8 * n / 2**20:.0f} MiB per array, "
           f"threads = {','.join(str(t) for t in sorted(threads))}; "
-          f"best of {len(cb)} cb / {len(cc)} C runs)")
-    print(f"  {'figure':<8} {'clusterbench GB/s':>18} {'C GB/s':>10} {'ratio':>7}  goal >= {TRIAD_GOAL}")
-    for name, a, b in (("best", cb_best, c_best), ("median", cb_med, c_med)):
-        ratio = a / b
-        print(f"  {name:<8} {a:>18.3f} {b:>10.3f} {ratio:>7.3f}  {mark(ratio, TRIAD_GOAL, True)}")
-    print("  per run, clusterbench best: " + " ".join("%.2f" % r["best"] for r in cb))
-    print("  per run, C best:            " + " ".join("%.2f" % r["best"] for r in cc))
+          f"{pairs} alternating pairs, clusterbench vs stream_kernels.c)")
+    for figure in ("best", "median"):
+        print(f"  {figure} rate per run, GB/s; cb and C: median of the runs")
+        print(f"  {'kernel':<14} {'cb GB/s':>9} {'C GB/s':>9} {'paired cb/C':>12} "
+              f"{'C/C [q1..q3]':>20}  goal >= {STREAM_GOAL:.2f}")
+        for name, a, b in stream_rows(cb[:pairs], cc[:pairs], figure):
+            paired = statistics.median(x / y for x, y in zip(a, b))
+            floor = quartiles([y / x for x, y in zip(b, b[1:])] or [1.0])
+            print(f"  {name:<14} {statistics.median(a):>9.3f} {statistics.median(b):>9.3f} "
+                  f"{paired:>12.3f} {floor[1]:>7.3f} [{floor[0]:.2f}..{floor[2]:.2f}]  "
+                  f"{mark(paired, STREAM_GOAL, True) if figure == 'best' else ''}")
+    print("  paired: median over pairs of cb_i / C_i; C/C: adjacent C runs against each "
+          "other, the noise floor. 'better': the faster of regular and _nt in each run.")
+    for name in ("triad", "triad_nt"):
+        if all(name in r for r in cb) and all(name in r for r in cc):
+            print(f"  per run, {name} best, cb: " + " ".join("%.2f" % r[name]["best"] for r in cb)
+                  + " | C: " + " ".join("%.2f" % r[name]["best"] for r in cc))
     print()
     return problems
 
@@ -314,16 +365,16 @@ def report_allreduce(cb_paths, c_paths):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cb-membw", action="append", default=[], metavar="JSON|DIR")
-    ap.add_argument("--c-triad", action="append", default=[], metavar="TXT")
+    ap.add_argument("--c-stream", action="append", default=[], metavar="TXT")
     ap.add_argument("--cb-allreduce", action="append", default=[], metavar="JSON|DIR")
     ap.add_argument("--c-allreduce", action="append", default=[], metavar="TXT")
     args = ap.parse_args(argv)
 
     sections = []
-    if args.cb_membw or args.c_triad:
-        if not (args.cb_membw and args.c_triad):
-            ap.error("the triad comparison needs both --cb-membw and --c-triad")
-        sections.append((report_triad, args.cb_membw, args.c_triad))
+    if args.cb_membw or args.c_stream:
+        if not (args.cb_membw and args.c_stream):
+            ap.error("the STREAM comparison needs both --cb-membw and --c-stream")
+        sections.append((report_stream, args.cb_membw, args.c_stream))
     if args.cb_allreduce or args.c_allreduce:
         if not (args.cb_allreduce and args.c_allreduce):
             ap.error("the all-reduce comparison needs both --cb-allreduce and --c-allreduce")
@@ -338,8 +389,8 @@ def main(argv=None):
         except InputError as exc:
             print(f"ERROR: {exc}", file=sys.stderr)
             problems += 1
-    print("Goals are reported only: triad ratio >= %.2f, all-reduce time ratio <= %.2f."
-          % (TRIAD_GOAL, AR_GOAL))
+    print("Goals are reported only: STREAM copy and triad best-rate ratio >= %.2f, "
+          "all-reduce time ratio <= %.2f." % (STREAM_GOAL, AR_GOAL))
     return 1 if problems else 0
 
 

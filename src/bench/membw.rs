@@ -1,10 +1,15 @@
 //! STREAM memory bandwidth: copy, scale, add, triad and a read-only dot.
+//!
+//! Where the backend offers streaming (non-temporal) stores, each writing kernel is
+//! measured both ways, the streaming variant recorded as `copy_nt`, `scale_nt`, ...:
+//! which is faster depends on the machine, and the headline (`validate`'s host memory
+//! figure) is the better of the two.
 
 use super::{base_config, Benchmark, Supports};
 use crate::core::memory::{Footprint, Grid, Need, Placement, Unit};
 use crate::core::Iterations;
-use crate::core::StreamKernel;
 use crate::core::{BenchConfig, DType};
+use crate::core::{StreamKernel, StreamStores};
 use crate::results::Params;
 use crate::runner::{MetricSpec, RunContext};
 use crate::units::format_bytes;
@@ -87,28 +92,37 @@ impl Benchmark for MemBw {
             timed: cfg.iters,
             check: cfg.check,
         };
+        let streaming = arrays.offers_streaming_stores();
         for kernel in StreamKernel::ALL {
-            ctx.progress(format!(
-                "membw {} {} per array",
-                kernel.name(),
-                format_bytes(bytes)
-            ));
-            arrays.select(kernel);
-            let moved = kernel.arrays_touched() * 8 * elements as u64 * ranks;
-            let params = Params::Stream {
-                kernel: kernel.name().to_string(),
-                array_bytes: 8 * elements as u64,
-                elements: elements as u64,
-                threads: arrays.threads() as u32,
-                bytes_moved: moved,
-            };
-            ctx.measure(
-                self.name(),
-                params,
-                iters,
-                arrays.as_mut(),
-                &[MetricSpec::gbps("bandwidth", moved as f64)],
-            )?;
+            let mut variants = vec![StreamStores::Regular];
+            if streaming && kernel.writes() {
+                variants.push(StreamStores::Streaming);
+            }
+            for stores in variants {
+                let name = kernel.record_name(stores);
+                ctx.progress(format!("membw {name} {} per array", format_bytes(bytes)));
+                arrays.select(kernel);
+                if !arrays.select_stores(stores) {
+                    anyhow::bail!(
+                        "the backend offers streaming stores but refused them for {name}"
+                    );
+                }
+                let moved = kernel.arrays_touched() * 8 * elements as u64 * ranks;
+                let params = Params::Stream {
+                    kernel: name,
+                    array_bytes: 8 * elements as u64,
+                    elements: elements as u64,
+                    threads: arrays.threads() as u32,
+                    bytes_moved: moved,
+                };
+                ctx.measure(
+                    self.name(),
+                    params,
+                    iters,
+                    arrays.as_mut(),
+                    &[MetricSpec::gbps("bandwidth", moved as f64)],
+                )?;
+            }
         }
         Ok(())
     }

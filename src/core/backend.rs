@@ -72,6 +72,20 @@ impl StreamKernel {
         }
     }
 
+    /// Whether the kernel writes an array (every kernel but `Dot`), so that it has a
+    /// streaming-store variant where the backend offers one.
+    pub fn writes(self) -> bool {
+        self != StreamKernel::Dot
+    }
+
+    /// The kernel's name in records: `triad`, or `triad_nt` with streaming stores.
+    pub fn record_name(self, stores: StreamStores) -> String {
+        match stores {
+            StreamStores::Regular => self.name().to_string(),
+            StreamStores::Streaming => format!("{}_nt", self.name()),
+        }
+    }
+
     /// Arrays touched per element, as STREAM counts bytes (no write-allocate traffic).
     pub fn arrays_touched(self) -> u64 {
         match self {
@@ -81,10 +95,33 @@ impl StreamKernel {
     }
 }
 
+/// How a STREAM kernel writes its destination array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStores {
+    /// Ordinary stores: each destination line is read into the cache, then written.
+    Regular,
+    /// Non-temporal stores that bypass the cache, as STREAM built with streaming
+    /// stores (and glibc's `memcpy` for large copies) writes.
+    Streaming,
+}
+
 /// A set of STREAM arrays on which each kernel can be selected and run.
 pub trait StreamWorkload: Workload {
+    /// Selects the kernel the next iterations run, with regular stores unless
+    /// [`StreamWorkload::select_stores`] says otherwise afterwards.
     fn select(&mut self, kernel: StreamKernel);
     fn threads(&self) -> usize;
+
+    /// Whether the writing kernels have a streaming-store variant here.
+    fn offers_streaming_stores(&self) -> bool {
+        false
+    }
+
+    /// Sets how the selected kernel stores; `Streaming` only where
+    /// [`StreamWorkload::offers_streaming_stores`]. Returns whether it was applied.
+    fn select_stores(&mut self, stores: StreamStores) -> bool {
+        stores == StreamStores::Regular
+    }
 }
 
 /// A GPU copy measured by the `gpumem` benchmark.

@@ -14,7 +14,7 @@ pub mod workload;
 
 pub use backend::{
     Backend, BackendChoice, CopyKind, CopyWorkload, Guard, PeerPath, PeerRoute, StreamKernel,
-    StreamWorkload,
+    StreamStores, StreamWorkload,
 };
 pub use collective::{Collective, CollectiveCase, CollectiveKind, ExactInputs};
 pub use comm::{list_ranks, Communicator, Missing};

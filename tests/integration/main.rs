@@ -35,5 +35,6 @@ mod search;
 #[cfg(feature = "mpi")]
 mod simcluster;
 mod single;
+mod streaming_stores;
 mod stub_driver;
 mod trend;

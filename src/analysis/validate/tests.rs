@@ -191,3 +191,51 @@ fn records_are_picked_by_their_kind_not_their_name() {
         "{results:?}"
     );
 }
+
+/// Host memory bandwidth is the best STREAM figure: a streaming-store triad faster
+/// than the regular kernels is the one measured against the claim.
+#[test]
+fn a_faster_streaming_store_kernel_is_the_host_memory_figure() {
+    use crate::results::{Check, Metric, Params, Record};
+    let mut doc = nccl_doc();
+    let template = Record {
+        benchmark: "membw".into(),
+        backend: "cpu".into(),
+        ranks: 1,
+        nodes: 1,
+        check: Check::skipped(),
+        ..doc.records[0].clone()
+    };
+    let stream = |kernel: &str, gbps: f64| Record {
+        params: Params::Stream {
+            kernel: kernel.into(),
+            array_bytes: 1 << 26,
+            elements: 1 << 23,
+            threads: 2,
+            bytes_moved: 3 << 26,
+        },
+        metrics: vec![Metric {
+            name: "bandwidth".into(),
+            unit: "GB/s".into(),
+            value: gbps,
+            best: gbps,
+        }],
+        ..template.clone()
+    };
+    doc.records = vec![
+        stream("copy", 20.0),
+        stream("copy_nt", 19.0),
+        stream("triad", 21.0),
+        stream("triad_nt", 24.5),
+        stream("dot", 22.0),
+    ];
+    let host = "[target]\nname = \"host\"\nkind = \"cpu\"\n\
+        [[claim]]\nid = \"bw\"\nwhat = \"w\"\nquantity = \"host_memory_bandwidth\"\nvalue = 30.0\nunit = \"GB/s\"\nconvention = \"c\"\nsource = \"s\"\n";
+    let file = ClaimsFile::parse(host, "host").unwrap();
+    let results = validate(&doc, &[("host".into(), file)]);
+    assert_eq!(results[0].measured, Some(24.5), "{results:?}");
+    assert!(
+        results[0].evidence.starts_with("membw triad_nt"),
+        "{results:?}"
+    );
+}

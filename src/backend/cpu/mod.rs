@@ -4,6 +4,7 @@ mod collective;
 mod gemm;
 pub mod p2p;
 mod stream;
+mod stream_nt;
 
 use crate::core::Communicator;
 use crate::core::Workload;

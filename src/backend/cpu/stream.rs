@@ -1,7 +1,8 @@
 //! The STREAM kernels on host memory, each pinned worker on its own chunk.
 
+use super::stream_nt;
 use crate::core::{LocalCheck, Workload};
-use crate::core::{StreamKernel, StreamWorkload};
+use crate::core::{StreamKernel, StreamStores, StreamWorkload};
 use anyhow::Result;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ impl Arrays {
     }
 }
 
-const STREAM_SCALAR: f64 = 3.0;
+pub(super) const STREAM_SCALAR: f64 = 3.0;
 
 /// STREAM arrays of f64, first touched by the worker that owns each chunk.
 pub struct CpuStream {
@@ -48,6 +49,7 @@ pub struct CpuStream {
     b: Vec<f64>,
     c: Vec<f64>,
     kernel: StreamKernel,
+    stores: StreamStores,
     /// The value every element of a, b, c holds after the last selected kernel.
     expect: (f64, f64, f64),
 }
@@ -63,6 +65,7 @@ impl CpuStream {
             b: vec![0.0; elements],
             c: vec![0.0; elements],
             kernel: StreamKernel::Copy,
+            stores: StreamStores::Regular,
             expect: (1.0, 2.0, 0.0),
         };
         let arrays = s.arrays();
@@ -89,7 +92,7 @@ impl CpuStream {
 }
 
 /// One STREAM kernel over one chunk; returns the dot product for `Dot`.
-fn stream_chunk(kernel: StreamKernel, arrays: &Arrays, chunk: usize) -> f64 {
+fn stream_chunk(kernel: StreamKernel, stores: StreamStores, arrays: &Arrays, chunk: usize) -> f64 {
     // SAFETY: see `Arrays`; a, b, c are distinct allocations.
     let (a, b, c) = unsafe {
         (
@@ -98,6 +101,10 @@ fn stream_chunk(kernel: StreamKernel, arrays: &Arrays, chunk: usize) -> f64 {
             arrays.chunk(arrays.c, chunk),
         )
     };
+    if stores == StreamStores::Streaming {
+        streaming_chunk(kernel, a, b, c);
+        return 0.0;
+    }
     match kernel {
         StreamKernel::Copy => c.copy_from_slice(a),
         StreamKernel::Scale => stream_scale(b, c),
@@ -106,6 +113,23 @@ fn stream_chunk(kernel: StreamKernel, arrays: &Arrays, chunk: usize) -> f64 {
         StreamKernel::Dot => return stream_dot(a, b),
     }
     0.0
+}
+
+/// The streaming-store variant of a writing kernel (selected only where offered).
+#[cfg(target_arch = "x86_64")]
+fn streaming_chunk(kernel: StreamKernel, a: &mut [f64], b: &mut [f64], c: &mut [f64]) {
+    match kernel {
+        StreamKernel::Copy => stream_nt::copy(c, a),
+        StreamKernel::Scale => stream_nt::scale(b, c),
+        StreamKernel::Add => stream_nt::add(c, a, b),
+        StreamKernel::Triad => stream_nt::triad(a, b, c),
+        StreamKernel::Dot => unreachable!("dot writes nothing; it has no streaming variant"),
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn streaming_chunk(_: StreamKernel, _: &mut [f64], _: &mut [f64], _: &mut [f64]) {
+    unreachable!("streaming stores are not offered on this architecture")
 }
 
 // The kernels are compiled for the common SIMD levels and picked at run time
@@ -151,7 +175,20 @@ fn stream_dot(a: &[f64], b: &[f64]) -> f64 {
 impl StreamWorkload for CpuStream {
     fn select(&mut self, kernel: StreamKernel) {
         self.kernel = kernel;
+        self.stores = StreamStores::Regular;
         self.expect = kernel.expected_after(self.expect, STREAM_SCALAR);
+    }
+
+    fn offers_streaming_stores(&self) -> bool {
+        stream_nt::offered()
+    }
+
+    fn select_stores(&mut self, stores: StreamStores) -> bool {
+        let ok = stores == StreamStores::Regular || (stream_nt::offered() && self.kernel.writes());
+        if ok {
+            self.stores = stores;
+        }
+        ok
     }
 
     fn threads(&self) -> usize {
@@ -162,11 +199,11 @@ impl StreamWorkload for CpuStream {
 impl Workload for CpuStream {
     fn iterate(&mut self) -> Result<f64> {
         let arrays = self.arrays();
-        let kernel = self.kernel;
+        let (kernel, stores) = (self.kernel, self.stores);
         let start = Instant::now();
         let partial = self
             .pool
-            .broadcast(|ctx| stream_chunk(kernel, &arrays, ctx.index()));
+            .broadcast(|ctx| stream_chunk(kernel, stores, &arrays, ctx.index()));
         let elapsed = start.elapsed().as_secs_f64();
         black_box(partial);
         Ok(elapsed)
@@ -179,7 +216,14 @@ impl Workload for CpuStream {
             let arrays = self.arrays();
             let sum: f64 = self
                 .pool
-                .broadcast(|ctx| stream_chunk(StreamKernel::Dot, &arrays, ctx.index()))
+                .broadcast(|ctx| {
+                    stream_chunk(
+                        StreamKernel::Dot,
+                        StreamStores::Regular,
+                        &arrays,
+                        ctx.index(),
+                    )
+                })
                 .iter()
                 .sum();
             // Integer-valued terms: the sum is exact below 2^53.
