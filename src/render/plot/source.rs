@@ -99,11 +99,16 @@ pub(super) fn metric_value(r: &Record, name: &str) -> Option<f64> {
     r.metric(name).map(|m| m.value).filter(|v| v.is_finite())
 }
 
-/// STREAM's own order of its kernels (copy, scale, add, triad, dot), for rows and
-/// categories; any other name sorts after them.
+/// STREAM's own order of its kernels (copy, scale, add, triad, dot), each followed by
+/// its streaming-store variant (`copy_nt`), for rows and categories; any other name
+/// sorts after them.
 pub fn stream_rank(kernel: &str) -> usize {
+    let (base, streaming) = match kernel.strip_suffix("_nt") {
+        Some(base) => (base, 1),
+        None => (kernel, 0),
+    };
     crate::core::StreamKernel::ALL
         .iter()
-        .position(|k| k.name() == kernel)
-        .unwrap_or(usize::MAX)
+        .position(|k| k.name() == base)
+        .map_or(usize::MAX, |at| 2 * at + streaming)
 }
