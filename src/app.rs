@@ -30,7 +30,8 @@ pub fn main() -> i32 {
         Err(e) => {
             // A failed check was already printed while the communicator was alive.
             // Usage errors are the same on every rank: print them once.
-            let printed = e.downcast_ref::<crate::error::CheckFailed>().is_some();
+            let printed = e.downcast_ref::<crate::error::CheckFailed>().is_some()
+                || e.downcast_ref::<crate::error::RunInterrupted>().is_some();
             if !printed && (!quiet_rank || exit_code(&e) != 2) {
                 eprintln!("clusterbench: error: {e:#}");
             }
@@ -232,6 +233,14 @@ fn with_abort_on_error(
         Err(e) if e.downcast_ref::<crate::error::CheckFailed>().is_some() => {
             if comm.rank() == 0 {
                 eprintln!("clusterbench: error: {e:#}");
+            }
+            comm.barrier();
+            Err(e)
+        }
+        // An interrupt too is agreed by all ranks, after a measurement they all finished.
+        Err(e) if e.downcast_ref::<crate::error::RunInterrupted>().is_some() => {
+            if comm.rank() == 0 {
+                eprintln!("clusterbench: {e:#}");
             }
             comm.barrier();
             Err(e)

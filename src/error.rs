@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success, 1 a measurement failed its correctness check (results
 //! are still written), 2 bad input (command line, suite file, datatype/op mismatch)
-//! or a backend that was asked for and is not present.
+//! or a backend that was asked for and is not present, 130 (SIGINT) or 143 (SIGTERM)
+//! a run interrupted with its results written.
 
 use thiserror::Error;
 
@@ -28,6 +29,17 @@ pub struct CheckFailed {
     pub path: String,
 }
 
+/// A signal stopped the run after a measurement every rank finished; what was
+/// measured was written. Exit code 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+#[derive(Debug, Error)]
+#[error("interrupted by {signal_name}: {records} measurements kept in {path}")]
+pub struct RunInterrupted {
+    pub signal: i32,
+    pub signal_name: String,
+    pub records: usize,
+    pub path: String,
+}
+
 /// A decision tool's verdict is negative (a regression, a failed claim): exit code 1.
 /// The report was already printed.
 #[derive(Debug, Error)]
@@ -36,7 +48,11 @@ pub struct VerdictFailed(pub String);
 
 /// Process exit code for an error chain.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<clap::Error>().is_some() {
+    if let Some(interrupted) = err.downcast_ref::<RunInterrupted>() {
+        128 + interrupted.signal
+    } else if err.downcast_ref::<UsageError>().is_some()
+        || err.downcast_ref::<clap::Error>().is_some()
+    {
         2
     } else {
         1

@@ -3,7 +3,7 @@
 //! the finish (status, reporters, exit verdict).
 
 use crate::core::Communicator;
-use crate::error::CheckFailed;
+use crate::error::{CheckFailed, RunInterrupted};
 use crate::options::RunOptions;
 use crate::probe::topology::Topology;
 use crate::render::plot::ChartReporter;
@@ -11,7 +11,7 @@ use crate::render::table::TableReporter;
 use crate::results::files::JsonReporter;
 use crate::results::reporter::Reporter;
 use crate::results::{self, Environment, Record, RunDocument, RunInfo, RunStatus, ToolInfo};
-use crate::runner::{watchdog, Faults, RunContext, RunSetup};
+use crate::runner::{interrupt, watchdog, Faults, RunContext, RunSetup};
 use anyhow::{anyhow, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -132,24 +132,29 @@ fn progress_bar(show: bool) -> ProgressBar {
     pb
 }
 
-/// Every benchmark of the run in order, until one fails; the records and the link
-/// matrix measured go into `document` either way.
+/// Every benchmark of the run in order, until one fails or all ranks agree on an
+/// interrupt (then `Ok(Some(signal))`); the records and the link matrix measured go
+/// into `document` either way.
 fn measure_all(
     ctx: &mut RunContext,
     options: &RunOptions,
     document: &mut RunDocument,
-) -> Result<()> {
+) -> Result<Option<i32>> {
     let registry = crate::bench::registry();
-    let mut result = Ok(());
+    let mut result = Ok(None);
     for cfg in &options.benches {
         let Some(bench) = registry.iter().find(|b| b.name() == cfg.name) else {
             result = Err(anyhow!("benchmark {} is not registered", cfg.name));
             break;
         };
-        if let Err(e) = ctx
+        let outcome = ctx
             .begin_bench(bench.name())
-            .and_then(|_| bench.run(cfg, ctx))
-        {
+            .and_then(|_| bench.run(cfg, ctx));
+        if ctx.interrupted.is_some() {
+            result = Ok(ctx.interrupted);
+            break;
+        }
+        if let Err(e) = outcome {
             result = Err(e.context(format!("benchmark {}", cfg.name)));
             break;
         }
@@ -163,7 +168,7 @@ fn measure_all(
 /// run's error.
 fn finish(
     mut document: RunDocument,
-    outcome: Result<()>,
+    outcome: Result<Option<i32>>,
     reporters: &mut [Box<dyn Reporter>],
     announce: bool,
 ) -> Result<RunDocument> {
@@ -175,8 +180,9 @@ fn finish(
     document.run.finished_at = Some(now_rfc3339());
     document.run.status = match (&outcome, failed) {
         (Err(_), _) => RunStatus::Aborted,
-        (Ok(()), 0) => RunStatus::Completed,
-        (Ok(()), _) => RunStatus::CheckFailed,
+        (Ok(Some(_)), _) => RunStatus::Interrupted,
+        (Ok(None), 0) => RunStatus::Completed,
+        (Ok(None), _) => RunStatus::CheckFailed,
     };
     let mut paths = Vec::new();
     for r in reporters.iter_mut() {
@@ -184,15 +190,24 @@ fn finish(
             paths.push(p);
         }
     }
-    outcome?;
+    let written = paths
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if let Some(signal) = outcome? {
+        return Err(RunInterrupted {
+            signal,
+            signal_name: interrupt::signal_name(signal),
+            records: document.records.len(),
+            path: written,
+        }
+        .into());
+    }
     if failed > 0 {
         return Err(CheckFailed {
             failed,
             total: document.records.len(),
-            path: paths
-                .first()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            path: written,
         }
         .into());
     }
@@ -249,6 +264,9 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
         r.begin(&document)?;
     }
 
+    // From here on a first SIGINT or SIGTERM ends the run after the measurement under
+    // way, with everything measured written.
+    let interrupt = interrupt::Interrupt::install().context("catching SIGINT and SIGTERM")?;
     let progress = progress_bar(is_root && !options.quiet);
     let watchdog = options.timeout_s.map(|t| {
         watchdog::Watchdog::start(
@@ -277,6 +295,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
                 stall_rank: options.stall_rank,
                 late_rank: options.late_rank,
             },
+            interrupt,
         };
         let mut ctx = RunContext::new(setup, &mut reporters, &progress);
         measure_all(&mut ctx, options, &mut document)

@@ -96,6 +96,9 @@ pub enum RunStatus {
     CheckFailed,
     /// Stopped by an error before the end.
     Aborted,
+    /// Stopped by SIGINT or SIGTERM after a measurement every rank finished; the
+    /// records are those measured until then.
+    Interrupted,
 }
 
 /// One measured point.

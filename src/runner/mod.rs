@@ -1,5 +1,6 @@
 //! Runs benchmarks: warm-up, timing, the slowest rank per iteration, checks, reporting.
 
+pub mod interrupt;
 pub mod nodes;
 pub mod watchdog;
 
@@ -77,6 +78,8 @@ pub struct RunSetup<'a> {
     pub peers: (usize, usize),
     pub window: usize,
     pub faults: Faults,
+    /// SIGINT/SIGTERM as this process saw them.
+    pub interrupt: interrupt::Interrupt,
 }
 
 /// Everything a benchmark needs while it runs.
@@ -101,6 +104,9 @@ pub struct RunContext<'a> {
     operations_started: u64,
     /// The node x node link matrix, when `links` ran.
     pub links: Option<results::links::LinkMatrix>,
+    interrupt: interrupt::Interrupt,
+    /// The signal every rank agreed to stop for, after the last measurement.
+    pub interrupted: Option<i32>,
 }
 
 impl<'a> RunContext<'a> {
@@ -125,6 +131,8 @@ impl<'a> RunContext<'a> {
             window: setup.window,
             operations_started: 0,
             links: None,
+            interrupt: setup.interrupt,
+            interrupted: None,
         }
     }
 
@@ -257,7 +265,11 @@ impl<'a> RunContext<'a> {
         } else {
             Vec::new()
         };
+        // This rank's interrupt vote rides on the reduction of the samples, so that all
+        // ranks agree on it without another collective.
+        samples.push(self.interrupt.vote());
         self.comm.max_f64(&mut samples)?;
+        self.interrupted = samples.pop().and_then(interrupt::agreed_signal);
 
         let check = if iters.check {
             op += 1;
@@ -311,7 +323,10 @@ impl<'a> RunContext<'a> {
             timing: Some(workload.timing()),
         };
         self.emit(record.clone())?;
-        Ok(record)
+        match self.interrupted {
+            Some(signal) => Err(interrupt::Interrupted { signal }.into()),
+            None => Ok(record),
+        }
     }
 
     /// Reports the link matrix (streamed to disk at once).

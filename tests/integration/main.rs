@@ -13,6 +13,7 @@ mod decisions_mpi;
 mod faults;
 mod golden;
 mod gpu_validate;
+mod interrupt;
 mod model_regimes;
 #[cfg(feature = "mpi")]
 mod mpi;
