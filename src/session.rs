@@ -2,6 +2,7 @@
 //! backend, environment), the run id every rank agrees on, the benchmark loop, and
 //! the finish (status, reporters, exit verdict).
 
+use crate::core::Backend;
 use crate::core::Communicator;
 use crate::error::{CheckFailed, RunInterrupted};
 use crate::options::RunOptions;
@@ -11,9 +12,10 @@ use crate::render::table::TableReporter;
 use crate::results::files::JsonReporter;
 use crate::results::reporter::Reporter;
 use crate::results::{self, Environment, Record, RunDocument, RunInfo, RunStatus, ToolInfo};
+use crate::runner::progress::Progress;
 use crate::runner::{interrupt, watchdog, Faults, RunContext, RunSetup};
 use anyhow::{anyhow, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 
 /// The reporters of a run on rank 0: the JSON files always, the table unless quiet,
 /// the charts last.
@@ -118,18 +120,25 @@ fn agree_identity(comm: &dyn Communicator, environment: &Environment) -> Result<
     })
 }
 
-/// The spinner on rank 0's terminal; hidden elsewhere and when quiet.
-fn progress_bar(show: bool) -> ProgressBar {
+/// The progress line: on rank 0's terminal only, unless quiet; with each benchmark's
+/// planned measurements, for the total and the time left.
+fn progress(show: bool, options: &RunOptions, ranks: usize, backend: &dyn Backend) -> Progress {
+    let show = show && std::io::stderr().is_terminal();
     if !show {
-        return ProgressBar::hidden();
+        return Progress::hidden();
     }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed}] {pos} measured · {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.enable_steady_tick(std::time::Duration::from_millis(200));
-    pb
+    let registry = crate::bench::registry();
+    let plan = options
+        .benches
+        .iter()
+        .map(|cfg| {
+            registry
+                .iter()
+                .find(|b| b.name() == cfg.name)
+                .and_then(|b| b.planned_work(cfg, ranks, backend))
+        })
+        .collect();
+    Progress::new(true, plan)
 }
 
 /// Every benchmark of the run in order, until one fails or all ranks agree on an
@@ -219,11 +228,60 @@ fn finish(
     Ok(document)
 }
 
+/// The run without the collectives that would measure nothing real on one rank, with
+/// the line that says why; `None` when nothing is left out. Unless named with --bench,
+/// every collective is left out; named, those that exist only in place (on one rank a
+/// no-op), while the others are measured out-of-place as local copies.
+fn without_one_rank_collectives(
+    options: &RunOptions,
+    ranks: usize,
+) -> Option<(RunOptions, String)> {
+    if ranks != 1 {
+        return None;
+    }
+    let skip = |name: &str| {
+        crate::bench::collectives().any(|c| {
+            c.name() == name && (!options.benches_named || !c.placements().contains(&false))
+        })
+    };
+    let (skipped, kept): (Vec<_>, Vec<_>) =
+        options.benches.iter().cloned().partition(|b| skip(&b.name));
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&str> = skipped.iter().map(|b| b.name.as_str()).collect();
+    names.dedup();
+    let why = if options.benches_named {
+        "in place only, which on one rank moves nothing"
+    } else {
+        "a collective on one rank measures no interconnect (run 2 or more ranks under mpirun, or name it with --bench for a local copy)"
+    };
+    let line = format!("{} on one rank: {why}", names.join(", "));
+    Some((
+        RunOptions {
+            benches: kept,
+            ..options.clone()
+        },
+        line,
+    ))
+}
+
 /// Runs a whole suite. On rank 0 returns the results document (written to disk).
 pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
     let topology = Topology::load()?;
     let (backend, backend_note) =
         crate::backend::select(options.backend, options.cuda_graph, options.gpus_per_rank)?;
+    let reduced = without_one_rank_collectives(options, comm.size() * backend.devices_per_rank());
+    if let Some((kept, line)) = &reduced {
+        if comm.rank() == 0 && !options.quiet && !kept.benches.is_empty() {
+            eprintln!("clusterbench: skipping {line}");
+        }
+    }
+    let options = reduced.as_ref().map_or(options, |(o, _)| o);
+    if options.benches.is_empty() {
+        let why = reduced.map(|(_, line)| line).unwrap_or_default();
+        return Err(crate::usage!("nothing to run: {why}"));
+    }
     for cfg in &options.benches {
         backend.check_config(cfg)?;
     }
@@ -267,7 +325,12 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     // From here on a first SIGINT or SIGTERM ends the run after the measurement under
     // way, with everything measured written.
     let interrupt = interrupt::Interrupt::install().context("catching SIGINT and SIGTERM")?;
-    let progress = progress_bar(is_root && !options.quiet);
+    let progress = progress(
+        is_root && !options.quiet,
+        options,
+        comm.size() * backend.devices_per_rank(),
+        backend.as_ref(),
+    );
     let watchdog = options.timeout_s.map(|t| {
         watchdog::Watchdog::start(
             std::time::Duration::from_secs_f64(t),

@@ -51,6 +51,17 @@ impl Benchmark for MemBw {
         }
     }
 
+    fn planned_work(
+        &self,
+        cfg: &BenchConfig,
+        _ranks: usize,
+        backend: &dyn crate::core::Backend,
+    ) -> Option<Vec<f64>> {
+        let bytes = array_bytes(cfg, backend.cache_bytes());
+        let work = |k: StreamKernel| (k.arrays_touched() * bytes) as f64;
+        Some(StreamKernel::ALL.into_iter().map(work).collect())
+    }
+
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         let bytes = array_bytes(cfg, ctx.backend.cache_bytes());
         let elements = (bytes / 8) as usize;

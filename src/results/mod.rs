@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 pub use environment::Environment;
 
 /// Version of this schema. Bumped on any change that an old reader could misread.
+/// (The run status `interrupted` came within version 3: a reader that does not know
+/// it refuses such a document rather than misreading it.)
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// The oldest schema version this build reads (version 2 added `per_node`, version 3
@@ -109,7 +111,8 @@ pub struct Record {
     pub benchmark: String,
     /// `cpu` or `cuda`.
     pub backend: String,
-    /// Number of ranks that took part.
+    /// Number of ranks that took part. A collective on one rank is a local copy (see
+    /// `Record::is_local_copy`), measured out-of-place only.
     pub ranks: u32,
     /// Number of distinct hosts among them.
     pub nodes: u32,
@@ -149,6 +152,14 @@ pub struct NodeTime {
 impl Record {
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// A collective on one rank: it moves data only within that rank's own memory (an
+    /// out-of-place call is a local copy, an in-place one does nothing), so its figures
+    /// say nothing about any interconnect. Such records are labelled `local copy` and
+    /// kept out of models, latency charts and bandwidth verdicts.
+    pub fn is_local_copy(&self) -> bool {
+        self.ranks == 1 && matches!(self.params, Params::Collective { .. })
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod interrupt;
 pub mod nodes;
+pub mod progress;
 pub mod watchdog;
 
 use crate::core::Communicator;
@@ -12,7 +13,7 @@ use crate::results::reporter::Reporter;
 use crate::results::{self, Check, Metric, Params, Record};
 use crate::stats::Summary;
 use anyhow::{anyhow, Result};
-use indicatif::ProgressBar;
+use progress::Progress;
 
 /// A figure derived from the time: `value = quantity / seconds / scale`.
 pub struct MetricSpec {
@@ -91,7 +92,7 @@ pub struct RunContext<'a> {
     /// Test-only switches that make this run misbehave on purpose.
     pub faults: Faults,
     reporters: &'a mut [Box<dyn Reporter>],
-    progress: &'a ProgressBar,
+    progress: &'a Progress,
     pub records: Vec<Record>,
     /// The host of every rank, in rank order (known on every rank).
     pub hosts: Vec<String>,
@@ -114,7 +115,7 @@ impl<'a> RunContext<'a> {
     pub fn new(
         setup: RunSetup<'a>,
         reporters: &'a mut [Box<dyn Reporter>],
-        progress: &'a ProgressBar,
+        progress: &'a Progress,
     ) -> Self {
         RunContext {
             comm: setup.comm,
@@ -153,8 +154,7 @@ impl<'a> RunContext<'a> {
 
     /// Shows what is being measured (terminal only).
     pub fn progress(&self, message: String) {
-        self.progress.set_message(message);
-        self.progress.inc(1);
+        self.progress.begin_case(message);
     }
 
     /// Tells the reporters that a benchmark starts.
@@ -163,6 +163,7 @@ impl<'a> RunContext<'a> {
         let nodes = self.nodes;
         let backend = self.backend.name();
         let progress = self.progress;
+        progress.begin_bench();
         for r in self.reporters.iter_mut() {
             progress.suspend(|| r.begin_bench(benchmark, backend, ranks, nodes))?;
         }
@@ -323,6 +324,7 @@ impl<'a> RunContext<'a> {
             timing: Some(workload.timing()),
         };
         self.emit(record.clone())?;
+        self.progress.case_done();
         match self.interrupted {
             Some(signal) => Err(interrupt::Interrupted { signal }.into()),
             None => Ok(record),
