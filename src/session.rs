@@ -122,7 +122,13 @@ fn agree_identity(comm: &dyn Communicator, environment: &Environment) -> Result<
 
 /// The progress line: on rank 0's terminal only, unless quiet; with each benchmark's
 /// planned measurements, for the total and the time left.
-fn progress(show: bool, options: &RunOptions, ranks: usize, backend: &dyn Backend) -> Progress {
+fn progress(
+    show: bool,
+    options: &RunOptions,
+    ranks: usize,
+    backend: &dyn Backend,
+    interrupt: &interrupt::Interrupt,
+) -> Progress {
     let show = show && std::io::stderr().is_terminal();
     if !show {
         return Progress::hidden();
@@ -138,7 +144,7 @@ fn progress(show: bool, options: &RunOptions, ranks: usize, backend: &dyn Backen
                 .and_then(|b| b.planned_work(cfg, ranks, backend))
         })
         .collect();
-    Progress::new(true, plan)
+    Progress::new(true, plan, interrupt)
 }
 
 /// Every benchmark of the run in order, until one fails or all ranks agree on an
@@ -249,8 +255,12 @@ fn without_one_rank_collectives(
     if skipped.is_empty() {
         return None;
     }
-    let mut names: Vec<&str> = skipped.iter().map(|b| b.name.as_str()).collect();
-    names.dedup();
+    let mut names: Vec<&str> = Vec::new();
+    for b in &skipped {
+        if !names.contains(&b.name.as_str()) {
+            names.push(&b.name);
+        }
+    }
     let why = if options.benches_named {
         "in place only, which on one rank moves nothing"
     } else {
@@ -330,6 +340,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
         options,
         comm.size() * backend.devices_per_rank(),
         backend.as_ref(),
+        &interrupt,
     );
     let watchdog = options.timeout_s.map(|t| {
         watchdog::Watchdog::start(

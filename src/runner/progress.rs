@@ -6,7 +6,8 @@
 //! straight line, seconds against work (bytes of a message, flops of a product), and
 //! the work of the measurements left, known from the plan, gives their time.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use super::interrupt::{signal_name, Interrupt};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,12 +34,24 @@ pub struct Progress {
 
 impl Progress {
     /// A progress line for `plan`, drawn on stderr when `show` (rank 0, not quiet, and
-    /// stderr a terminal).
-    pub fn new(show: bool, plan: Plan) -> Progress {
+    /// stderr a terminal). From the first tick after a signal it says that the run
+    /// stops after the measurement under way.
+    pub fn new(show: bool, plan: Plan, interrupt: &Interrupt) -> Progress {
         let bar = if show {
             let bar = ProgressBar::new_spinner();
+            let interrupt = interrupt.clone();
+            let stopping = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+                if let Some(signal) = interrupt.local_signal() {
+                    let _ = write!(
+                        w,
+                        " · {}: stopping after this measurement (again: at once)",
+                        signal_name(signal)
+                    );
+                }
+            };
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
+                ProgressStyle::with_template("{spinner} [{elapsed}] {msg}{stopping}")
+                    .map(|style| style.with_key("stopping", stopping))
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.enable_steady_tick(Duration::from_millis(200));
@@ -61,7 +74,7 @@ impl Progress {
 
     /// A progress line that draws nothing and knows no plan.
     pub fn hidden() -> Progress {
-        Progress::new(false, Vec::new())
+        Progress::new(false, Vec::new(), &Interrupt::default())
     }
 
     fn update(&self, change: impl FnOnce(&mut State)) {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 
 /// A child process that is killed if the test ends before it does.
-struct Running(Option<Child>);
+pub struct Running(Option<Child>);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -19,10 +19,10 @@ impl Drop for Running {
 }
 
 impl Running {
-    fn start(mut command: Command) -> Running {
+    pub fn start(mut command: Command) -> Running {
         Running(Some(
             command
-                .stdout(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
                 .expect("the run starts"),
@@ -33,13 +33,13 @@ impl Running {
         self.0.as_mut().expect("the run is still tracked")
     }
 
-    fn pid(&mut self) -> u32 {
+    pub fn pid(&mut self) -> u32 {
         self.child().id()
     }
 
     /// Waits until the run has streamed at least one record to its `.jsonl` file in
     /// `results`; fails if the run ends first.
-    fn wait_for_a_record(&mut self, results: &Path) {
+    pub fn wait_for_a_record(&mut self, results: &Path) {
         loop {
             if let Ok(Some(status)) = self.child().try_wait() {
                 panic!("the run ended ({status}) before it streamed a record");
@@ -52,13 +52,17 @@ impl Running {
     }
 
     /// The exit status and stderr.
-    fn finish(mut self) -> (ExitStatus, String) {
+    pub fn finish(self) -> (ExitStatus, String) {
+        let (status, _, stderr) = self.finish_with_stdout();
+        (status, stderr)
+    }
+
+    /// The exit status, stdout and stderr.
+    pub fn finish_with_stdout(mut self) -> (ExitStatus, String, String) {
         let child = self.0.take().expect("the run is still tracked");
         let out = child.wait_with_output().expect("the run ends");
-        (
-            out.status,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status, text(&out.stdout), text(&out.stderr))
     }
 }
 
@@ -79,7 +83,24 @@ fn streamed_records(results: &Path) -> usize {
         .sum()
 }
 
-fn signal(pid: u32, name: &str) {
+/// A child process of `parent` for which `wanted` holds.
+pub fn child_pid(parent: u32, wanted: impl Fn(u32) -> bool) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The parent is the 4th field, after the command name in parentheses.
+        let of: u32 = stat
+            .rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (of == parent && wanted(pid)).then_some(pid)
+    })
+}
+
+pub fn signal(pid: u32, name: &str) {
     let status = Command::new("kill")
         .args([format!("-{name}"), pid.to_string()])
         .status()

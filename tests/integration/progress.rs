@@ -62,3 +62,31 @@ fn a_terminal_shows_done_of_total_the_measurement_and_the_time_left() {
     let last = drawn.trim_end().rsplit(['\r', '\n']).next().unwrap_or("");
     assert!(last.contains("results written"), "{last:?}");
 }
+
+#[test]
+fn a_signal_is_acknowledged_on_the_terminal_at_once() {
+    use crate::interrupt::{child_pid, signal, Running};
+    let dir = tempdir();
+    // The process stalls for 4 s before its second measurement: the line must say
+    // what the signal does while nothing else moves.
+    let command = format!(
+        "exec {} run --bench membw --array-size 256K -n 2 --timeout 1 --debug-stall-rank 0 --output r > /dev/null",
+        bin().display()
+    );
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir.path());
+    let mut run = Running::start(script);
+    run.wait_for_a_record(&dir.path().join("r"));
+    let terminal = run.pid();
+    let pid = child_pid(terminal, |_| true).expect("the run under script");
+    signal(pid, "INT");
+    let (status, drawn, _) = run.finish_with_stdout();
+    assert_eq!(status.code(), Some(130), "{drawn}");
+    assert!(
+        drawn.contains("SIGINT: stopping after this measurement (again: at once)"),
+        "{drawn}"
+    );
+    assert!(drawn.contains("interrupted by SIGINT"), "{drawn}");
+}
