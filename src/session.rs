@@ -264,7 +264,7 @@ fn without_one_rank_collectives(
     let why = if options.benches_named {
         "in place only, which on one rank moves nothing"
     } else {
-        "a collective on one rank measures no interconnect (run 2 or more ranks under mpirun, or name it with --bench for a local copy)"
+        "a collective on one rank measures no interconnect (use 2 or more ranks: mpirun, or -g N on GPUs; or name it with --bench for a local copy)"
     };
     let line = format!("{} on one rank: {why}", names.join(", "));
     Some((
