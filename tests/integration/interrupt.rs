@@ -210,35 +210,26 @@ mod two_ranks {
     use super::*;
     use crate::mpi::mpirun;
 
-    /// A long sweep of short collectives on 2 ranks: 20 x (10 sizes x 4 datatypes x 4 ops
-    /// x 2 placements).
+    /// A long sweep on 2 ranks: 60 x (10 sizes x 2 placements) of 20,000 iterations,
+    /// each measurement at least a few hundredths of a second however fast the
+    /// machine, the sweep far longer than the tests wait.
     fn long_allreduce_run(dir: &Path) -> Command {
         let mut c = mpirun(2, dir);
-        c.args(["run", "--bench", &vec!["allreduce"; 20].join(",")])
-            .args(["-b", "8", "-e", "4K", "-d", "all", "-o", "all"])
-            .args(["-n", "500", "-w", "1", "-q", "--output", "r"]);
+        c.args(["run", "--bench", &vec!["allreduce"; 60].join(",")])
+            .args(["-b", "8", "-e", "4K", "-n", "20000", "-w", "1"])
+            .args(["-q", "--output", "r"]);
         c
     }
 
-    /// The process ids of `rank` among `launcher`'s children.
+    /// The process id of `rank` among `launcher`'s children.
     fn rank_pid(launcher: u32, rank: usize) -> Option<u32> {
         let marker = format!("OMPI_COMM_WORLD_RANK={rank}");
-        std::fs::read_dir("/proc").ok()?.find_map(|e| {
-            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The parent is the 4th field, after the command name in parentheses.
-            let parent: u32 = stat
-                .rsplit(')')
-                .next()?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-            let has_rank = environ
-                .split(|&b| b == 0)
-                .any(|var| var == marker.as_bytes());
-            (parent == launcher && has_rank).then_some(pid)
+        child_pid(launcher, |pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == marker.as_bytes())
+            })
         })
     }
 
@@ -269,7 +260,7 @@ mod two_ranks {
         let dir = tempdir();
         let results = dir.path().join("r");
         let mut command = long_allreduce_run(dir.path());
-        command.env("OMPI_MCA_odls_base_sigkill_timeout", "20");
+        command.env("OMPI_MCA_odls_base_sigkill_timeout", "10");
         let mut run = Running::start(command);
         run.wait_for_a_record(&results);
         signal(run.pid(), "TERM");
