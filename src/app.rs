@@ -238,6 +238,7 @@ fn bench_plan(cfg: &BenchConfig) -> String {
 fn agreed_by_all_ranks(e: &anyhow::Error) -> bool {
     e.downcast_ref::<crate::error::CheckFailed>().is_some()
         || e.downcast_ref::<crate::error::AgreedUsageError>().is_some()
+        || e.downcast_ref::<crate::error::RunInterrupted>().is_some()
 }
 
 /// In a job of several ranks, an error on one rank must end all of them (the others
@@ -252,6 +253,14 @@ fn with_abort_on_error(
         Err(e) if agreed_by_all_ranks(&e) => {
             if comm.rank() == 0 {
                 crate::errln!("clusterbench: error: {e:#}");
+            }
+            comm.barrier();
+            Err(e)
+        }
+        // An interrupt too is agreed by all ranks, after a measurement they all finished.
+        Err(e) if e.downcast_ref::<crate::error::RunInterrupted>().is_some() => {
+            if comm.rank() == 0 {
+                crate::errln!("clusterbench: {e:#}");
             }
             comm.barrier();
             Err(e)

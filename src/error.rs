@@ -4,7 +4,7 @@
 //! are still written) or a decision tool's verdict is negative, 2 bad input (command
 //! line, suite file, datatype/op mismatch) or a backend that was asked for and is not
 //! present, 3 a decision tool found nothing it could judge (`validate` measured no
-//! claim).
+//! claim), 130 (SIGINT) or 143 (SIGTERM) a run interrupted with its results written.
 
 use thiserror::Error;
 
@@ -37,6 +37,17 @@ pub struct CheckFailed {
     pub path: String,
 }
 
+/// A signal stopped the run after a measurement every rank finished; what was
+/// measured was written. Exit code 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+#[derive(Debug, Error)]
+#[error("interrupted by {signal_name}: {records} measurements kept in {path}")]
+pub struct RunInterrupted {
+    pub signal: i32,
+    pub signal_name: String,
+    pub records: usize,
+    pub path: String,
+}
+
 /// A decision tool's verdict is negative (a regression, a failed claim): exit code 1.
 /// The report was already printed.
 #[derive(Debug, Error)]
@@ -55,7 +66,9 @@ pub const NOTHING_MEASURED_EXIT_CODE: i32 = 3;
 
 /// Process exit code for an error chain.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<UsageError>().is_some()
+    if let Some(interrupted) = err.downcast_ref::<RunInterrupted>() {
+        128 + interrupted.signal
+    } else if err.downcast_ref::<UsageError>().is_some()
         || err.downcast_ref::<AgreedUsageError>().is_some()
         || err.downcast_ref::<clap::Error>().is_some()
     {

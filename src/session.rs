@@ -2,8 +2,9 @@
 //! backend, environment), the run id every rank agrees on, the benchmark loop, and
 //! the finish (status, reporters, exit verdict).
 
+use crate::core::Backend;
 use crate::core::Communicator;
-use crate::error::CheckFailed;
+use crate::error::{CheckFailed, RunInterrupted};
 use crate::options::RunOptions;
 use crate::probe::topology::Topology;
 use crate::render::plot::ChartReporter;
@@ -11,9 +12,10 @@ use crate::render::table::TableReporter;
 use crate::results::files::JsonReporter;
 use crate::results::reporter::Reporter;
 use crate::results::{self, Environment, Record, RunDocument, RunInfo, RunStatus, ToolInfo};
-use crate::runner::{watchdog, Faults, RunContext, RunSetup};
+use crate::runner::progress::Progress;
+use crate::runner::{interrupt, watchdog, Faults, RunContext, RunSetup};
 use anyhow::{anyhow, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 
 /// The reporters of a run on rank 0: the JSON files always, the table unless quiet,
 /// the charts last.
@@ -118,38 +120,56 @@ fn agree_identity(comm: &dyn Communicator, environment: &Environment) -> Result<
     })
 }
 
-/// The spinner on rank 0's terminal; hidden elsewhere and when quiet.
-fn progress_bar(show: bool) -> ProgressBar {
+/// The progress line: on rank 0's terminal only, unless quiet; with each benchmark's
+/// planned measurements, for the total and the time left.
+fn progress(
+    show: bool,
+    options: &RunOptions,
+    ranks: usize,
+    backend: &dyn Backend,
+    interrupt: &interrupt::Interrupt,
+) -> Progress {
+    let show = show && std::io::stderr().is_terminal();
     if !show {
-        return ProgressBar::hidden();
+        return Progress::hidden();
     }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed}] {pos} measured · {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.enable_steady_tick(std::time::Duration::from_millis(200));
-    pb
+    let registry = crate::bench::registry();
+    let plan = options
+        .benches
+        .iter()
+        .map(|cfg| {
+            registry
+                .iter()
+                .find(|b| b.name() == cfg.name)
+                .and_then(|b| b.planned_work(cfg, ranks, backend))
+        })
+        .collect();
+    Progress::new(true, plan, interrupt)
 }
 
-/// Every benchmark of the run in order, until one fails; the records and the link
-/// matrix measured go into `document` either way.
+/// Every benchmark of the run in order, until one fails or all ranks agree on an
+/// interrupt (then `Ok(Some(signal))`); the records and the link matrix measured go
+/// into `document` either way.
 fn measure_all(
     ctx: &mut RunContext,
     options: &RunOptions,
     document: &mut RunDocument,
-) -> Result<()> {
+) -> Result<Option<i32>> {
     let registry = crate::bench::registry();
-    let mut result = Ok(());
+    let mut result = Ok(None);
     for cfg in &options.benches {
         let Some(bench) = registry.iter().find(|b| b.name() == cfg.name) else {
             result = Err(anyhow!("benchmark {} is not registered", cfg.name));
             break;
         };
-        if let Err(e) = ctx
+        let outcome = ctx
             .begin_bench(bench.name())
-            .and_then(|_| bench.run(cfg, ctx))
-        {
+            .and_then(|_| bench.run(cfg, ctx));
+        if ctx.interrupted.is_some() {
+            result = Ok(ctx.interrupted);
+            break;
+        }
+        if let Err(e) = outcome {
             result = Err(e.context(format!("benchmark {}", cfg.name)));
             break;
         }
@@ -163,7 +183,7 @@ fn measure_all(
 /// run's error.
 fn finish(
     mut document: RunDocument,
-    outcome: Result<()>,
+    outcome: Result<Option<i32>>,
     reporters: &mut [Box<dyn Reporter>],
     announce: bool,
 ) -> Result<RunDocument> {
@@ -175,8 +195,9 @@ fn finish(
     document.run.finished_at = Some(now_rfc3339());
     document.run.status = match (&outcome, failed) {
         (Err(_), _) => RunStatus::Aborted,
-        (Ok(()), 0) => RunStatus::Completed,
-        (Ok(()), _) => RunStatus::CheckFailed,
+        (Ok(Some(_)), _) => RunStatus::Interrupted,
+        (Ok(None), 0) => RunStatus::Completed,
+        (Ok(None), _) => RunStatus::CheckFailed,
     };
     let mut paths = Vec::new();
     for r in reporters.iter_mut() {
@@ -184,15 +205,24 @@ fn finish(
             paths.push(p);
         }
     }
-    outcome?;
+    let written = paths
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if let Some(signal) = outcome? {
+        return Err(RunInterrupted {
+            signal,
+            signal_name: interrupt::signal_name(signal),
+            records: document.records.len(),
+            path: written,
+        }
+        .into());
+    }
     if failed > 0 {
         return Err(CheckFailed {
             failed,
             total: document.records.len(),
-            path: paths
-                .first()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            path: written,
         }
         .into());
     }
@@ -204,11 +234,64 @@ fn finish(
     Ok(document)
 }
 
+/// The run without the collectives that would measure nothing real on one rank, with
+/// the line that says why; `None` when nothing is left out. Unless named with --bench,
+/// every collective is left out; named, those that exist only in place (on one rank a
+/// no-op), while the others are measured out-of-place as local copies.
+fn without_one_rank_collectives(
+    options: &RunOptions,
+    ranks: usize,
+) -> Option<(RunOptions, String)> {
+    if ranks != 1 {
+        return None;
+    }
+    let skip = |name: &str| {
+        crate::bench::collectives().any(|c| {
+            c.name() == name && (!options.benches_named || !c.placements().contains(&false))
+        })
+    };
+    let (skipped, kept): (Vec<_>, Vec<_>) =
+        options.benches.iter().cloned().partition(|b| skip(&b.name));
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for b in &skipped {
+        if !names.contains(&b.name.as_str()) {
+            names.push(&b.name);
+        }
+    }
+    let why = if options.benches_named {
+        "in place only, which on one rank moves nothing"
+    } else {
+        "a collective on one rank measures no interconnect (use 2 or more ranks: mpirun, or -g N on GPUs; or name it with --bench for a local copy)"
+    };
+    let line = format!("{} on one rank: {why}", names.join(", "));
+    Some((
+        RunOptions {
+            benches: kept,
+            ..options.clone()
+        },
+        line,
+    ))
+}
+
 /// Runs a whole suite. On rank 0 returns the results document (written to disk).
 pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument> {
     let topology = Topology::load()?;
     let (backend, fallback) =
         crate::backend::select(options.backend, options.cuda_graph, options.gpus_per_rank)?;
+    let reduced = without_one_rank_collectives(options, comm.size() * backend.devices_per_rank());
+    if let Some((kept, line)) = &reduced {
+        if comm.rank() == 0 && !options.quiet && !kept.benches.is_empty() {
+            crate::errln!("clusterbench: skipping {line}");
+        }
+    }
+    let options = reduced.as_ref().map_or(options, |(o, _)| o);
+    if options.benches.is_empty() {
+        let why = reduced.map(|(_, line)| line).unwrap_or_default();
+        return Err(crate::usage!("nothing to run: {why}"));
+    }
     for cfg in &options.benches {
         backend.check_config(cfg)?;
     }
@@ -256,7 +339,16 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
         r.begin(&document)?;
     }
 
-    let progress = progress_bar(is_root && !options.quiet);
+    // From here on a first SIGINT or SIGTERM ends the run after the measurement under
+    // way, with everything measured written.
+    let interrupt = interrupt::Interrupt::install().context("catching SIGINT and SIGTERM")?;
+    let progress = progress(
+        is_root && !options.quiet,
+        options,
+        comm.size() * backend.devices_per_rank(),
+        backend.as_ref(),
+        &interrupt,
+    );
     let watchdog = options.timeout_s.map(|t| {
         watchdog::Watchdog::start(
             std::time::Duration::from_secs_f64(t),
@@ -284,6 +376,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
                 stall_rank: options.stall_rank,
                 late_rank: options.late_rank,
             },
+            interrupt,
         };
         let mut ctx = RunContext::new(setup, &mut reporters, &progress);
         measure_all(&mut ctx, options, &mut document)

@@ -10,6 +10,63 @@ use crate::runner::{MetricSpec, RunContext};
 use crate::units::format_bytes;
 use anyhow::Result;
 
+/// One measurement of a sweep.
+struct SweepCase {
+    dtype: DType,
+    op: ReduceOp,
+    /// Elements per rank.
+    count: usize,
+    /// Bytes per rank.
+    msg_bytes: f64,
+    in_place: bool,
+}
+
+/// The measurements of a sweep, in order: sizes x datatypes x ops, out-of-place then
+/// in-place, as nccl-tests does.
+fn sweep_cases(
+    coll: &'static dyn Collective,
+    cfg: &BenchConfig,
+    ranks: usize,
+    backend: &dyn crate::core::Backend,
+) -> Vec<SweepCase> {
+    // A collective that does not reduce runs once per size, whatever -o says.
+    let ops = if coll.reduces() {
+        cfg.ops.clone()
+    } else {
+        vec![ReduceOp::Sum]
+    };
+    // On one rank an in-place call does nothing at all: only the out-of-place one, a
+    // local copy, is measured.
+    let placements: Vec<bool> = coll
+        .placements()
+        .iter()
+        .copied()
+        .filter(|&p| !p || (ranks > 1 && backend.supports_in_place(coll)))
+        .collect();
+    let mut cases = Vec::new();
+    for &dtype in &cfg.datatypes {
+        for &op in &ops {
+            for bytes in cfg.sizes() {
+                let (send, recv) = coll.counts(bytes as usize / dtype.size(), ranks);
+                let count = send.max(recv);
+                if send == 0 || recv == 0 {
+                    continue;
+                }
+                for &in_place in &placements {
+                    cases.push(SweepCase {
+                        dtype,
+                        op,
+                        count,
+                        msg_bytes: (count * dtype.size()) as f64,
+                        in_place,
+                    });
+                }
+            }
+        }
+    }
+    cases
+}
+
 /// Sweeps sizes x datatypes x ops, out-of-place then in-place, as nccl-tests does.
 pub fn run_sweep(
     coll: &'static dyn Collective,
@@ -22,57 +79,39 @@ pub fn run_sweep(
         timed: cfg.iters,
         check: cfg.check,
     };
-    // A collective that does not reduce runs once per size, whatever -o says.
-    let ops = if coll.reduces() {
-        cfg.ops.clone()
-    } else {
-        vec![ReduceOp::Sum]
-    };
-    for &dtype in &cfg.datatypes {
-        for &op in &ops {
-            for bytes in cfg.sizes() {
-                let (send, recv) = coll.counts(bytes as usize / dtype.size(), ranks);
-                let count = send.max(recv);
-                if send == 0 || recv == 0 {
-                    continue;
-                }
-                let msg_bytes = (count * dtype.size()) as f64;
-                let factor = coll.busbw_factor(ranks);
-                let placements = coll
-                    .placements()
-                    .iter()
-                    .filter(|&&p| !p || ctx.backend.supports_in_place(coll));
-                for &in_place in placements {
-                    ctx.progress(format!(
-                        "{} {} {} {} {}",
-                        coll.name(),
-                        format_bytes(msg_bytes as u64),
-                        dtype,
-                        op,
-                        if in_place { "in-place" } else { "out-of-place" }
-                    ));
-                    let case = CollectiveCase {
-                        dtype,
-                        op,
-                        count,
-                        in_place,
-                        corrupt: ctx.corrupt_here(),
-                    };
-                    let mut workload = ctx.backend.collective(coll, ctx.comm, case)?;
-                    let metrics = [
-                        MetricSpec::gbps("algbw", msg_bytes),
-                        MetricSpec::gbps("busbw", msg_bytes * factor),
-                    ];
-                    ctx.measure(
-                        coll.name(),
-                        params(coll, dtype, op, in_place, count, ranks),
-                        iters,
-                        workload.as_mut(),
-                        &metrics,
-                    )?;
-                }
+    let factor = coll.busbw_factor(ranks);
+    for c in sweep_cases(coll, cfg, ranks, ctx.backend) {
+        ctx.progress(format!(
+            "{} {} {} {} {}",
+            coll.name(),
+            format_bytes(c.msg_bytes as u64),
+            c.dtype,
+            c.op,
+            match (c.in_place, ranks) {
+                (true, _) => "in-place",
+                (false, 1) => "local copy",
+                (false, _) => "out-of-place",
             }
-        }
+        ));
+        let case = CollectiveCase {
+            dtype: c.dtype,
+            op: c.op,
+            count: c.count,
+            in_place: c.in_place,
+            corrupt: ctx.corrupt_here(),
+        };
+        let mut workload = ctx.backend.collective(coll, ctx.comm, case)?;
+        let metrics = [
+            MetricSpec::gbps("algbw", c.msg_bytes),
+            MetricSpec::gbps("busbw", c.msg_bytes * factor),
+        ];
+        ctx.measure(
+            coll.name(),
+            params(coll, c.dtype, c.op, c.in_place, c.count, ranks),
+            iters,
+            workload.as_mut(),
+            &metrics,
+        )?;
     }
     Ok(())
 }
@@ -116,6 +155,16 @@ impl crate::bench::Benchmark for CollectiveBench {
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         run_sweep(self.coll, cfg, ctx)
+    }
+
+    fn planned_work(
+        &self,
+        cfg: &BenchConfig,
+        ranks: usize,
+        backend: &dyn crate::core::Backend,
+    ) -> Option<Vec<f64>> {
+        let cases = sweep_cases(self.coll, cfg, ranks, backend);
+        Some(cases.iter().map(|c| c.msg_bytes).collect())
     }
 
     fn collective(&self) -> Option<&'static dyn Collective> {

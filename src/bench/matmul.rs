@@ -81,6 +81,30 @@ impl Benchmark for Matmul {
         })
     }
 
+    /// Each product's flops; a search's steps counted around its target (they are
+    /// centred on the best square size it finds).
+    fn planned_work(
+        &self,
+        cfg: &BenchConfig,
+        _ranks: usize,
+        _backend: &dyn crate::core::Backend,
+    ) -> Option<Vec<f64>> {
+        let mut work = Vec::new();
+        for _ in &cfg.datatypes {
+            for shape in &cfg.shapes {
+                let flops = |m: usize, n: usize, k: usize| 2.0 * m as f64 * n as f64 * k as f64;
+                if cfg.search && shape.label == "square" {
+                    let steps = search_steps(shape.m);
+                    work.extend(steps.iter().map(|&s| flops(s, s, s)));
+                    let inner = steps.iter().filter(|&&k| k != shape.m);
+                    work.extend(inner.map(|&k| flops(shape.m, shape.m, k)));
+                }
+                work.push(flops(shape.m, shape.n, shape.k));
+            }
+        }
+        Some(work)
+    }
+
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         let iters = Iterations {
             warmup: cfg.warmup_iters,

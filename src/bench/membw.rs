@@ -82,6 +82,24 @@ impl Benchmark for MemBw {
         })
     }
 
+    fn planned_work(
+        &self,
+        cfg: &BenchConfig,
+        _ranks: usize,
+        backend: &dyn crate::core::Backend,
+    ) -> Option<Vec<f64>> {
+        let bytes = array_bytes(cfg, backend.cache_bytes());
+        let work = |k: StreamKernel| (k.arrays_touched() * bytes) as f64;
+        // Each writing kernel is measured again with streaming stores where offered.
+        let twice = |k: &StreamKernel| k.writes() && backend.offers_streaming_stores();
+        Some(
+            StreamKernel::ALL
+                .into_iter()
+                .flat_map(|k| std::iter::repeat_n(work(k), if twice(&k) { 2 } else { 1 }))
+                .collect(),
+        )
+    }
+
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
         let bytes = array_bytes(cfg, ctx.backend.cache_bytes());
         let elements = (bytes / 8) as usize;

@@ -56,6 +56,17 @@ pub trait Benchmark: Sync {
     fn footprint(&self, _cfg: &BenchConfig, _at: Placement) -> Option<Footprint<'static>> {
         None
     }
+    /// The work of each measurement `run` will make with `cfg` on `ranks` ranks, in
+    /// order (bytes, flops: what its time grows with), for the progress line's total and
+    /// time left; `None` when not known beforehand.
+    fn planned_work(
+        &self,
+        _cfg: &BenchConfig,
+        _ranks: usize,
+        _backend: &dyn crate::core::Backend,
+    ) -> Option<Vec<f64>> {
+        None
+    }
     /// The collective this benchmark sweeps, if it sweeps one.
     fn collective(&self) -> Option<&'static dyn Collective> {
         None

@@ -198,6 +198,11 @@ pub trait Backend {
     /// host's last-level caches for the CPU, the GPU's L2 for CUDA), if known: default
     /// array sizes are a multiple of it, so the arrays cannot stay cached.
     fn cache_bytes(&self) -> Option<u64>;
+    /// Whether its STREAM arrays offer streaming-store kernels (see
+    /// [`StreamWorkload::offers_streaming_stores`]), known before any is allocated.
+    fn offers_streaming_stores(&self) -> bool {
+        false
+    }
     /// A GPU copy of `bytes` (the `gpumem` benchmark); only GPU backends have them.
     fn copy(&self, kind: CopyKind, _bytes: usize) -> Result<CopyWorkload> {
         Err(UsageError::new(format!(

@@ -24,6 +24,9 @@ pub struct RunOptions {
     pub suite: Option<String>,
     pub backend: BackendChoice,
     pub benches: Vec<BenchConfig>,
+    /// The benchmarks were named with --bench (not only taken from a suite).
+    #[serde(skip)]
+    pub benches_named: bool,
     #[schemars(with = "String")]
     pub output_dir: PathBuf,
     #[serde(skip)]
@@ -366,6 +369,7 @@ impl RunOptions {
             suite: suite.map(|s| s.0),
             backend: args.backend,
             benches,
+            benches_named: !wanted.is_empty(),
             output_dir: args.output.clone(),
             quiet: args.quiet,
             corrupt_rank: args.debug_corrupt_rank,

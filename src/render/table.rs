@@ -55,7 +55,11 @@ pub fn row(r: &Record) -> String {
             count,
             dtype.name(),
             op.map(|o| o.name()).unwrap_or("none"),
-            if *in_place { "in" } else { "out" },
+            match (in_place, r.is_local_copy()) {
+                (_, true) => "local",
+                (true, false) => "in",
+                (false, false) => "out",
+            },
             t.median * 1e6,
             t.min * 1e6,
             metric(r, "algbw"),
@@ -246,6 +250,12 @@ impl<W: Write> Reporter for TableReporter<W> {
             self.out,
             "#\n# {benchmark} ({backend}, {ranks} rank(s), {nodes} node(s))"
         )?;
+        if ranks == 1 && crate::bench::collectives().any(|c| c.name() == benchmark) {
+            writeln!(
+                self.out,
+                "# local copy: on one rank no data moves between ranks; not a measurement of any interconnect"
+            )?;
+        }
         writeln!(self.out, "{}", header(benchmark))?;
         Ok(())
     }

@@ -98,7 +98,8 @@ pub enum RunStatus {
     CheckFailed,
     /// Stopped by an error before the end.
     Aborted,
-    /// Stopped by SIGINT or SIGTERM; the records measured before it are kept.
+    /// Stopped by SIGINT or SIGTERM after a measurement every rank finished; the
+    /// records are those measured until then.
     Interrupted,
 }
 
@@ -110,7 +111,8 @@ pub struct Record {
     pub benchmark: String,
     /// `cpu` or `cuda`.
     pub backend: String,
-    /// Number of ranks that took part.
+    /// Number of ranks that took part. A collective on one rank is a local copy (see
+    /// `Record::is_local_copy`), measured out-of-place only.
     pub ranks: u32,
     /// Number of distinct hosts among them.
     pub nodes: u32,
@@ -150,6 +152,14 @@ pub struct NodeTime {
 impl Record {
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// A collective on one rank: it moves data only within that rank's own memory (an
+    /// out-of-place call is a local copy, an in-place one does nothing), so its figures
+    /// say nothing about any interconnect. Such records are labelled `local copy` and
+    /// kept out of models, latency charts and bandwidth verdicts.
+    pub fn is_local_copy(&self) -> bool {
+        self.ranks == 1 && matches!(self.params, Params::Collective { .. })
     }
 }
 

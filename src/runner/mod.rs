@@ -1,6 +1,8 @@
 //! Runs benchmarks: warm-up, timing, the slowest rank per iteration, checks, reporting.
 
+pub mod interrupt;
 pub mod nodes;
+pub mod progress;
 pub mod watchdog;
 
 use crate::core::Communicator;
@@ -11,7 +13,7 @@ use crate::results::reporter::Reporter;
 use crate::results::{self, Check, Metric, Params, Record};
 use crate::stats::Summary;
 use anyhow::{anyhow, Result};
-use indicatif::ProgressBar;
+use progress::Progress;
 
 /// A figure derived from the time: `value = quantity / seconds / scale`.
 pub struct MetricSpec {
@@ -77,6 +79,8 @@ pub struct RunSetup<'a> {
     pub peers: (usize, usize),
     pub window: usize,
     pub faults: Faults,
+    /// SIGINT/SIGTERM as this process saw them.
+    pub interrupt: interrupt::Interrupt,
 }
 
 /// Everything a benchmark needs while it runs.
@@ -88,7 +92,7 @@ pub struct RunContext<'a> {
     /// Test-only switches that make this run misbehave on purpose.
     pub faults: Faults,
     reporters: &'a mut [Box<dyn Reporter>],
-    progress: &'a ProgressBar,
+    progress: &'a Progress,
     pub records: Vec<Record>,
     /// The host of every rank, in rank order (known on every rank).
     pub hosts: Vec<String>,
@@ -101,6 +105,9 @@ pub struct RunContext<'a> {
     operations_started: u64,
     /// The node x node link matrix, when `links` ran.
     pub links: Option<results::links::LinkMatrix>,
+    interrupt: interrupt::Interrupt,
+    /// The signal every rank agreed to stop for, after the last measurement.
+    pub interrupted: Option<i32>,
 }
 
 impl<'a> RunContext<'a> {
@@ -108,7 +115,7 @@ impl<'a> RunContext<'a> {
     pub fn new(
         setup: RunSetup<'a>,
         reporters: &'a mut [Box<dyn Reporter>],
-        progress: &'a ProgressBar,
+        progress: &'a Progress,
     ) -> Self {
         RunContext {
             comm: setup.comm,
@@ -125,6 +132,8 @@ impl<'a> RunContext<'a> {
             window: setup.window,
             operations_started: 0,
             links: None,
+            interrupt: setup.interrupt,
+            interrupted: None,
         }
     }
 
@@ -145,8 +154,7 @@ impl<'a> RunContext<'a> {
 
     /// Shows what is being measured (terminal only).
     pub fn progress(&self, message: String) {
-        self.progress.set_message(message);
-        self.progress.inc(1);
+        self.progress.begin_case(message);
     }
 
     /// Tells the reporters that a benchmark starts.
@@ -155,6 +163,7 @@ impl<'a> RunContext<'a> {
         let nodes = self.nodes;
         let backend = self.backend.name();
         let progress = self.progress;
+        progress.begin_bench();
         for r in self.reporters.iter_mut() {
             progress.suspend(|| r.begin_bench(benchmark, backend, ranks, nodes))?;
         }
@@ -257,7 +266,11 @@ impl<'a> RunContext<'a> {
         } else {
             Vec::new()
         };
+        // This rank's interrupt vote rides on the reduction of the samples, so that all
+        // ranks agree on it without another collective.
+        samples.push(self.interrupt.vote());
         self.comm.max_f64(&mut samples)?;
+        self.interrupted = samples.pop().and_then(interrupt::agreed_signal);
 
         let check = if iters.check {
             op += 1;
@@ -311,7 +324,11 @@ impl<'a> RunContext<'a> {
             timing: Some(workload.timing()),
         };
         self.emit(record.clone())?;
-        Ok(record)
+        self.progress.case_done();
+        match self.interrupted {
+            Some(signal) => Err(interrupt::Interrupted { signal }.into()),
+            None => Ok(record),
+        }
     }
 
     /// Reports the link matrix (streamed to disk at once).

@@ -146,13 +146,21 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
 
 pub fn model(args: &ModelArgs) -> Result<()> {
     let mut fits = Vec::new();
+    let mut local_copies = false;
     for p in &args.results {
-        fits.extend(model::fit_collectives(&read_results(p)?));
+        let doc = read_results(p)?;
+        local_copies |= doc.records.iter().any(|r| r.is_local_copy());
+        fits.extend(model::fit_collectives(&doc));
     }
     if fits.is_empty() {
-        return Err(UsageError::new(
-            "no collective sweep of three or more sizes in these results: nothing to fit",
-        )
+        return Err(UsageError::new(format!(
+            "no collective sweep of three or more sizes in these results: nothing to fit{}",
+            if local_copies {
+                " (collectives on one rank are local copies, left out)"
+            } else {
+                ""
+            }
+        ))
         .into());
     }
     if args.format == OutputFormat::Json {

@@ -162,7 +162,8 @@ pub fn compare(
     let mut only_in_baseline = Vec::new();
     for b in &baseline.records {
         let key = match_key(b);
-        if !seen.insert(key.clone()) || is_ref(b) {
+        // A local copy (a collective on one rank) measures no interconnect: no verdict.
+        if !seen.insert(key.clone()) || is_ref(b) || b.is_local_copy() {
             continue;
         }
         let Some(c) = cand_by_key.get(&key) else {
@@ -220,6 +221,7 @@ pub fn compare(
         .iter()
         .filter(|r| {
             !is_ref(r)
+                && !r.is_local_copy()
                 && !baseline
                     .records
                     .iter()

@@ -72,7 +72,7 @@ pub fn fit_collectives(doc: &RunDocument) -> Vec<CollectiveFit> {
             ..
         } = &r.params
         {
-            if !r.check.passed || *bytes == 0 {
+            if !r.check.passed || *bytes == 0 || r.is_local_copy() {
                 continue;
             }
             let key = (

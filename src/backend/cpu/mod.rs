@@ -70,6 +70,10 @@ impl Backend for CpuBackend {
         self.llc_bytes
     }
 
+    fn offers_streaming_stores(&self) -> bool {
+        stream::offers_streaming_stores()
+    }
+
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>> {
         Ok(Box::new(CpuStream::new(
             self.pool.clone(),

@@ -172,6 +172,11 @@ fn stream_dot(a: &[f64], b: &[f64]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
+/// Whether this machine has the streaming-store kernels.
+pub(super) fn offers_streaming_stores() -> bool {
+    stream_nt::offered()
+}
+
 impl StreamWorkload for CpuStream {
     fn select(&mut self, kernel: StreamKernel) {
         self.kernel = kernel;
@@ -180,7 +185,7 @@ impl StreamWorkload for CpuStream {
     }
 
     fn offers_streaming_stores(&self) -> bool {
-        stream_nt::offered()
+        offers_streaming_stores()
     }
 
     fn select_stores(&mut self, stores: StreamStores) -> bool {

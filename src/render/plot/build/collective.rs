@@ -115,11 +115,20 @@ pub(super) fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedCh
         }
     }
 
+    // Latency charts leave out local copies (collectives on one rank): no interconnect.
+    let records: Vec<(&Source, &Record)> = records
+        .into_iter()
+        .filter(|(_, r)| !r.is_local_copy())
+        .collect();
     let mut b = SeriesBuilder::default();
     for (s, r) in &records {
         if let Some((bytes, variant)) = collective_key(r) {
             b.push(line_label(s, r, &variant), bytes as f64, r.time_s.median);
         }
+    }
+    let series = b.finish();
+    if series.is_empty() {
+        return out;
     }
     out.push(NamedChart {
         name: format!("{bench}-time"),
@@ -133,7 +142,7 @@ pub(super) fn collective_charts(bench: &str, sources: &[&Source]) -> Vec<NamedCh
             x_scale: Scale::Log2Bytes,
             y_scale: Scale::Log10Seconds,
             categories: Vec::new(),
-            series: b.finish(),
+            series,
             peak: None,
             bands: Vec::new(),
         }),
