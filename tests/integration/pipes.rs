@@ -88,7 +88,7 @@ fn printing_commands_end_quietly_when_the_reader_goes_away() {
         #[cfg(feature = "cuda")]
         &["cuda-check"],
         &["run", "--dry-run", "--suite", "quick"],
-        &["model", BASELINE],
+        &["export", BASELINE],
         &[
             "validate",
             BASELINE,
