@@ -283,6 +283,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
                     .filter(|_| options.slow_rank.is_none_or(|r| r == comm.rank())),
                 stall_rank: options.stall_rank,
                 late_rank: options.late_rank,
+                latency_rank: options.latency_rank,
             },
         };
         let mut ctx = RunContext::new(setup, &mut reporters, &progress);

@@ -34,6 +34,8 @@ mod schema;
 mod search;
 #[cfg(feature = "mpi")]
 mod simcluster;
+#[cfg(feature = "mpi")]
+mod simcluster_links;
 mod single;
 mod stub_driver;
 mod trend;
