@@ -66,7 +66,12 @@ pub fn gather_environment(
         library_version: v,
         world_size: comm.size() as u32,
     });
-    Ok(Environment { hosts, ranks, mpi })
+    Ok(Environment {
+        hosts,
+        ranks,
+        mpi,
+        collective_settings: crate::probe::host::collective_settings(),
+    })
 }
 
 fn now_rfc3339() -> String {

@@ -29,6 +29,8 @@ mod osu_p2p;
 mod p2p_links;
 mod parser_props;
 mod pipes;
+#[cfg(feature = "mpi")]
+mod predict_calibration;
 mod report;
 mod schema;
 mod search;
