@@ -38,6 +38,8 @@ mod search;
 mod simcluster;
 #[cfg(feature = "mpi")]
 mod simcluster_links;
+#[cfg(feature = "mpi")]
+mod simcluster_teardown;
 mod single;
 mod stub_driver;
 mod trend;
