@@ -6,7 +6,8 @@
 #   scripts/simcluster.sh [options] -- COMMAND...
 #
 # sets up the nodes, runs COMMAND on this machine with these variables set, and tears
-# everything down when COMMAND ends, fails or is interrupted:
+# everything down (namespaces, links, and the Open MPI session directories the nodes
+# leave in /tmp) when COMMAND ends, fails or is interrupted:
 #   SIM_MPIRUN   an mpirun command line (words) that starts ranks on the nodes, one slot
 #                per node by default: "$SIM_MPIRUN" -np 4 clusterbench run ...
 #   SIM_NODES    the node (namespace and host) names, space-separated
@@ -60,6 +61,11 @@ teardown() {
         ip netns pids "$(node "$i")" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
         ip netns del "$(node "$i")" 2>/dev/null || true
         ip link del "${PREFIX}h$i" 2>/dev/null || true
+        # The session directories of Open MPI (ompi.HOST.UID; prte.HOST.UID from
+        # version 5) that the node's killed daemons and ranks leave in the shared /tmp:
+        # named after the node's hostname, so only this cluster's are removed.
+        rm -rf "${TMPDIR:-/tmp}/ompi.$(node "$i")."* "${TMPDIR:-/tmp}/prte.$(node "$i")."* \
+            /tmp/ompi."$(node "$i")".* /tmp/prte."$(node "$i")".* 2>/dev/null || true
     done
     ip link del "$BR" 2>/dev/null || true
     [[ -n $WORK ]] && rm -rf "$WORK"

@@ -460,6 +460,10 @@ pub struct RunArgs {
         requires = "debug_slowdown"
     )]
     pub debug_slow_rank: Option<usize>,
+    /// Test-only: this rank waits before each send of the links latency test (a node
+    /// whose link adds latency).
+    #[arg(long = "debug-latency-rank", hide = true, value_name = "RANK")]
+    pub debug_latency_rank: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -604,6 +608,10 @@ pub struct LinksArgs {
     /// Test-only: this rank stalls before its second measurement.
     #[arg(long = "debug-stall-rank", hide = true, value_name = "RANK")]
     pub debug_stall_rank: Option<usize>,
+    /// Test-only: this rank waits before each send of the latency test (a node whose
+    /// link adds latency).
+    #[arg(long = "debug-latency-rank", hide = true, value_name = "RANK")]
+    pub debug_latency_rank: Option<usize>,
 }
 
 impl LinksArgs {
@@ -628,6 +636,7 @@ impl LinksArgs {
         args.timeout = self.timeout;
         args.debug_corrupt_rank = self.debug_corrupt_rank;
         args.debug_stall_rank = self.debug_stall_rank;
+        args.debug_latency_rank = self.debug_latency_rank;
         args
     }
 }

@@ -68,7 +68,12 @@ pub fn gather_environment(
         library_version: v,
         world_size: comm.size() as u32,
     });
-    Ok(Environment { hosts, ranks, mpi })
+    Ok(Environment {
+        hosts,
+        ranks,
+        mpi,
+        collective_settings: crate::probe::host::collective_settings(),
+    })
 }
 
 fn now_rfc3339() -> String {
@@ -375,6 +380,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
                     .filter(|_| options.slow_rank.is_none_or(|r| r == comm.rank())),
                 stall_rank: options.stall_rank,
                 late_rank: options.late_rank,
+                latency_rank: options.latency_rank,
             },
             interrupt,
         };

@@ -101,6 +101,7 @@ impl Benchmark for PointToPoint {
                     window,
                     pair: (a, b),
                     corrupt: ctx.faults.corrupt_rank == Some(a),
+                    send_delay: None,
                 };
                 let mut workload = ctx.backend.point_to_point(ctx.comm, case)?;
                 let params = point_to_point_params(ctx, &case);

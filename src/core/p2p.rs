@@ -61,6 +61,9 @@ pub struct P2pCase {
     pub pair: (usize, usize),
     /// Test-only: the first rank corrupts one byte of what it sends before the check.
     pub corrupt: bool,
+    /// Test-only: this rank waits this long before each latency-test send, as if its
+    /// link added the delay (a slow node where the kernel has no netem to make one).
+    pub send_delay: Option<std::time::Duration>,
 }
 
 /// The window for `bytes`-byte messages: at most `window`, and at most 64 MiB in flight.
@@ -142,6 +145,13 @@ pub fn role(rank: usize, case: &P2pCase) -> Option<(usize, bool)> {
     }
 }
 
+/// The test-only delay before a latency-test send.
+fn pause(delay: Option<std::time::Duration>) {
+    if let Some(d) = delay {
+        std::thread::sleep(d);
+    }
+}
+
 /// The message `rank` sends: `bytes` of [`pattern`], the first byte changed when
 /// `corrupt`.
 pub fn message(rank: usize, bytes: usize, corrupt: bool) -> Vec<u8> {
@@ -186,13 +196,16 @@ impl<E: P2pEndpoint> P2pWorkload<E> {
         };
         let window = self.case.window;
         let e = &mut self.endpoint;
+        let delay = self.case.send_delay;
         match (self.case.mode, first) {
             (P2pMode::Latency, true) => {
+                pause(delay);
                 e.send(peer)?;
                 e.recv(peer)
             }
             (P2pMode::Latency, false) => {
                 e.recv(peer)?;
+                pause(delay);
                 e.send(peer)
             }
             (P2pMode::Bandwidth, true) => {
@@ -251,11 +264,14 @@ impl<E: P2pEndpoint> Workload for P2pWorkload<E> {
     fn run_timed(&mut self, iterations: u32, record: &mut dyn FnMut(f64)) -> Result<()> {
         match (self.role, self.case.mode) {
             (Some((peer, true)), P2pMode::Latency) if self.endpoint.marks_sends() => {
+                let delay = self.case.send_delay;
                 let e = &mut self.endpoint;
+                pause(delay);
                 e.send(peer)?;
                 let mut mark = Instant::now();
                 e.recv(peer)?;
                 for _ in 0..iterations {
+                    pause(delay);
                     e.send(peer)?;
                     let sent = Instant::now();
                     record(sent.duration_since(mark).as_secs_f64() / 2.0);
@@ -375,6 +391,7 @@ mod tests {
             window: 4,
             pair: (2, 0),
             corrupt: false,
+            send_delay: None,
         };
         let peer = if rank == 2 { 0 } else { 2 };
         P2pWorkload::new(rank, case, |bytes, slots| {

@@ -433,6 +433,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             hosts,
             ranks: rank_infos,
             mpi: None,
+            collective_settings: None,
         },
         records,
         links: None,

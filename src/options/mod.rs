@@ -47,6 +47,9 @@ pub struct RunOptions {
     /// Test-only: the rank that comes late to its second measurement.
     #[serde(skip)]
     pub late_rank: Option<usize>,
+    /// Test-only: the rank whose links latency-test sends are delayed.
+    #[serde(skip)]
+    pub latency_rank: Option<usize>,
     /// Watchdog limit per measurement, in seconds (`None`: no watchdog).
     pub timeout_s: Option<f64>,
     /// Ranks of the point-to-point benchmark.
@@ -397,6 +400,7 @@ impl RunOptions {
             slow_rank: args.debug_slow_rank,
             stall_rank: args.debug_stall_rank,
             late_rank: args.debug_late_rank,
+            latency_rank: args.debug_latency_rank,
             timeout_s: timeout_of(args.timeout)?,
             peers: peers_of(&args.peers)?,
             peers_given: !args.peers.is_empty(),

@@ -90,3 +90,11 @@ pub fn local_rank(
         gpus: if gpus_per_rank > 1 { gpus } else { Vec::new() },
     }
 }
+
+/// The collective algorithm settings in this process's environment.
+pub fn collective_settings() -> Option<crate::results::environment::CollectiveSettings> {
+    // vars() would panic on a variable that is not Unicode; such a one is skipped.
+    let vars = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    crate::results::environment::CollectiveSettings::of(vars)
+}

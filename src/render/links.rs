@@ -1,6 +1,6 @@
 //! The link matrix as text: node x node bandwidth and latency, then the flags.
 
-use crate::results::links::LinkMatrix;
+use crate::results::links::{FlaggedFor, LinkMatrix};
 use std::fmt::Write;
 
 fn grid(m: &LinkMatrix, title: &str, cells: &[Vec<Option<f64>>], digits: usize) -> String {
@@ -39,9 +39,13 @@ fn rows_are_ranks(m: &LinkMatrix) -> bool {
 pub fn matrix_text(m: &LinkMatrix) -> String {
     let row = if rows_are_ranks(m) { "rank" } else { "node" };
     let mut out = format!(
-        "#\n# links: {} {row}s, {} rounds of disjoint pairs; {} B latency messages, {} B bandwidth messages x {} in flight\n",
+        "#\n# links: {} {row}s, {} rounds of disjoint pairs{}; {} B latency messages, {} B bandwidth messages x {} in flight\n",
         m.hosts.len(),
         m.rounds,
+        match m.passes {
+            Some(n) if n > 1 => format!(", each pair measured {n} times and the better kept"),
+            _ => String::new(),
+        },
         m.latency_bytes,
         m.bandwidth_bytes,
         m.window
@@ -65,12 +69,9 @@ pub fn matrix_text(m: &LinkMatrix) -> String {
         s.min_relative * 100.0
     );
     for n in &m.nodes {
-        let flag = match (n.slow_bandwidth, n.slow_latency) {
-            (true, true) => "  <-- SLOW: bandwidth and latency",
-            (true, false) => "  <-- SLOW: bandwidth",
-            (false, true) => "  <-- SLOW: latency",
-            _ => "",
-        };
+        let flag = FlaggedFor::of(n.slow_bandwidth, n.slow_latency)
+            .map(|f| format!("  <-- SLOW: {}", f.words()))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "#   {:<20} {:>9.3} GB/s {:>9.2} us{flag}",
@@ -80,8 +81,10 @@ pub fn matrix_text(m: &LinkMatrix) -> String {
     let flagged: Vec<String> = m
         .pairs
         .iter()
-        .filter(|p| p.slow_bandwidth || p.slow_latency)
-        .map(|p| format!("{} - {}", p.host_a, p.host_b))
+        .filter_map(|p| {
+            FlaggedFor::of(p.slow_bandwidth, p.slow_latency)
+                .map(|f| format!("{} - {} ({})", p.host_a, p.host_b, f.words()))
+        })
         .collect();
     let _ = writeln!(
         out,

@@ -13,6 +13,50 @@ pub struct Environment {
     pub ranks: Vec<RankInfo>,
     /// The MPI library, when the run went through MPI.
     pub mpi: Option<MpiInfo>,
+    /// The collective algorithm settings in rank 0's environment (absent when none
+    /// was set, and in results from before they were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collective_settings: Option<CollectiveSettings>,
+}
+
+/// The environment variables that choose how the MPI library and NCCL run collectives:
+/// Open MPI's `OMPI_MCA_*` settings of its collective, transfer and messaging layers
+/// (`coll_tuned_*` among them; not its launcher's own), `UCX_*`, MPICH's all-reduce
+/// and Intel MPI's `I_MPI_ADJUST_*` choices, and `NCCL_ALGO`/`NCCL_PROTO`. Settings
+/// made in MCA parameter files are not visible here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectiveSettings {
+    /// Name and value of each variable, by name.
+    pub variables: std::collections::BTreeMap<String, String>,
+}
+
+impl CollectiveSettings {
+    /// Whether a variable of this name chooses collectives and is recorded.
+    pub fn records(name: &str) -> bool {
+        const OMPI_LAYERS: [&str; 7] = ["coll", "btl", "pml", "mtl", "osc", "mpi_", "op"];
+        if let Some(mca) = name.strip_prefix("OMPI_MCA_") {
+            return OMPI_LAYERS.iter().any(|l| mca.starts_with(l)) && !mca.starts_with("opal");
+        }
+        name.starts_with("UCX_")
+            || name.starts_with("I_MPI_ADJUST_")
+            || (name.starts_with("MPIR_CVAR_") && name.contains("ALLREDUCE"))
+            || name == "NCCL_ALGO"
+            || name == "NCCL_PROTO"
+    }
+
+    /// The recorded variables among `vars`; `None` when there are none.
+    pub fn of(vars: impl IntoIterator<Item = (String, String)>) -> Option<CollectiveSettings> {
+        let variables: std::collections::BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(name, _)| CollectiveSettings::records(name))
+            .collect();
+        (!variables.is_empty()).then_some(CollectiveSettings { variables })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.variables.get(name).map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -22,6 +22,10 @@ pub struct LinkMatrix {
     pub window: u32,
     /// Rounds of disjoint pairs that ran at once (N - 1 for even N, N for odd N).
     pub rounds: u32,
+    /// How many times every pair was measured, all rounds over again; each figure is
+    /// the better of them (absent in results from before: once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passes: Option<u32>,
     /// One-way latency (half the median round trip), microseconds.
     pub latency_us: Vec<Vec<Option<f64>>>,
     /// Unidirectional bandwidth at the median iteration time, GB/s (1e9 bytes).
@@ -50,6 +54,9 @@ pub struct LinkPair {
     pub slow_bandwidth: bool,
     /// Latency above `stats.latency.threshold`.
     pub slow_latency: bool,
+    /// Why the pair is flagged, in one word (absent when it is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_for: Option<FlaggedFor>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -61,6 +68,39 @@ pub struct NodeLinks {
     pub bandwidth_gbps: f64,
     pub slow_bandwidth: bool,
     pub slow_latency: bool,
+    /// Why the node is flagged, in one word (absent when it is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_for: Option<FlaggedFor>,
+}
+
+/// What a flagged pair or node is slow in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlaggedFor {
+    Bandwidth,
+    Latency,
+    BandwidthAndLatency,
+}
+
+impl FlaggedFor {
+    /// The reason for these two flags, if either is set.
+    pub fn of(slow_bandwidth: bool, slow_latency: bool) -> Option<FlaggedFor> {
+        match (slow_bandwidth, slow_latency) {
+            (true, true) => Some(FlaggedFor::BandwidthAndLatency),
+            (true, false) => Some(FlaggedFor::Bandwidth),
+            (false, true) => Some(FlaggedFor::Latency),
+            (false, false) => None,
+        }
+    }
+
+    /// In words, for the terminal.
+    pub fn words(self) -> &'static str {
+        match self {
+            FlaggedFor::Bandwidth => "bandwidth",
+            FlaggedFor::Latency => "latency",
+            FlaggedFor::BandwidthAndLatency => "bandwidth and latency",
+        }
+    }
 }
 
 /// Reference and threshold of one figure.

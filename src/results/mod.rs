@@ -366,6 +366,7 @@ mod tests {
                     library_version: "Open MPI v4.1".into(),
                     world_size: 1,
                 }),
+                collective_settings: None,
             },
             records: vec![Record {
                 benchmark: "allreduce".into(),

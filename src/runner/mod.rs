@@ -66,6 +66,9 @@ pub struct Faults {
     /// if they waited only for its release, and half the timeout within their wait
     /// for its arrival.
     pub late_rank: Option<usize>,
+    /// The rank that waits before each send of the links latency test: a node whose
+    /// link adds latency.
+    pub latency_rank: Option<usize>,
 }
 
 /// What a run's measurements share, handed to [`RunContext::new`].

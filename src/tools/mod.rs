@@ -4,7 +4,7 @@
 //! `VerdictFailed` (exit 1) after the report is printed.
 
 use crate::analysis::compare::{self, CompareOptions, Reference};
-use crate::analysis::model::{self, Link, Topology};
+use crate::analysis::model::{self, scaling, Link, Topology};
 use crate::analysis::validate::{self, ClaimsFile, Outcome};
 use crate::cli::{CompareArgs, ImportArgs, ModelArgs, PredictArgs, ValidateArgs};
 use crate::error::{NothingMeasured, UsageError, VerdictFailed};
@@ -283,12 +283,24 @@ fn topology_of(args: &PredictArgs) -> Result<Topology> {
     };
     if !args.calibrate.is_empty() {
         let mut fits = Vec::new();
+        let mut choices = Vec::new();
         for p in &args.calibrate {
-            fits.extend(
-                model::fit_collectives(&read_results(p)?)
-                    .into_iter()
-                    .filter(|f| f.benchmark == "allreduce" && !f.in_place),
-            );
+            let doc = read_results(p)?;
+            // In-place sweeps are fitted on their own by `model`; calibration takes the
+            // out-of-place ones, whose buffers every library handles alike.
+            let sweeps: Vec<model::CollectiveFit> = model::fit_collectives(&doc)
+                .into_iter()
+                .filter(|f| f.benchmark == "allreduce" && !f.in_place)
+                .collect();
+            if let Some(f) = sweeps.first() {
+                let env = &doc.environment;
+                choices.push(scaling::algorithm_choice(
+                    &f.backend,
+                    env.mpi.as_ref().map(|m| m.library_version.as_str()),
+                    env.collective_settings.as_ref(),
+                ));
+            }
+            fits.extend(sweeps);
         }
         // One sweep per rank count: the first dtype/op seen.
         let mut chosen: Vec<&model::CollectiveFit> = Vec::new();
@@ -310,6 +322,7 @@ fn topology_of(args: &PredictArgs) -> Result<Topology> {
             )
             .into());
         }
+        warn_unless_ring(&chosen, &choices);
         crate::errln!(
             "calibrated {} link from {} sweeps: latency {:.2} us, bandwidth {:.3} GB/s",
             if one_node { "intra-node" } else { "inter-node" },
@@ -356,6 +369,35 @@ fn topology_of(args: &PredictArgs) -> Result<Topology> {
     }
     topo.validate()?;
     Ok(topo)
+}
+
+/// Warns when the calibration sweeps do not scale as a ring all-reduce, naming the
+/// likely cause from the runs' recorded settings; notes a run that did not force ring.
+fn warn_unless_ring(chosen: &[&model::CollectiveFit], choices: &[scaling::AlgorithmChoice]) {
+    let mut notes: Vec<String> = choices.iter().filter_map(|c| c.note()).collect();
+    notes.dedup();
+    for note in &notes {
+        crate::errln!("note: {note}");
+    }
+    let Some(s) = scaling::RingScaling::of(chosen) else {
+        return;
+    };
+    if s.is_ring() {
+        return;
+    }
+    let cause = choices
+        .iter()
+        .find(|c| !matches!(c, scaling::AlgorithmChoice::Ring(_)))
+        .or(choices.first())
+        .map_or_else(
+            || scaling::AlgorithmChoice::Unknown.likely_cause(),
+            |c| c.likely_cause(),
+        );
+    crate::errln!(
+        "warning: the calibration runs do not scale as a ring all-reduce (time per byte proportional to 2(n-1)/n), so the calibrated link and the prediction are off: the link they imply is {} ({:.0}% apart; ring gives one figure). Likely cause: {cause}",
+        s.describe(),
+        s.spread() * 100.0
+    );
 }
 
 pub fn predict(args: &PredictArgs) -> Result<()> {

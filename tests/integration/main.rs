@@ -31,12 +31,18 @@ mod osu_p2p;
 mod p2p_links;
 mod parser_props;
 mod pipes;
+#[cfg(feature = "mpi")]
+mod predict_calibration;
 mod progress;
 mod report;
 mod schema;
 mod search;
 #[cfg(feature = "mpi")]
 mod simcluster;
+#[cfg(feature = "mpi")]
+mod simcluster_links;
+#[cfg(feature = "mpi")]
+mod simcluster_teardown;
 mod single;
 mod streaming_stores;
 mod stub_driver;

@@ -47,7 +47,9 @@ fn links_on_one_node_measures_every_pair_of_ranks() {
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        stdout.contains("# links: 3 ranks, 3 rounds of disjoint pairs;")
+        stdout.contains(
+            "# links: 3 ranks, 3 rounds of disjoint pairs, each pair measured 2 times and the better kept;"
+        )
             && stdout.contains("# per rank (median of its pairs)"),
         "{stdout}"
     );

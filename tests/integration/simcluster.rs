@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Held for a test's whole cluster (a failed test must not block the others).
-fn one_cluster_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_cluster_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_CLUSTER_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
 
 /// Why simulated nodes cannot be made here, if they cannot.
-fn unavailable() -> Option<String> {
+pub(crate) fn unavailable() -> Option<String> {
     let uid = Command::new("id").arg("-u").output().ok()?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Some("not running as root".into());
@@ -52,7 +52,7 @@ macro_rules! require_namespaces {
 }
 
 /// `scripts/simcluster.sh OPTIONS -- mpirun -np 4 clusterbench ARGS`.
-fn cluster(prefix: &str, subnet: &str, options: &[&str], args: &[&str]) -> Command {
+pub(crate) fn cluster(prefix: &str, subnet: &str, options: &[&str], args: &[&str]) -> Command {
     cluster_of(4, prefix, subnet, options, &[], args)
 }
 
@@ -85,7 +85,7 @@ fn cluster_of(
     c
 }
 
-fn ok(out: &Output) {
+pub(crate) fn ok(out: &Output) {
     assert!(
         out.status.success(),
         "simulated cluster run failed ({}):\n{}\n{}",
@@ -104,11 +104,11 @@ fn namespaces_left(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-fn output_arg(dir: &Path) -> String {
+pub(crate) fn output_arg(dir: &Path) -> String {
     dir.join("r").display().to_string()
 }
 
-fn document(dir: &Path) -> RunDocument {
+pub(crate) fn document(dir: &Path) -> RunDocument {
     let (path, doc) = only_document(&dir.join("r"));
     assert_matches_schema(&path);
     doc
@@ -221,89 +221,6 @@ fn serial_bandwidth_through_a_1_gbit_cap_is_the_tcp_payload_limit() {
         (bw - limit).abs() / limit < 0.05,
         "measured {bw:.4} GB/s through a 1 Gbit/s cap; expected within 5% of {limit} GB/s"
     );
-}
-
-#[test]
-fn serial_link_matrix_flags_the_node_capped_lower() {
-    require_namespaces!();
-    let _one = one_cluster_at_a_time();
-    let dir = tempdir();
-    let out = output_arg(dir.path());
-    let o = cluster(
-        "cblnk",
-        "10.241.3",
-        // Caps low enough that no pair is limited by the two shared cores instead.
-        &["-r", "400mbit", "-c", "3=100mbit"],
-        &[
-            "links",
-            "--bandwidth-size",
-            "256K",
-            "--window",
-            "16",
-            "-n",
-            "5",
-            "-w",
-            "1",
-            "--output",
-            &out,
-        ],
-    )
-    .output()
-    .unwrap();
-    ok(&o);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        stdout.contains("cblnkn3") && stdout.contains("SLOW: bandwidth"),
-        "{stdout}"
-    );
-    let doc = document(dir.path());
-    assert_all_checked_and_passed(&doc);
-    let m = doc.links.expect("the document has the link matrix");
-    assert_eq!(m.hosts, ["cblnkn1", "cblnkn2", "cblnkn3", "cblnkn4"]);
-    assert_eq!(m.rounds, 3);
-    assert_eq!(m.pairs.len(), 6);
-    for n in &m.nodes {
-        assert_eq!(
-            n.slow_bandwidth,
-            n.host == "cblnkn3",
-            "{n:?} (stats {:?})",
-            m.stats
-        );
-    }
-    for p in &m.pairs {
-        let involves = p.host_a == "cblnkn3" || p.host_b == "cblnkn3";
-        assert_eq!(p.slow_bandwidth, involves, "{p:?}");
-    }
-    for i in 0..4 {
-        assert_eq!(m.bandwidth_gbps[i][i], None);
-        for j in 0..4 {
-            assert_eq!(m.bandwidth_gbps[i][j], m.bandwidth_gbps[j][i]);
-        }
-    }
-    // The same matrix was streamed, before the footer.
-    let (path, _) = only_document(&dir.path().join("r"));
-    assert!(stream_lines(&path).iter().any(|l| l["type"] == "links"));
-    // And drawn as heatmaps, one row and column per node.
-    let charts = path.with_file_name(format!(
-        "{}-charts",
-        path.file_stem().unwrap().to_string_lossy()
-    ));
-    for metric in ["bandwidth", "latency"] {
-        let svg = std::fs::read_to_string(charts.join(format!("links-{metric}.svg")))
-            .unwrap_or_else(|e| panic!("links-{metric}.svg in {}: {e}", charts.display()));
-        let xml = roxmltree::Document::parse(&svg).expect("the heatmap SVG is XML");
-        let texts: Vec<&str> = xml
-            .descendants()
-            .filter(|n| n.has_tag_name("text"))
-            .filter_map(|n| n.text())
-            .collect();
-        for host in &m.hosts {
-            assert!(
-                texts.iter().any(|t| t.trim() == host),
-                "{host} labels the {metric} heatmap: {texts:?}"
-            );
-        }
-    }
 }
 
 /// Each multi-node record carries a per-node summary; a node much slower than the

@@ -11,6 +11,7 @@ use crate::stats::segmented::{robust_segments, SegmentedFit};
 use serde::Serialize;
 
 mod cost;
+pub mod scaling;
 pub use cost::{predict_allreduce, ring_allreduce, tree_allreduce, Link, Prediction, Topology};
 
 /// Most regimes a sweep is split into: NCCL's three protocols, plus an algorithm switch.

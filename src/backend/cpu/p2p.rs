@@ -210,6 +210,7 @@ mod tests {
             window: 1,
             pair: (0, 1),
             corrupt: false,
+            send_delay: None,
         };
         let mut end = host_point_to_point(comm, case)?;
         for _ in 0..warmup {
