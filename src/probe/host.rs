@@ -68,6 +68,7 @@ pub fn local_host(topology: &Topology, gpus: Vec<GpuInfo>, cuda: Option<CudaStac
         instance_type: meaningful(read_trimmed("/sys/devices/virtual/dmi/id/product_name")),
         system_vendor: meaningful(read_trimmed("/sys/devices/virtual/dmi/id/sys_vendor")),
         topology_source: t.source,
+        nccl_tuning: nccl_tuning_from_environment(),
         gpus,
         cuda,
     }
@@ -89,4 +90,23 @@ pub fn local_rank(
         gpu: gpus.first().cloned(),
         gpus: if gpus_per_rank > 1 { gpus } else { Vec::new() },
     }
+}
+
+/// `NCCL_ALGO` and `NCCL_PROTO` as this process sees them: they decide which
+/// algorithm NCCL runs, and so how a multi-node all-reduce's bus bandwidth maps to the
+/// network's rate.
+fn nccl_tuning_from_environment() -> Option<crate::results::environment::NcclTuning> {
+    let read = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let (algo, proto) = (read("NCCL_ALGO"), read("NCCL_PROTO"));
+    (algo.is_some() || proto.is_some()).then(|| crate::results::environment::NcclTuning {
+        algo,
+        proto,
+        source: "environment".into(),
+        chosen: Vec::new(),
+    })
 }

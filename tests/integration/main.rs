@@ -37,3 +37,4 @@ mod simcluster;
 mod single;
 mod stub_driver;
 mod trend;
+mod validate_network;
