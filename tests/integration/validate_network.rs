@@ -145,3 +145,57 @@ fn a_run_records_nccl_algo_and_proto_from_its_environment() {
         (Some("Ring"), Some("Simple"), "environment")
     );
 }
+
+/// A claims file with one point-to-point latency bound of `bound_us`.
+fn p2p_latency_claims(dir: &Path, bound_us: f64) -> PathBuf {
+    let path = dir.join(format!("p2p-{bound_us}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "[target]\nname = \"fabric\"\nkind = \"instance\"\n\
+             [[claim]]\nid = \"p2p_latency\"\nwhat = \"one-way latency between two nodes\"\n\
+             quantity = \"point_to_point_latency\"\nvalue = {bound_us}\nunit = \"us\"\n\
+             convention = \"one way, smallest message\"\nsource = \"test\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn point_to_point_latency_claims_read_imported_osu_latency() {
+    let dir = tempdir();
+    let d = dir.path();
+    let log = fixture("osu_latency-v5.6.2-handwritten.out");
+    let o = clusterbench(d)
+        .args(["import", log.to_str().unwrap(), "--hosts", "node1,node2"])
+        .args(["--nodes", "2", "-o", "lat.json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The 0-byte row: 1.50 us one way.
+    let within = p2p_latency_claims(d, 2.0);
+    let (code, out) = validate(
+        d,
+        &[
+            "lat.json",
+            "--claims",
+            within.to_str().unwrap(),
+            "--explain",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("measured: 1.500 us"), "{out}");
+    assert!(
+        out.contains("why: 1.500 us is within the bound of 2 us"),
+        "{out}"
+    );
+    assert!(
+        out.contains("records: p2p 0 B from=0 node1 latency to=1 node2"),
+        "{out}"
+    );
+    let beyond = p2p_latency_claims(d, 1.2);
+    let (code, out) = validate(d, &["lat.json", "--claims", beyond.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL"), "{out}");
+}

@@ -134,7 +134,11 @@ fn judge(c: &Claim, canon: Canonical, doc: &RunDocument, target: &Target) -> Jud
     let in_unit = m.value * scale;
     let judged = m.judged * scale;
     let unit = &c.unit;
-    let (mut outcome, mut why) = if c.quantity == Quantity::TwoNodeAllreduceLatency {
+    let upper_bound = matches!(
+        c.quantity,
+        Quantity::TwoNodeAllreduceLatency | Quantity::PointToPointLatency
+    );
+    let (mut outcome, mut why) = if upper_bound {
         if judged <= c.value {
             (
                 Outcome::Pass,

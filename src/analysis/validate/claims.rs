@@ -131,6 +131,10 @@ pub enum Quantity {
     NetworkBandwidthPerNode,
     /// Small-message all-reduce time across two nodes (an upper bound).
     TwoNodeAllreduceLatency,
+    /// One-way point-to-point latency between two nodes: the smallest-message
+    /// `latency` record of `p2p` or `links`, or an imported `osu_latency` (an upper
+    /// bound).
+    PointToPointLatency,
     /// GPU-to-GPU peer copy or host link: no benchmark measures these yet.
     PeerCopyBandwidth,
     HostLinkBandwidth,

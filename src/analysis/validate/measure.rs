@@ -233,6 +233,44 @@ fn measure_plain(
                 false,
             )
         }
+        Quantity::PointToPointLatency => {
+            let between_nodes: Vec<(&Record, u64)> = recs
+                .filter_map(|r| match &r.params {
+                    Params::PointToPoint {
+                        mode,
+                        bytes,
+                        from_host,
+                        to_host,
+                        ..
+                    } if mode == "latency" => {
+                        // Imported logs may name no hosts: then the record's node
+                        // count says whether its two ranks were on different nodes.
+                        let known = !from_host.is_empty() && from_host != "unknown";
+                        let apart = if known && from_host != to_host {
+                            true
+                        } else {
+                            r.nodes > 1
+                        };
+                        apart.then_some((r, *bytes))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let smallest = between_nodes.iter().map(|(_, b)| *b).min();
+            best(
+                between_nodes
+                    .iter()
+                    .filter(|(_, b)| Some(*b) == smallest)
+                    .map(|(r, _)| {
+                        (
+                            r.time_s.median * 1e6,
+                            format!("{} (one-way, median)", crate::analysis::compare::label(r)),
+                        )
+                    })
+                    .collect(),
+                false,
+            )
+        }
         Quantity::NetworkBandwidthPerNode
         | Quantity::PeerCopyBandwidth
         | Quantity::HostLinkBandwidth

@@ -199,3 +199,32 @@ fn azure_nd_h200_v5_published_one_node_nvls_run_passes() {
         assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
     }
 }
+
+#[test]
+fn point_to_point_latency_counts_only_pairs_on_two_nodes() {
+    let text = include_str!("../../../tests/fixtures/osu_latency-v5.6.2-handwritten.out");
+    let ctx = crate::import::ImportContext {
+        source_name: "t".into(),
+        hosts: vec!["node1".into(), "node2".into()],
+        nodes: Some(2),
+        ..Default::default()
+    };
+    let mut doc = crate::import::import(text, crate::import::Format::Osu, &ctx).unwrap();
+    let claims = ClaimsFile::parse(
+        "[target]\nname = \"f\"\nkind = \"instance\"\n[[claim]]\nid = \"lat\"\nwhat = \"w\"\n\
+         quantity = \"point_to_point_latency\"\nvalue = 2.0\nunit = \"us\"\nconvention = \"c\"\nsource = \"s\"\n",
+        "f",
+    )
+    .unwrap();
+    let r = &validate(&doc, &[("f".into(), claims.clone())])[0];
+    assert_eq!((r.outcome, r.measured), (Outcome::Pass, Some(1.5)), "{r:?}");
+    // The same pair on one node says nothing of the network.
+    for rec in &mut doc.records {
+        rec.nodes = 1;
+        if let crate::results::Params::PointToPoint { to_host, .. } = &mut rec.params {
+            *to_host = "node1".into();
+        }
+    }
+    let r = &validate(&doc, &[("f".into(), claims)])[0];
+    assert_eq!(r.outcome, Outcome::NotMeasured, "{r:?}");
+}
