@@ -122,14 +122,7 @@ fn network(claim: &Claim, doc: &RunDocument, target: &Target) -> Result<Measured
             metric(r, "busbw").map(|busbw| {
                 (
                     r,
-                    super::network::convert(
-                        r,
-                        busbw,
-                        target.gpus_per_node,
-                        doc,
-                        line_rate,
-                        &claimed,
-                    ),
+                    super::network::convert(r, busbw, doc, line_rate, &claimed),
                 )
             })
         })
@@ -155,7 +148,14 @@ fn network(claim: &Claim, doc: &RunDocument, target: &Target) -> Result<Measured
             r.nodes,
             fig.ring
         ),
-        conversion: Some(fig.why.clone()),
+        conversion: Some(match target.gpus_per_node {
+            Some(g) if r.ranks != g * r.nodes => format!(
+                "{}; the run had {} GPUs per node of the instance's {g}, so its NIC traffic is that of those GPUs only",
+                fig.why,
+                r.ranks as f64 / r.nodes as f64
+            ),
+            _ => fig.why.clone(),
+        }),
         warn_at_most: fig.conversion != Conversion::Ring,
         judged: fig.judged(),
     })

@@ -1,9 +1,11 @@
 //! Network bandwidth per node from a multi-node all-reduce, converted for the
 //! algorithm that ran.
 //!
-//! nccl-tests' PERFORMANCE.md defines an all-reduce's bus bandwidth as
-//! busbw = algbw x 2(n-1)/n (algbw = S/t), the rate each rank's link must carry in a
-//! ring. What that says of the NICs depends on the algorithm:
+//! nccl-tests' PERFORMANCE.md
+//! (https://github.com/NVIDIA/nccl-tests/blob/master/doc/PERFORMANCE.md) defines an
+//! all-reduce's bus bandwidth as busbw = algbw x 2(n-1)/n (algbw = S/t): with n links
+//! of rate B, an all-reduce needs at least t = (S/B) x 2(n-1)/n, so busbw is the rate
+//! of the bottleneck. What that says of the NICs depends on the algorithm:
 //!
 //! - Ring across k nodes: each ring enters and leaves every node once, and each rank
 //!   sends 2(n-1)/n x S over the ring, so summed over the rings a node's NICs send
@@ -132,17 +134,18 @@ fn tuning_of(doc: &RunDocument) -> Option<&NcclTuning> {
 pub(super) fn convert(
     r: &Record,
     busbw: f64,
-    gpus_per_node: Option<u32>,
     doc: &RunDocument,
     line_rate: f64,
     claimed: &str,
 ) -> NetworkFigure {
     let (k, n) = (r.nodes as f64, r.ranks as f64);
-    let g = gpus_per_node.map(f64::from).unwrap_or(n / k);
+    // The run's own GPUs per node: a run on fewer GPUs than the instance has moves
+    // less through each node's NICs.
+    let g = n / k;
     let ring = busbw;
     let hierarchical = busbw * (k - 1.0) / (n - 1.0) * g;
     let formulas = format!(
-        "ring: busbw = {ring:.1} GB/s per node; tree/hierarchical: busbw x (k-1)/(n-1) x g = {busbw:.1} x {}/{} x {g} = {hierarchical:.1} GB/s",
+        "ring: busbw = {ring:.1} GB/s per node; tree/hierarchical: busbw x (k-1)/(n-1) x g = {busbw:.1} x {}/{} x {g:.0} = {hierarchical:.1} GB/s",
         r.nodes - 1,
         r.ranks - 1
     );

@@ -228,3 +228,17 @@ fn point_to_point_latency_counts_only_pairs_on_two_nodes() {
     let r = &validate(&doc, &[("f".into(), claims)])[0];
     assert_eq!(r.outcome, Outcome::NotMeasured, "{r:?}");
 }
+
+#[test]
+fn the_runs_own_gpus_per_node_set_the_tree_conversion() {
+    // One GPU on each of two p5 instances: both conversions give busbw itself, and
+    // the output says the run used 1 of the instance's 8 GPUs per node.
+    let mut doc = one_row(40.0, None);
+    (doc.records[0].ranks, doc.records[0].nodes) = (2, 2);
+    let r = network(&doc, builtin("aws-p5"));
+    assert_eq!(r.measured_low, r.measured, "{r:?}");
+    assert!((r.measured.unwrap() - 320.0).abs() < 1e-9);
+    let how = r.conversion.unwrap();
+    assert!(how.contains("1 GPUs per node of the instance's 8"), "{how}");
+    assert_eq!(r.outcome, Outcome::Warn);
+}
