@@ -88,6 +88,26 @@ fn aws_reference_runs_pass_with_the_tree_conversion() {
     );
     assert_eq!(p4de.outcome, Outcome::Pass, "{p4de:?}");
     assert!((p4de.measured.unwrap() - 78.33 * 8.0 / 15.0 * 8.0).abs() < 0.01);
+    // The same healthy runs pass their 2-node latency bounds, at the better half of
+    // their 8-byte rows: 69.12 us (p5, out of place) and 163.3 us (p4de, in place).
+    for (doc, file, want) in [
+        (two_node_import(AWS_P5, "p5.48xlarge"), "aws-p5", 69.12),
+        (
+            two_node_import(AWS_P4DE, "p4de.24xlarge"),
+            "aws-p4de",
+            163.3,
+        ),
+    ] {
+        let r = validate(&doc, &[builtin(file)])
+            .into_iter()
+            .find(|r| r.id == "allreduce_latency_2node")
+            .unwrap();
+        assert_eq!(
+            (r.outcome, r.measured),
+            (Outcome::Pass, Some(want)),
+            "{r:?}"
+        );
+    }
 }
 
 #[test]
