@@ -159,7 +159,10 @@ with no measurement in the file say 'not measured'. With --claims auto (the defa
 claims files (harness/claims/) are picked by the instance type and GPU model recorded in the \
 results.\n\nExit codes: 0 nothing failed, 1 a claim failed, 2 bad input or no claims file to \
 check against, 3 no claim could be measured from these results.\n\n\
-Examples:\n  clusterbench validate run.json\n  clusterbench validate run.json --claims harness/claims/aws-p5.toml --format markdown"
+A network claim is tested by a multi-node all-reduce: under ring (NCCL_ALGO=Ring) the rate per node \
+is busbw; under tree or other hierarchical algorithms it is busbw x (k-1)/(n-1) x GPUs per node, a \
+lower bound. With the algorithm unrecorded both are shown and the claim warns at most.\n\n\
+Examples:\n  clusterbench validate run.json\n  clusterbench validate run.json --explain\n  clusterbench validate run.json --claims harness/claims/aws-p5.toml --format markdown"
 )]
 pub struct ValidateArgs {
     /// The results file.
@@ -170,6 +173,10 @@ pub struct ValidateArgs {
     pub claims: Vec<String>,
     #[arg(long, value_enum, default_value_t = crate::render::grid::OutputFormat::Table)]
     pub format: crate::render::grid::OutputFormat,
+    /// For each claim, print the records it used, the conversion applied, its source,
+    /// and why it passed, warned or failed.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Args)]

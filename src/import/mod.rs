@@ -4,6 +4,7 @@
 //! and its run note says which file it came from.
 
 pub mod nccl_tests;
+mod nccl_tuning;
 pub mod osu;
 mod osu_log;
 pub mod osu_p2p;
@@ -99,6 +100,8 @@ pub struct Parsed {
     /// Index of the first row (or point-to-point row, in logs of those) of each run
     /// or test of the log, in order.
     pub run_starts: Vec<usize>,
+    /// NCCL_ALGO/NCCL_PROTO and tuning choices the log shows.
+    pub nccl_tuning: Option<crate::results::environment::NcclTuning>,
 }
 
 /// The rows of one run, from `first_row` to the next span, and where it ran.
@@ -373,6 +376,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
                 .map(|(_, index, model)| imported_gpu(*index, model))
                 .collect(),
             cuda: None,
+            nccl_tuning: parsed.nccl_tuning.clone(),
         })
         .collect();
     let rank_infos = parsed

@@ -219,6 +219,7 @@ pub fn parse_text(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
     for (number_of_line, raw) in text.lines().enumerate() {
         let line_no = number_of_line + 1;
         let line = strip_launcher_prefix(raw);
+        super::nccl_tuning::read_tuning(line, &mut parsed.nccl_tuning);
         if is_nccl_diagnostic(line) {
             continue;
         }

@@ -68,6 +68,7 @@ pub fn local_host(topology: &Topology, gpus: Vec<GpuInfo>, cuda: Option<CudaStac
         instance_type: meaningful(read_trimmed("/sys/devices/virtual/dmi/id/product_name")),
         system_vendor: meaningful(read_trimmed("/sys/devices/virtual/dmi/id/sys_vendor")),
         topology_source: t.source,
+        nccl_tuning: nccl_tuning_from_environment(),
         gpus,
         cuda,
     }
@@ -97,4 +98,23 @@ pub fn collective_settings() -> Option<crate::results::environment::CollectiveSe
     let vars = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
     crate::results::environment::CollectiveSettings::of(vars)
+}
+
+/// `NCCL_ALGO` and `NCCL_PROTO` as this process sees them: they decide which
+/// algorithm NCCL runs, and so how a multi-node all-reduce's bus bandwidth maps to the
+/// network's rate.
+fn nccl_tuning_from_environment() -> Option<crate::results::environment::NcclTuning> {
+    let read = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let (algo, proto) = (read("NCCL_ALGO"), read("NCCL_PROTO"));
+    (algo.is_some() || proto.is_some()).then(|| crate::results::environment::NcclTuning {
+        algo,
+        proto,
+        source: "environment".into(),
+        chosen: Vec::new(),
+    })
 }

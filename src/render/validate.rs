@@ -2,8 +2,28 @@
 
 use crate::analysis::validate::{ClaimResult, Outcome};
 
-/// Renders the results as a terminal table or markdown.
-pub fn render(results: &[ClaimResult], markdown: bool) -> String {
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "pass",
+        Outcome::Warn => "warn",
+        Outcome::Fail => "FAIL",
+        Outcome::NotMeasured => "not measured",
+        Outcome::Reported => "reported",
+        Outcome::Informational => "info",
+    }
+}
+
+fn measured_text(r: &ClaimResult) -> String {
+    match (r.measured_low, r.measured) {
+        (Some(low), Some(high)) => format!("{low:.3} to {high:.3} {}", r.unit),
+        (None, Some(m)) => format!("{m:.3} {}", r.unit),
+        _ => "not measured".into(),
+    }
+}
+
+/// Renders the results as a terminal table or markdown; `explain` adds, for each
+/// claim, the records used, the conversion, the source and the reason for its verdict.
+pub fn render(results: &[ClaimResult], markdown: bool, explain: bool) -> String {
     let header = [
         "target",
         "claim",
@@ -25,12 +45,14 @@ pub fn render(results: &[ClaimResult], markdown: bool) -> String {
                 r.target.clone(),
                 what,
                 format!("{} {}", r.claimed, r.unit),
-                r.measured
-                    .map(|m| format!("{m:.3} {}", r.unit))
-                    .unwrap_or_else(|| "not measured".into()),
-                r.fraction
-                    .map(|f| format!("{:.1}%", f * 100.0))
-                    .unwrap_or_else(|| "-".into()),
+                measured_text(r),
+                match (r.measured_low, r.fraction) {
+                    (Some(low), Some(f)) if r.claimed > 0.0 => {
+                        format!("{:.1}-{:.1}%", low / r.claimed * 100.0, f * 100.0)
+                    }
+                    (_, Some(f)) => format!("{:.1}%", f * 100.0),
+                    _ => "-".into(),
+                },
                 match (r.outcome, r.achievable) {
                     (Outcome::Informational | Outcome::NotMeasured | Outcome::Reported, _) => {
                         "-".into()
@@ -39,15 +61,7 @@ pub fn render(results: &[ClaimResult], markdown: bool) -> String {
                     _ if r.unit == "us" => format!("<= {} us", r.claimed),
                     _ => ">= 100%".into(),
                 },
-                match r.outcome {
-                    Outcome::Pass => "pass",
-                    Outcome::Warn => "warn",
-                    Outcome::Fail => "FAIL",
-                    Outcome::NotMeasured => "not measured",
-                    Outcome::Reported => "reported",
-                    Outcome::Informational => "info",
-                }
-                .into(),
+                outcome_word(r.outcome).into(),
                 r.source.clone(),
             ]
         })
@@ -63,6 +77,15 @@ pub fn render(results: &[ClaimResult], markdown: bool) -> String {
         count(Outcome::Reported),
         count(Outcome::Informational)
     ));
+    // Which conversion each converted figure used, and why: always said, since the
+    // same busbw means different network rates under different algorithms.
+    if !explain {
+        for r in results.iter().filter(|r| r.measured.is_some()) {
+            if let Some(c) = &r.conversion {
+                out.push_str(&format!("{} '{}': {c}\n", r.target, r.id));
+            }
+        }
+    }
     let mut told: Vec<(&str, &str)> = Vec::new();
     for r in results.iter().filter(|r| !r.conflicts_with.is_empty()) {
         if told.contains(&(r.file.as_str(), r.id.as_str())) {
@@ -78,6 +101,43 @@ pub fn render(results: &[ClaimResult], markdown: bool) -> String {
             r.source,
             r.conflicts_with.join("; ")
         ));
+    }
+    if explain {
+        out.push_str(&explanation(results, markdown));
+    }
+    out
+}
+
+/// One block per claim: what it says, the records behind the figure, the conversion,
+/// the source, and why it passed, warned or failed.
+fn explanation(results: &[ClaimResult], markdown: bool) -> String {
+    let mut out = String::new();
+    for r in results {
+        let (head, item) = if markdown { ("### ", "- ") } else { ("", "  ") };
+        out.push_str(&format!(
+            "\n{head}{} '{}': {}: {}\n",
+            r.target,
+            r.id,
+            r.what,
+            outcome_word(r.outcome)
+        ));
+        out.push_str(&format!(
+            "{item}claimed: {} {} ({})\n",
+            r.claimed, r.unit, r.convention
+        ));
+        out.push_str(&format!("{item}measured: {}\n", measured_text(r)));
+        out.push_str(&format!("{item}records: {}\n", r.evidence));
+        if let Some(c) = &r.conversion {
+            out.push_str(&format!("{item}conversion: {c}\n"));
+        }
+        out.push_str(&format!("{item}source: {}\n", r.source));
+        if let Some(a) = r.achievable.filter(|_| r.unit != "us") {
+            out.push_str(&format!(
+                "{item}threshold: {:.0}% of the claim\n",
+                a * 100.0
+            ));
+        }
+        out.push_str(&format!("{item}why: {}\n", r.why));
     }
     out
 }

@@ -87,6 +87,39 @@ pub struct HostInfo {
     /// The CUDA driver and libraries found on the host, when the driver is present.
     #[serde(default)]
     pub cuda: Option<CudaStack>,
+    /// The NCCL algorithm and protocol settings known for the run on this host
+    /// (`NCCL_ALGO`/`NCCL_PROTO` in its environment, or what an imported log says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nccl_tuning: Option<NcclTuning>,
+}
+
+/// What is known of NCCL's algorithm and protocol choice: settings forced by the
+/// environment and, from `NCCL_DEBUG_SUBSYS=TUNING` logs, what it chose per size.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NcclTuning {
+    /// `NCCL_ALGO` as set (e.g. `Ring`, `Tree`, `^NVLS`, `allreduce:ring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algo: Option<String>,
+    /// `NCCL_PROTO` as set (e.g. `Simple`, `^LL128`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proto: Option<String>,
+    /// Where these were read: `environment`, `log command line`, `log NCCL INFO`.
+    pub source: String,
+    /// What NCCL chose per message size, when a log printed its tuning decisions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chosen: Vec<NcclChoice>,
+}
+
+/// One tuning decision NCCL printed: the algorithm and protocol for a size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NcclChoice {
+    pub bytes: u64,
+    /// `Tree`, `Ring`, `CollNetDirect`, `CollNetChain`, `NVLS`, `NVLSTree` or `PAT`.
+    pub algo: String,
+    /// `LL`, `LL128` or `Simple`.
+    pub proto: String,
 }
 
 /// One GPU of a host.

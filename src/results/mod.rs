@@ -352,6 +352,7 @@ mod tests {
                     topology_source: "test".into(),
                     gpus: vec![],
                     cuda: None,
+                    nccl_tuning: None,
                 }],
                 ranks: vec![RankInfo {
                     rank: 0,

@@ -111,7 +111,11 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
             }
             crate::out!(
                 "{}",
-                crate::render::validate::render(&results, f == OutputFormat::Markdown)
+                crate::render::validate::render(
+                    &results,
+                    f == OutputFormat::Markdown,
+                    args.explain
+                )
             )
         }
     }

@@ -132,7 +132,7 @@ proptest! {
             .collect();
         for doc in [&base, &cand] {
             let results = validate(doc, &claims);
-            let _ = clusterbench::render::validate::render(&results, false);
+            let _ = clusterbench::render::validate::render(&results, false, true);
             let unfinished = Unfinished::of(doc);
             prop_assert_eq!(unfinished.is_some(), note(Path::new("x.json"), doc).is_some());
             prop_assert_eq!(

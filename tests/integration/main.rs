@@ -47,3 +47,4 @@ mod single;
 mod streaming_stores;
 mod stub_driver;
 mod trend;
+mod validate_network;

@@ -5,7 +5,7 @@ use crate::error::UsageError;
 use serde::{Deserialize, Serialize};
 
 /// Claims files built into the binary (`--claims auto` looks through these).
-pub const BUILTIN_CLAIMS: [(&str, &str); 17] = [
+pub const BUILTIN_CLAIMS: [(&str, &str); 18] = [
     (
         "aws-p4d",
         include_str!("../../../harness/claims/aws-p4d.toml"),
@@ -53,6 +53,10 @@ pub const BUILTIN_CLAIMS: [(&str, &str); 17] = [
     (
         "gpu-a100",
         include_str!("../../../harness/claims/gpu-a100.toml"),
+    ),
+    (
+        "gpu-a100-40gb",
+        include_str!("../../../harness/claims/gpu-a100-40gb.toml"),
     ),
     (
         "gpu-h100-sxm",
@@ -127,6 +131,10 @@ pub enum Quantity {
     NetworkBandwidthPerNode,
     /// Small-message all-reduce time across two nodes (an upper bound).
     TwoNodeAllreduceLatency,
+    /// One-way point-to-point latency between two nodes: the smallest-message
+    /// `latency` record of `p2p` or `links`, or an imported `osu_latency` (an upper
+    /// bound).
+    PointToPointLatency,
     /// GPU-to-GPU peer copy or host link: no benchmark measures these yet.
     PeerCopyBandwidth,
     HostLinkBandwidth,
@@ -181,10 +189,10 @@ pub(super) fn canonical(value: f64, unit: &str) -> Result<Canonical, UsageError>
         "PFLOP/s" | "PFLOPS" => Canonical::Tflops(v * 1e3),
         "us" => Canonical::Micros(v),
         "ms" => Canonical::Micros(v * 1e3),
-        "GB" | "GiB" | "TB" | "GPUs" | "count" => Canonical::Other,
+        "GB" | "GiB" | "TB" | "PB" | "GPUs" | "count" => Canonical::Other,
         other => {
             return Err(UsageError::new(format!(
-                "unknown unit '{other}': expected GB/s, TB/s, PB/s, MB/s, Gbps, Tbps, TFLOP/s, GFLOP/s, PFLOP/s, us, ms, GB, GiB, TB, GPUs or count"
+                "unknown unit '{other}': expected GB/s, TB/s, PB/s, MB/s, Gbps, Tbps, TFLOP/s, GFLOP/s, PFLOP/s, us, ms, GB, GiB, TB, PB, GPUs or count"
             )))
         }
     })

@@ -57,13 +57,115 @@ fn best(candidates: Vec<(f64, String)>, highest: bool) -> Option<(f64, String)> 
         .reduce(|a, b| if (b.0 > a.0) == highest { b } else { a })
 }
 
+/// The figure a claim is tested with.
+#[derive(Debug, Clone)]
+pub(super) struct Measured {
+    /// In GB/s, TFLOP/s or us: the figure judged (for a range, its upper end).
+    pub value: f64,
+    /// The lower end when the figure is a range (network rate, algorithm unknown).
+    pub low: Option<f64>,
+    /// The records it comes from.
+    pub evidence: String,
+    /// How a measured quantity became the claim's, and why that way.
+    pub conversion: Option<String>,
+    /// The figure is a lower bound or a range: below the threshold it warns, never fails.
+    pub warn_at_most: bool,
+    /// The figure the verdict is taken from (the range's lower end, else `value`).
+    pub judged: f64,
+}
+
+impl Measured {
+    fn plain((value, evidence): (f64, String)) -> Measured {
+        Measured {
+            value,
+            low: None,
+            evidence,
+            conversion: None,
+            warn_at_most: false,
+            judged: value,
+        }
+    }
+}
+
 /// The measurement that tests `claim`, in GB/s, TFLOP/s or us; or why there is none.
 pub(super) fn measure(
     claim: &Claim,
     doc: &RunDocument,
     target: &Target,
+) -> Result<Measured, String> {
+    if claim.quantity == Quantity::NetworkBandwidthPerNode {
+        return network(claim, doc, target);
+    }
+    measure_plain(claim, doc, target).map(Measured::plain)
+}
+
+/// Network rate per node: each multi-node all-reduce converted for its algorithm; the
+/// record whose judged figure is highest counts.
+fn network(claim: &Claim, doc: &RunDocument, target: &Target) -> Result<Measured, String> {
+    let min_bytes = claim
+        .min_bytes
+        .as_deref()
+        .and_then(|b| crate::units::parse_size(b).ok())
+        .unwrap_or(0);
+    let line_rate = match super::claims::canonical(claim.value, &claim.unit) {
+        Ok(super::claims::Canonical::GBps(v)) => v,
+        _ => 0.0,
+    };
+    let claimed = format!("{} {}", claim.value, claim.unit);
+    let candidates: Vec<(&Record, super::network::NetworkFigure)> = doc
+        .records
+        .iter()
+        .filter(|r| r.check.passed && is_allreduce(r) && r.backend != "cpu")
+        .filter(|r| r.nodes > 1 && r.ranks > 1)
+        .filter(|r| collective_bytes(r).unwrap_or(0) >= min_bytes)
+        .filter_map(|r| {
+            metric(r, "busbw").map(|busbw| {
+                (
+                    r,
+                    super::network::convert(r, busbw, doc, line_rate, &claimed),
+                )
+            })
+        })
+        .collect();
+    let count = candidates.len();
+    let (r, fig) = candidates
+        .into_iter()
+        .reduce(|a, b| if b.1.judged() > a.1.judged() { b } else { a })
+        .ok_or_else(|| "no matching measurement in the results".to_string())?;
+    use super::network::Conversion;
+    let (value, low) = match fig.conversion {
+        Conversion::Ring => (fig.ring, None),
+        Conversion::Hierarchical => (fig.hierarchical, None),
+        Conversion::Range => (fig.ring, Some(fig.hierarchical)),
+    };
+    Ok(Measured {
+        value,
+        low,
+        evidence: format!(
+            "{} on {} ranks, {} nodes (busbw {:.2} GB/s; best of {count} multi-node all-reduce records)",
+            crate::analysis::compare::label(r),
+            r.ranks,
+            r.nodes,
+            fig.ring
+        ),
+        conversion: Some(match target.gpus_per_node {
+            Some(g) if r.ranks != g * r.nodes => format!(
+                "{}; the run had {} GPUs per node of the instance's {g}, so its NIC traffic is that of those GPUs only",
+                fig.why,
+                r.ranks as f64 / r.nodes as f64
+            ),
+            _ => fig.why.clone(),
+        }),
+        warn_at_most: fig.conversion != Conversion::Ring,
+        judged: fig.judged(),
+    })
+}
+
+fn measure_plain(
+    claim: &Claim,
+    doc: &RunDocument,
+    target: &Target,
 ) -> Result<(f64, String), String> {
-    let gpus_per_node = target.gpus_per_node;
     let ok = |r: &&Record| r.check.passed;
     let gpu = |r: &&Record| r.backend != "cpu";
     let min_bytes = claim
@@ -118,26 +220,6 @@ pub(super) fn measure(
                 .collect(),
             true,
         ),
-        Quantity::NetworkBandwidthPerNode => best(
-            recs.filter(|r| is_allreduce(r) && gpu(r) && r.nodes > 1 && r.ranks > 1)
-                .filter(|r| collective_bytes(r).unwrap_or(0) >= min_bytes)
-                .filter_map(|r| {
-                    let (k, n) = (r.nodes as f64, r.ranks as f64);
-                    let per_node_gpus = gpus_per_node.map(f64::from).unwrap_or(n / k);
-                    // Inter-node traffic per GPU = busbw (k-1)/(n-1); per node, times GPUs per node.
-                    metric(r, "busbw").map(|v| {
-                        (
-                            v * (k - 1.0) / (n - 1.0) * per_node_gpus,
-                            format!(
-                                "{} (busbw x (k-1)/(n-1) x {per_node_gpus} GPUs/node)",
-                                crate::analysis::compare::label(r)
-                            ),
-                        )
-                    })
-                })
-                .collect(),
-            true,
-        ),
         Quantity::TwoNodeAllreduceLatency => {
             let two: Vec<&Record> = recs
                 .filter(|r| is_allreduce(r) && gpu(r) && r.nodes == 2)
@@ -151,7 +233,48 @@ pub(super) fn measure(
                 false,
             )
         }
-        Quantity::PeerCopyBandwidth | Quantity::HostLinkBandwidth | Quantity::Informational => None,
+        Quantity::PointToPointLatency => {
+            let between_nodes: Vec<(&Record, u64)> = recs
+                .filter_map(|r| match &r.params {
+                    Params::PointToPoint {
+                        mode,
+                        bytes,
+                        from_host,
+                        to_host,
+                        ..
+                    } if mode == "latency" => {
+                        // Imported logs may name no hosts: then the record's node
+                        // count says whether its two ranks were on different nodes.
+                        let known = !from_host.is_empty() && from_host != "unknown";
+                        let apart = if known && from_host != to_host {
+                            true
+                        } else {
+                            r.nodes > 1
+                        };
+                        apart.then_some((r, *bytes))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let smallest = between_nodes.iter().map(|(_, b)| *b).min();
+            best(
+                between_nodes
+                    .iter()
+                    .filter(|(_, b)| Some(*b) == smallest)
+                    .map(|(r, _)| {
+                        (
+                            r.time_s.median * 1e6,
+                            format!("{} (one-way, median)", crate::analysis::compare::label(r)),
+                        )
+                    })
+                    .collect(),
+                false,
+            )
+        }
+        Quantity::NetworkBandwidthPerNode
+        | Quantity::PeerCopyBandwidth
+        | Quantity::HostLinkBandwidth
+        | Quantity::Informational => None,
     };
     found.ok_or_else(|| match claim.quantity {
         Quantity::PeerCopyBandwidth | Quantity::HostLinkBandwidth => {

@@ -9,6 +9,7 @@
 mod check;
 mod claims;
 mod measure;
+mod network;
 mod select;
 
 pub use check::{validate, ClaimResult, Outcome};
@@ -18,3 +19,5 @@ pub use select::{auto_select, detected_hardware};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_network;

@@ -22,9 +22,22 @@ pub fn detected_hardware(doc: &RunDocument) -> (Vec<String>, Vec<String>) {
     (instances, gpus)
 }
 
+/// Whether `fragment` stands in `name` as the start of a word: `H200` is in
+/// `NVIDIA H200` but not in `NVIDIA GH200 480GB`, another part with other figures.
+fn names_part(name: &str, fragment: &str) -> bool {
+    !fragment.is_empty()
+        && name.match_indices(fragment).any(|(at, _)| {
+            name[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_ascii_alphanumeric())
+        })
+}
+
 /// Picks built-in claims files for the detected hardware: the instance file whose
 /// `matches` has the instance type, and for each GPU name the GPU file with the
-/// longest matching fragment (so `GB200` is not taken for `B200`).
+/// longest fragment that starts a word of the name (so `GB200` is not taken for
+/// `B200`, nor `GH200` for `H200`).
 pub fn auto_select(
     files: &[(String, ClaimsFile)],
     instances: &[String],
@@ -59,7 +72,7 @@ pub fn auto_select(
                 f.target
                     .matches
                     .iter()
-                    .filter(|m| g_low.contains(&m.to_ascii_lowercase()))
+                    .filter(|m| names_part(&g_low, &m.to_ascii_lowercase()))
                     .map(|m| m.len())
                     .max()
                     .map(|len| (len, n, f))

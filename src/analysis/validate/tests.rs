@@ -36,6 +36,31 @@ fn gpu_names_pick_the_longest_matching_datasheet() {
     assert_eq!(pick("NVIDIA H100 80GB HBM3"), ["gpu-h100-sxm"]);
     assert_eq!(pick("NVIDIA H100 PCIe"), ["gpu-h100-pcie"]);
     assert!(pick("Tesla T4").is_empty());
+    // GH200 (96 GB, another memory bandwidth) is not an H200.
+    assert!(pick("NVIDIA GH200 480GB").is_empty());
+    assert_eq!(pick("NVIDIA H200"), ["gpu-h200"]);
+    // A100 40 GB (1,555 GB/s) and 80 GB (2,039 GB/s) are told apart; the 80 GB PCIe
+    // card (1,935 GB/s) matches neither.
+    assert_eq!(pick("NVIDIA A100-SXM4-40GB"), ["gpu-a100-40gb"]);
+    assert_eq!(pick("NVIDIA A100-SXM4-80GB"), ["gpu-a100"]);
+    assert!(pick("NVIDIA A100 80GB PCIe").is_empty());
+    let hbm = |file: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == file)
+            .and_then(|(_, f)| f.claims.iter().find(|c| c.id == "hbm_bandwidth"))
+            .map(|c| c.value)
+    };
+    assert_eq!(hbm("gpu-a100-40gb"), Some(1555.0));
+    assert_eq!(hbm("gpu-a100"), Some(2039.0));
+    let brings = |instance: &str| {
+        auto_select(&files, &[instance.to_string()], &[])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(brings("p4d.24xlarge"), ["aws-p4d", "gpu-a100-40gb"]);
+    assert_eq!(brings("p4de.24xlarge"), ["aws-p4de", "gpu-a100"]);
     // An instance brings its GPU's datasheet.
     let p5 = auto_select(&files, &["p5.48xlarge".into()], &[]);
     let names: Vec<&str> = p5.iter().map(|(n, _)| n.as_str()).collect();
