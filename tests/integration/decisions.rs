@@ -136,7 +136,7 @@ fn serial_an_injected_2x_slowdown_fails_the_gate_and_normalising_by_a_slowed_ref
             .as_array()
             .unwrap()
             .iter()
-            .all(|c| !c["label"].as_str().unwrap().starts_with("membw copy")),
+            .all(|c| !c["label"].as_str().unwrap().starts_with("membw copy ")),
         "the reference is not itself compared"
     );
 }
