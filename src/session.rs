@@ -21,7 +21,7 @@ use std::io::IsTerminal;
 /// the charts last.
 pub fn reporters(options: &RunOptions) -> Result<Vec<Box<dyn Reporter>>> {
     let mut out: Vec<Box<dyn Reporter>> = vec![Box::new(JsonReporter::new(&options.output_dir)?)];
-    if !options.quiet {
+    if !options.quiet && !options.json {
         out.push(Box::new(TableReporter::stdout()));
     }
     out.push(Box::new(ChartReporter {
@@ -190,7 +190,7 @@ fn finish(
     mut document: RunDocument,
     outcome: Result<Option<i32>>,
     reporters: &mut [Box<dyn Reporter>],
-    announce: bool,
+    root: Option<&RunOptions>,
 ) -> Result<RunDocument> {
     let failed = document
         .records
@@ -214,6 +214,10 @@ fn finish(
         .first()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
+    // The document is whole whatever the outcome: a script reading it sees the status.
+    if root.is_some_and(|o| o.json) {
+        crate::outln!("{}", serde_json::to_string_pretty(&document)?);
+    }
     if let Some(signal) = outcome? {
         return Err(RunInterrupted {
             signal,
@@ -231,7 +235,8 @@ fn finish(
         }
         .into());
     }
-    if announce {
+    // Even with -q: a quiet run's caller still needs to find its results.
+    if root.is_some() {
         for p in &paths {
             crate::errln!("clusterbench: results written to {}", p.display());
         }
@@ -388,5 +393,10 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
         measure_all(&mut ctx, options, &mut document)
     };
     progress.finish_and_clear();
-    finish(document, outcome, &mut reporters, is_root && !options.quiet)
+    finish(
+        document,
+        outcome,
+        &mut reporters,
+        is_root.then_some(options),
+    )
 }

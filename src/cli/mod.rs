@@ -209,9 +209,15 @@ pub struct RunArgs {
     )]
     pub gpus_per_rank: usize,
 
-    /// Print no progress and no tables (results are still written).
+    /// Print no progress and no tables (results are still written, and their path is
+    /// still printed on standard error).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+
+    /// Print the results document on standard output at the end, instead of the
+    /// tables (the files are written too), for notebooks and scripts.
+    #[arg(long)]
+    pub json: bool,
 
     /// Print what the run would measure (every benchmark with its sizes, datatypes,
     /// shapes and iterations) after the same checks of the flags, and exit: nothing is

@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub output_dir: PathBuf,
     #[serde(skip)]
     pub quiet: bool,
+    /// The document goes to standard output at the end, and no table does.
+    #[serde(skip)]
+    pub json: bool,
     #[serde(skip)]
     pub corrupt_rank: Option<usize>,
     /// GPU collectives: calls captured per CUDA graph, whose replays are timed.
@@ -375,6 +378,7 @@ impl RunOptions {
             benches_named: !wanted.is_empty(),
             output_dir: args.output.clone(),
             quiet: args.quiet,
+            json: args.json,
             corrupt_rank: args.debug_corrupt_rank,
             cuda_graph: match args.cuda_graph {
                 Some(0) => {

@@ -93,3 +93,48 @@ fn export_refuses_what_it_cannot_read_in_one_line() {
         assert!(o.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// `run --json` prints the document it wrote, and nothing else, on standard output;
+/// `-q` still names the results file on standard error.
+#[test]
+fn run_json_prints_the_document_and_quiet_still_names_the_file() {
+    let dir = tempdir();
+    let d = dir.path();
+    let run = ["run", "--bench", "membw", "--array-size", "2M", "-n", "3"];
+    let o = clusterbench(d)
+        .args(run)
+        .args(["--json", "--output", "j"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let printed: clusterbench::results::RunDocument = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    let (path, written) = crate::common::only_document(&d.join("j"));
+    assert_eq!(printed, written, "{}", path.display());
+    let o = clusterbench(d)
+        .args(run)
+        .args(["-q", "--output", "q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let (path, _) = crate::common::only_document(&d.join("q"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "clusterbench: results written to {}",
+            path.strip_prefix(d).unwrap().display()
+        ),
+        "{err}"
+    );
+}
