@@ -2,7 +2,7 @@
 //! the bandwidth figures, and the input pattern whose every reduction is exact, so
 //! outputs are checked against a computed expectation.
 
-use crate::core::memory::{Footprint, Grid, Need, Placement, Unit};
+use crate::core::memory::{Footprint, Need, Placement};
 use crate::core::Iterations;
 use crate::core::{BenchConfig, Collective, CollectiveCase, DType, ExactInputs, ReduceOp};
 use crate::results::describe::params;
@@ -175,19 +175,7 @@ impl crate::bench::Benchmark for CollectiveBench {
         let coll = self.coll;
         let dtypes = cfg.datatypes.clone();
         let need_at = move |bytes: u64| collective_need(coll, &dtypes, bytes, at);
-        Some(Footprint {
-            bench: coll.name(),
-            what: "size",
-            flag: "-e",
-            unit: Unit::Bytes,
-            cases: cfg
-                .sizes()
-                .into_iter()
-                .map(|s| (s, format!("at {}", format_bytes(s)), need_at(s)))
-                .collect(),
-            need_at: Box::new(need_at),
-            grid: Grid::Cases,
-        })
+        Some(Footprint::of_sizes(coll.name(), cfg.sizes(), need_at))
     }
 }
 

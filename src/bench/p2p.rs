@@ -2,7 +2,7 @@
 //! bandwidth (a window of messages, as OSU's osu_bw) and bidirectional bandwidth.
 
 use super::{base_config, Benchmark, Job, Supports};
-use crate::core::memory::{Footprint, Grid, Placement, Unit};
+use crate::core::memory::{Footprint, Placement};
 use crate::core::p2p::{window_for, P2pCase, P2pMode};
 use crate::core::Iterations;
 use crate::core::{BenchConfig, DType};
@@ -59,19 +59,7 @@ impl Benchmark for PointToPoint {
 
     fn footprint(&self, cfg: &BenchConfig, at: Placement) -> Option<Footprint<'static>> {
         let need_at = move |bytes| super::memory::point_to_point_need(bytes, at.window, at.gpu);
-        Some(Footprint {
-            bench: "p2p",
-            what: "size",
-            flag: "-e",
-            unit: Unit::Bytes,
-            cases: cfg
-                .sizes()
-                .into_iter()
-                .map(|s| (s, format!("at {}", format_bytes(s)), need_at(s)))
-                .collect(),
-            need_at: Box::new(need_at),
-            grid: Grid::Cases,
-        })
+        Some(Footprint::of_sizes("p2p", cfg.sizes(), need_at))
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {

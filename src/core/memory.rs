@@ -71,6 +71,28 @@ pub struct Footprint<'a> {
     pub grid: Grid,
 }
 
+impl Footprint<'static> {
+    /// A sweep over message sizes, capped by `-e`: one case per size.
+    pub fn of_sizes(
+        bench: &'static str,
+        sizes: Vec<u64>,
+        need_at: impl Fn(u64) -> Need + Clone + 'static,
+    ) -> Self {
+        Footprint {
+            bench,
+            what: "size",
+            flag: "-e",
+            unit: Unit::Bytes,
+            cases: sizes
+                .into_iter()
+                .map(|s| (s, format!("at {}", format_bytes(s)), need_at(s)))
+                .collect(),
+            need_at: Box::new(need_at),
+            grid: Grid::Cases,
+        }
+    }
+}
+
 /// What one rank may hold: a share of what its node has available, less a margin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
