@@ -110,26 +110,44 @@ fn serial_an_injected_2x_slowdown_fails_the_gate_and_normalising_by_a_slowed_ref
     let back = cb(dir.path(), &[&["compare", s, b][..], &gate].concat());
     assert_code(&back, 0);
     assert!(text(&back).contains("improvement"), "{}", text(&back));
-    // The switch slows every benchmark, the reference too: normalising by it divides
-    // the slowdown out, so the other STREAM kernels' change shrinks by the reference's
-    // own change (the one-rank all-reduce is a local copy, which gets no verdict).
-    let geomean = |extra: &[&str]| {
+    // Normalising by a reference divides every other record's change by the
+    // reference's own change (its ratio of median times in the two runs), whatever the
+    // machine did between them (the one-rank all-reduce is a local copy, which gets
+    // no verdict).
+    let json = |extra: &[&str]| {
         let o = cb(
             dir.path(),
             &[&["compare", b, s, "--format", "json"][..], &gate, extra].concat(),
         );
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let all = v["benchmarks"].as_array().unwrap().clone();
-        let ar = all.iter().find(|x| x["benchmark"] == "membw").unwrap();
-        (ar["time_ratio"]["estimate"].as_f64().unwrap(), v)
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
     };
-    let (raw, _) = geomean(&[]);
-    let (normalised, v) = geomean(&["--normalize", "membw:copy"]);
+    let triad = |v: &serde_json::Value| {
+        v["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["label"].as_str().unwrap().starts_with("membw triad "))
+            .map(|c| c["time_ratio"]["estimate"].as_f64().unwrap())
+            .unwrap()
+    };
+    let median_of_copy = |path: &Path| {
+        let doc = clusterbench::results::files::read_document(path).unwrap();
+        doc.records
+            .iter()
+            .find(|r| {
+                matches!(&r.params, clusterbench::results::Params::Stream { kernel, .. } if kernel == "copy")
+            })
+            .map(|r| r.time_s.median)
+            .unwrap()
+    };
+    let copy_ratio = median_of_copy(&slow) / median_of_copy(&base);
+    let raw = json(&[]);
+    let v = json(&["--normalize", "membw:copy"]);
     assert_eq!(v["normalized_by"], "membw:copy");
-    let copy_ratio = raw / normalised;
+    let (before, after) = (triad(&raw), triad(&v));
     assert!(
-        copy_ratio > 1.0,
-        "the reference slowed too: {raw} / {normalised}"
+        (before / after - copy_ratio).abs() <= 1e-9 * copy_ratio,
+        "triad's change {before} normalised to {after}: not divided by copy's {copy_ratio}"
     );
     assert!(
         v["comparisons"]
