@@ -89,15 +89,8 @@ impl Benchmark for MemBw {
         backend: &dyn crate::core::Backend,
     ) -> Option<Vec<f64>> {
         let bytes = array_bytes(cfg, backend.cache_bytes());
-        let work = |k: StreamKernel| (k.arrays_touched() * bytes) as f64;
-        // Each writing kernel is measured again with streaming stores where offered.
-        let twice = |k: &StreamKernel| k.writes() && backend.offers_streaming_stores();
-        Some(
-            StreamKernel::ALL
-                .into_iter()
-                .flat_map(|k| std::iter::repeat_n(work(k), if twice(&k) { 2 } else { 1 }))
-                .collect(),
-        )
+        let work = |(k, _): (StreamKernel, StreamStores)| (k.arrays_touched() * bytes) as f64;
+        Some(measurements(backend).into_iter().map(work).collect())
     }
 
     fn run(&self, cfg: &BenchConfig, ctx: &mut RunContext) -> Result<()> {
@@ -110,40 +103,44 @@ impl Benchmark for MemBw {
             timed: cfg.iters,
             check: cfg.check,
         };
-        let streaming = arrays.offers_streaming_stores();
-        for kernel in StreamKernel::ALL {
-            let mut variants = vec![StreamStores::Regular];
-            if streaming && kernel.writes() {
-                variants.push(StreamStores::Streaming);
+        for (kernel, stores) in measurements(ctx.backend) {
+            let name = kernel.record_name(stores);
+            ctx.progress(format!("membw {name} {} per array", format_bytes(bytes)));
+            arrays.select(kernel);
+            if !arrays.select_stores(stores) {
+                anyhow::bail!("the backend offers streaming stores but refused them for {name}");
             }
-            for stores in variants {
-                let name = kernel.record_name(stores);
-                ctx.progress(format!("membw {name} {} per array", format_bytes(bytes)));
-                arrays.select(kernel);
-                if !arrays.select_stores(stores) {
-                    anyhow::bail!(
-                        "the backend offers streaming stores but refused them for {name}"
-                    );
-                }
-                let moved = kernel.arrays_touched() * 8 * elements as u64 * ranks;
-                let params = Params::Stream {
-                    kernel: name,
-                    array_bytes: 8 * elements as u64,
-                    elements: elements as u64,
-                    threads: arrays.threads() as u32,
-                    bytes_moved: moved,
-                };
-                ctx.measure(
-                    self.name(),
-                    params,
-                    iters,
-                    arrays.as_mut(),
-                    &[MetricSpec::gbps("bandwidth", moved as f64)],
-                )?;
-            }
+            let moved = kernel.arrays_touched() * 8 * elements as u64 * ranks;
+            let params = Params::Stream {
+                kernel: name,
+                array_bytes: 8 * elements as u64,
+                elements: elements as u64,
+                threads: arrays.threads() as u32,
+                bytes_moved: moved,
+            };
+            ctx.measure(
+                self.name(),
+                params,
+                iters,
+                arrays.as_mut(),
+                &[MetricSpec::gbps("bandwidth", moved as f64)],
+            )?;
         }
         Ok(())
     }
+}
+
+/// The measurements of a run, in order: each kernel, and each writing kernel again
+/// with streaming stores where the backend offers them.
+fn measurements(backend: &dyn crate::core::Backend) -> Vec<(StreamKernel, StreamStores)> {
+    let streaming = backend.offers_streaming_stores();
+    StreamKernel::ALL
+        .into_iter()
+        .flat_map(|k| {
+            let again = (streaming && k.writes()).then_some((k, StreamStores::Streaming));
+            std::iter::once((k, StreamStores::Regular)).chain(again)
+        })
+        .collect()
 }
 
 #[cfg(test)]

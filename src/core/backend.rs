@@ -86,6 +86,16 @@ impl StreamKernel {
         }
     }
 
+    /// The kernel and stores a record's name says: the inverse of [`Self::record_name`].
+    pub fn of_record_name(name: &str) -> Option<(StreamKernel, StreamStores)> {
+        let (base, stores) = match name.strip_suffix("_nt") {
+            Some(base) => (base, StreamStores::Streaming),
+            None => (name, StreamStores::Regular),
+        };
+        let kernel = StreamKernel::ALL.into_iter().find(|k| k.name() == base)?;
+        Some((kernel, stores))
+    }
+
     /// Arrays touched per element, as STREAM counts bytes (no write-allocate traffic).
     pub fn arrays_touched(self) -> u64 {
         match self {
@@ -112,13 +122,8 @@ pub trait StreamWorkload: Workload {
     fn select(&mut self, kernel: StreamKernel);
     fn threads(&self) -> usize;
 
-    /// Whether the writing kernels have a streaming-store variant here.
-    fn offers_streaming_stores(&self) -> bool {
-        false
-    }
-
     /// Sets how the selected kernel stores; `Streaming` only where
-    /// [`StreamWorkload::offers_streaming_stores`]. Returns whether it was applied.
+    /// [`Backend::offers_streaming_stores`]. Returns whether it was applied.
     fn select_stores(&mut self, stores: StreamStores) -> bool {
         stores == StreamStores::Regular
     }

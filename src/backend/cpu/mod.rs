@@ -71,7 +71,7 @@ impl Backend for CpuBackend {
     }
 
     fn offers_streaming_stores(&self) -> bool {
-        stream::offers_streaming_stores()
+        stream_nt::offered()
     }
 
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>> {

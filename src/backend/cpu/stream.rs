@@ -172,20 +172,11 @@ fn stream_dot(a: &[f64], b: &[f64]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
-/// Whether this machine has the streaming-store kernels.
-pub(super) fn offers_streaming_stores() -> bool {
-    stream_nt::offered()
-}
-
 impl StreamWorkload for CpuStream {
     fn select(&mut self, kernel: StreamKernel) {
         self.kernel = kernel;
         self.stores = StreamStores::Regular;
         self.expect = kernel.expected_after(self.expect, STREAM_SCALAR);
-    }
-
-    fn offers_streaming_stores(&self) -> bool {
-        offers_streaming_stores()
     }
 
     fn select_stores(&mut self, stores: StreamStores) -> bool {

@@ -103,12 +103,9 @@ pub(super) fn metric_value(r: &Record, name: &str) -> Option<f64> {
 /// its streaming-store variant (`copy_nt`), for rows and categories; any other name
 /// sorts after them.
 pub fn stream_rank(kernel: &str) -> usize {
-    let (base, streaming) = match kernel.strip_suffix("_nt") {
-        Some(base) => (base, 1),
-        None => (kernel, 0),
-    };
-    crate::core::StreamKernel::ALL
-        .iter()
-        .position(|k| k.name() == base)
-        .map_or(usize::MAX, |at| 2 * at + streaming)
+    use crate::core::{StreamKernel, StreamStores};
+    StreamKernel::of_record_name(kernel).map_or(usize::MAX, |(k, stores)| {
+        let at = StreamKernel::ALL.iter().position(|&x| x == k).unwrap_or(0);
+        2 * at + usize::from(stores == StreamStores::Streaming)
+    })
 }
