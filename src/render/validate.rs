@@ -136,6 +136,9 @@ fn explanation(results: &[ClaimResult], markdown: bool) -> String {
                 "{item}threshold: {:.0}% of the claim\n",
                 a * 100.0
             ));
+            if let Some(from) = &r.achievable_source {
+                out.push_str(&format!("{item}threshold from: {from}\n"));
+            }
         }
         out.push_str(&format!("{item}why: {}\n", r.why));
     }

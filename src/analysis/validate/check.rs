@@ -34,6 +34,9 @@ pub struct ClaimResult {
     /// Measured as a fraction of the claim.
     pub fraction: Option<f64>,
     pub achievable: Option<f64>,
+    /// The measured run the achievable fraction comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub achievable_source: Option<String>,
     pub outcome: Outcome,
     /// The lower end, in the claim's unit, when the figure is a range (network
     /// rate with the all-reduce algorithm unknown; `measured` is the upper end).
@@ -79,6 +82,7 @@ pub fn validate(doc: &RunDocument, files: &[(String, ClaimsFile)]) -> Vec<ClaimR
                 measured: judged.measured,
                 measured_low: judged.measured_low,
                 achievable: c.achievable,
+                achievable_source: c.achievable_source.clone(),
                 outcome: judged.outcome,
                 evidence: judged.evidence,
                 conversion: judged.conversion,

@@ -104,6 +104,9 @@ pub struct Target {
     /// The built-in GPU claims file of the instance's GPU (e.g. `gpu-h100-sxm`),
     /// selected with the instance.
     pub gpu: Option<String>,
+    /// A published run of this hardware known to be healthy (its address), which
+    /// these claims must pass; or why there is none.
+    pub published_run: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -159,6 +162,9 @@ pub struct Claim {
     /// Fraction of the claim a good system reaches (pass at or above; for an upper
     /// bound such as latency, the claim itself is the bound and this is ignored).
     pub achievable: Option<f64>,
+    /// The measured run `achievable` comes from: its address and the figure it
+    /// measured against the claim.
+    pub achievable_source: Option<String>,
     /// Datatype for matmul claims (`bf16`, `fp8`, `fp32`, `tf32`, `fp64`).
     pub dtype: Option<String>,
     /// Smallest message size that counts, for bandwidth claims (e.g. `1G`).
@@ -235,6 +241,12 @@ impl ClaimsFile {
                         c.id
                     )));
                 }
+            }
+            if c.achievable_source.is_some() && c.achievable.is_none() {
+                return Err(UsageError::new(format!(
+                    "'{name}': claim {}: achievable_source names the run behind an achievable fraction, but there is none",
+                    c.id
+                )));
             }
             canonical(c.value, &c.unit)
                 .map_err(|e| UsageError::new(format!("'{name}': claim {}: {e}", c.id)))?;

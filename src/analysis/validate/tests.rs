@@ -264,3 +264,26 @@ fn a_faster_streaming_store_kernel_is_the_host_memory_figure() {
         "{results:?}"
     );
 }
+
+/// Every threshold of a built-in file names the measured run it comes from, and
+/// every file names a published run of its hardware or says why there is none.
+#[test]
+fn builtin_thresholds_cite_the_runs_they_come_from() {
+    for (name, file) in ClaimsFile::builtin() {
+        let run = file.target.published_run.as_deref().unwrap_or("");
+        assert!(!run.trim().is_empty(), "{name}: no published_run");
+        for c in &file.claims {
+            if c.achievable.is_some() {
+                let from = c.achievable_source.as_deref().unwrap_or("");
+                assert!(
+                    from.contains("http") || from.starts_with("no "),
+                    "{name} '{}': achievable without the run it comes from",
+                    c.id
+                );
+            }
+        }
+    }
+    let orphan = "[target]\nname = \"x\"\nkind = \"gpu\"\n[[claim]]\nid = \"a\"\nwhat = \"w\"\nquantity = \"matmul_tflops\"\nconvention = \"c\"\nsource = \"s\"\nvalue = 1.0\nunit = \"TFLOP/s\"\nachievable_source = \"a run\"\n";
+    let e = ClaimsFile::parse(orphan, "f").unwrap_err();
+    assert!(e.to_string().contains("achievable_source"), "{e}");
+}
