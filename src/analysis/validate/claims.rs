@@ -5,7 +5,7 @@ use crate::error::UsageError;
 use serde::{Deserialize, Serialize};
 
 /// Claims files built into the binary (`--claims auto` looks through these).
-pub const BUILTIN_CLAIMS: [(&str, &str); 18] = [
+pub const BUILTIN_CLAIMS: [(&str, &str); 30] = [
     (
         "aws-p4d",
         include_str!("../../../harness/claims/aws-p4d.toml"),
@@ -35,6 +35,14 @@ pub const BUILTIN_CLAIMS: [(&str, &str); 18] = [
         include_str!("../../../harness/claims/aws-p6e-gb200.toml"),
     ),
     (
+        "aws-p6-b300",
+        include_str!("../../../harness/claims/aws-p6-b300.toml"),
+    ),
+    (
+        "aws-p6e-gb300",
+        include_str!("../../../harness/claims/aws-p6e-gb300.toml"),
+    ),
+    (
         "azure-nd-h100-v5",
         include_str!("../../../harness/claims/azure-nd-h100-v5.toml"),
     ),
@@ -43,12 +51,28 @@ pub const BUILTIN_CLAIMS: [(&str, &str); 18] = [
         include_str!("../../../harness/claims/azure-nd-h200-v5.toml"),
     ),
     (
+        "azure-nd-gb200-v6",
+        include_str!("../../../harness/claims/azure-nd-gb200-v6.toml"),
+    ),
+    (
+        "azure-nd-gb300-v6",
+        include_str!("../../../harness/claims/azure-nd-gb300-v6.toml"),
+    ),
+    (
         "gcp-a3-mega",
         include_str!("../../../harness/claims/gcp-a3-mega.toml"),
     ),
     (
         "gcp-a3-ultra",
         include_str!("../../../harness/claims/gcp-a3-ultra.toml"),
+    ),
+    (
+        "gcp-a4x",
+        include_str!("../../../harness/claims/gcp-a4x.toml"),
+    ),
+    (
+        "gcp-a4x-max",
+        include_str!("../../../harness/claims/gcp-a4x-max.toml"),
     ),
     (
         "gpu-a100",
@@ -77,6 +101,30 @@ pub const BUILTIN_CLAIMS: [(&str, &str); 18] = [
     (
         "gpu-gb200",
         include_str!("../../../harness/claims/gpu-gb200.toml"),
+    ),
+    (
+        "gpu-b300",
+        include_str!("../../../harness/claims/gpu-b300.toml"),
+    ),
+    (
+        "gpu-gb300",
+        include_str!("../../../harness/claims/gpu-gb300.toml"),
+    ),
+    (
+        "oci-bm-gpu-h100-8",
+        include_str!("../../../harness/claims/oci-bm-gpu-h100-8.toml"),
+    ),
+    (
+        "oci-bm-gpu-h200-8",
+        include_str!("../../../harness/claims/oci-bm-gpu-h200-8.toml"),
+    ),
+    (
+        "oci-bm-gpu-b200-8",
+        include_str!("../../../harness/claims/oci-bm-gpu-b200-8.toml"),
+    ),
+    (
+        "oci-bm-gpu-gb200-4",
+        include_str!("../../../harness/claims/oci-bm-gpu-gb200-4.toml"),
     ),
 ];
 

@@ -65,6 +65,29 @@ fn gpu_names_pick_the_longest_matching_datasheet() {
     let p5 = auto_select(&files, &["p5.48xlarge".into()], &[]);
     let names: Vec<&str> = p5.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["aws-p5", "gpu-h100-sxm"]);
+    // Blackwell Ultra: B300 is not taken for GB300, nor B200 for B300.
+    assert_eq!(pick("NVIDIA B300 SXM6 AC"), ["gpu-b300"]);
+    assert_eq!(pick("NVIDIA GB300"), ["gpu-gb300"]);
+    for (instance, files) in [
+        ("p6-b300.48xlarge", ["aws-p6-b300", "gpu-b300"]),
+        ("p6e-gb300.36xlarge", ["aws-p6e-gb300", "gpu-gb300"]),
+        ("a4x-highgpu-4g", ["gcp-a4x", "gpu-gb200"]),
+        ("a4x-maxgpu-4g-metal", ["gcp-a4x-max", "gpu-gb300"]),
+        (
+            "Standard_ND128isr_NDR_GB200_v6",
+            ["azure-nd-gb200-v6", "gpu-gb200"],
+        ),
+        (
+            "Standard_ND128isr_GB300_v6",
+            ["azure-nd-gb300-v6", "gpu-gb300"],
+        ),
+        ("BM.GPU.H100.8", ["oci-bm-gpu-h100-8", "gpu-h100-sxm"]),
+        ("BM.GPU.H200.8", ["oci-bm-gpu-h200-8", "gpu-h200"]),
+        ("BM.GPU.B200.8", ["oci-bm-gpu-b200-8", "gpu-b200"]),
+        ("BM.GPU.GB200.4", ["oci-bm-gpu-gb200-4", "gpu-gb200"]),
+    ] {
+        assert_eq!(brings(instance), files, "{instance}");
+    }
 }
 
 #[test]
