@@ -48,3 +48,4 @@ mod streaming_stores;
 mod stub_driver;
 mod trend;
 mod validate_network;
+mod validate_published;
