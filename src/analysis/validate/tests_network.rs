@@ -220,6 +220,43 @@ fn azure_nd_h200_v5_published_one_node_nvls_run_passes() {
     }
 }
 
+/// Published one-node all-reduce figures (tables, not logs) pass the NVLink claims of
+/// the instances built on the same boards: ring busbw of 4x GB200 (Azure's guide, ND
+/// GB200 v6, 679.61 GB/s at 8G) and of 8x B200 with NVLS off (ml-engineering, p6-b200,
+/// 682.2 GB/s at 8 GiB), NVLS busbw of 8x H100 (Azure's guide, ND H100 v5, 478.87 GB/s).
+#[test]
+fn published_one_node_runs_pass_the_nvlink_claims_of_their_boards() {
+    for (busbw, ranks, files) in [
+        (
+            679.61,
+            4,
+            &[
+                "azure-nd-gb200-v6",
+                "gcp-a4x",
+                "oci-bm-gpu-gb200-4",
+                "aws-p6e-gb200",
+            ][..],
+        ),
+        (682.2, 8, &["aws-p6-b200", "oci-bm-gpu-b200-8"][..]),
+        (478.87, 8, &["azure-nd-h100-v5", "oci-bm-gpu-h100-8"][..]),
+    ] {
+        let mut doc = one_row(busbw, None);
+        doc.records[0].nodes = 1;
+        doc.records[0].ranks = ranks;
+        for file in files {
+            let results = validate(&doc, &[builtin(file)]);
+            let nvlink: Vec<_> = results
+                .iter()
+                .filter(|r| r.id == "nvlink_allreduce" || r.id == "allreduce_busbw_nvls")
+                .collect();
+            assert!(!nvlink.is_empty(), "{file}");
+            for r in nvlink {
+                assert_eq!(r.outcome, Outcome::Pass, "{file}: {r:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn point_to_point_latency_counts_only_pairs_on_two_nodes() {
     let text = include_str!("../../../tests/fixtures/osu_latency-v5.6.2-handwritten.out");
