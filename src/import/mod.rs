@@ -438,6 +438,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             ranks: rank_infos,
             mpi: None,
             collective_settings: None,
+            nvlink_domain_size: None,
         },
         records,
         links: None,
@@ -461,6 +462,7 @@ fn imported_gpu(index: u32, model: &str) -> crate::results::environment::GpuInfo
         numa_node: None,
         cpu_affinity: None,
         ecc_enabled: None,
+        nvlink_domain: None,
     }
 }
 

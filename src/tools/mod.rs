@@ -75,7 +75,10 @@ fn read_text(path: &Path) -> Result<String, UsageError> {
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<()> {
-    let doc = read_results(&args.results)?;
+    let mut doc = read_results(&args.results)?;
+    if let Some(size) = args.nvlink_domain_size {
+        doc.environment.nvlink_domain_size = Some(size);
+    }
     let mut files: Vec<(String, ClaimsFile)> = Vec::new();
     for spec in &args.claims {
         if spec == "auto" {

@@ -25,6 +25,7 @@ mod mpi;
 mod multigpu;
 mod nccl_logs;
 mod no_gpu;
+mod nvlink_domains;
 mod one_rank;
 mod osu_import;
 mod osu_p2p;

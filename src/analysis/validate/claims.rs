@@ -104,6 +104,9 @@ pub struct Target {
     /// The built-in GPU claims file of the instance's GPU (e.g. `gpu-h100-sxm`),
     /// selected with the instance.
     pub gpu: Option<String>,
+    /// GPUs in one NVLink domain when it spans instances (72 on an NVL72 UltraServer):
+    /// a multi-node run with no domain recorded is then flagged as possibly inside one.
+    pub nvlink_domain_gpus: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -125,9 +128,11 @@ pub enum Quantity {
     HostMemoryBandwidth,
     /// Dense matmul throughput per GPU (or per rank on CPU) for the claim's dtype.
     MatmulTflops,
-    /// One-node all-reduce bus bandwidth (tests NVLink/NVSwitch).
+    /// All-reduce bus bandwidth inside one NVLink domain (tests NVLink/NVSwitch): a
+    /// one-node run, or a multi-node one whose GPUs all sit in one domain (NVL72).
     IntraNodeAllreduceBusbw,
-    /// Network bandwidth per node, from multi-node all-reduce bus bandwidth.
+    /// Network bandwidth per node, from multi-node all-reduce bus bandwidth (runs
+    /// known to stay inside one NVLink domain excluded).
     NetworkBandwidthPerNode,
     /// Small-message all-reduce time across two nodes (an upper bound).
     TwoNodeAllreduceLatency,

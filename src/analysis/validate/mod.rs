@@ -8,6 +8,7 @@
 
 mod check;
 mod claims;
+mod domain;
 mod measure;
 mod network;
 mod select;
