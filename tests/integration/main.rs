@@ -35,6 +35,7 @@ mod pipes;
 #[cfg(feature = "mpi")]
 mod predict_calibration;
 mod progress;
+mod relative_claims;
 mod report;
 mod schema;
 mod search;
