@@ -38,6 +38,15 @@ convention = "per instance, one direction"
 source = "test"
 achievable = 0.6
 min_bytes = "1G"
+
+[[claim]]
+id = "allreduce_latency_2node"
+what = "8-byte all-reduce time across two instances"
+quantity = "two_node_allreduce_latency"
+value = 90
+unit = "us"
+convention = "median time of the smallest all-reduce on 2 nodes (upper bound)"
+source = "test"
 "#;
 
 fn prepare(dir: &Path) {
@@ -109,6 +118,12 @@ fn a_two_node_run_inside_one_domain_is_scored_against_nvlink() {
             && network.contains("test NVLink, not the network"),
         "{network}"
     );
+    // The 2-node latency is the network's too: a run inside one domain does not test it.
+    let latency = block(&out, "allreduce_latency_2node");
+    assert!(
+        latency.contains(": not measured\n") && latency.contains("stayed inside one NVLink domain"),
+        "{latency}"
+    );
 }
 
 #[test]
@@ -127,6 +142,8 @@ fn a_run_that_crosses_domains_is_scored_against_the_network() {
     );
     let nvlink = block(&out, "nvlink_allreduce");
     assert!(nvlink.contains(": not measured\n"), "{nvlink}");
+    let latency = block(&out, "allreduce_latency_2node");
+    assert!(latency.contains("measured: 69.120 us"), "{latency}");
 }
 
 #[test]

@@ -339,6 +339,7 @@ fn measure_plain(
         Quantity::PeerCopyBandwidth | Quantity::HostLinkBandwidth => {
             "no benchmark in this file measures it".to_string()
         }
+        Quantity::TwoNodeAllreduceLatency => no_network_record(doc, 0),
         _ => "no matching measurement in the results".to_string(),
     })
 }
