@@ -262,3 +262,63 @@ fn the_runs_own_gpus_per_node_set_the_tree_conversion() {
     assert!(how.contains("1 GPUs per node of the instance's 8"), "{how}");
     assert_eq!(r.outcome, Outcome::Warn);
 }
+
+/// AWS's 2 x p5 reference with the domain size given: a routing test (the figures are
+/// p5's; the claims are the GB200 UltraServer's, whose domain spans instances).
+fn routed(size: Option<u32>) -> Vec<ClaimResult> {
+    let mut doc = two_node_import(AWS_P5, "p6e-gb200.36xlarge");
+    doc.environment.nvlink_domain_size = size;
+    validate(&doc, &[builtin("aws-p6e-gb200")])
+}
+
+fn outcome_of<'a>(results: &'a [ClaimResult], id: &str) -> Vec<&'a ClaimResult> {
+    results.iter().filter(|r| r.id == id).collect()
+}
+
+#[test]
+fn all_reduce_inside_one_domain_goes_to_nvlink_claims_and_crossing_to_network() {
+    // Inside one 72-GPU domain: the NVLink claims get the 2-node run, the network none.
+    let inside = routed(Some(72));
+    let nvlink = outcome_of(&inside, "nvlink_allreduce");
+    assert_eq!(nvlink.len(), 2);
+    for r in &nvlink {
+        assert!(
+            r.measured.is_some_and(|m| (m - 487.26).abs() < 0.01),
+            "{r:?}"
+        );
+        assert!(
+            r.evidence.contains("scored against the NVLink claims"),
+            "{r:?}"
+        );
+    }
+    for r in outcome_of(&inside, "network_per_node") {
+        assert_eq!(r.outcome, Outcome::NotMeasured, "{r:?}");
+        assert!(
+            r.evidence.contains("stayed inside one NVLink domain"),
+            "{r:?}"
+        );
+    }
+    // Domains of 8 GPUs: 16 ranks cross two, so the network claims get it.
+    let crossing = routed(Some(8));
+    for r in outcome_of(&crossing, "nvlink_allreduce") {
+        assert_eq!(r.outcome, Outcome::NotMeasured, "{r:?}");
+    }
+    for r in outcome_of(&crossing, "network_per_node") {
+        assert!(r.measured.is_some(), "{r:?}");
+        let conversion = r.conversion.as_deref().unwrap_or_default();
+        assert!(
+            conversion.contains("span 2 NVLink domains of 8 GPUs"),
+            "{conversion}"
+        );
+    }
+    // Nothing recorded: as before, the network's, with a word on the domain.
+    let unknown = routed(None);
+    for r in outcome_of(&unknown, "network_per_node") {
+        assert!(r.measured.is_some(), "{r:?}");
+        let conversion = r.conversion.as_deref().unwrap_or_default();
+        assert!(
+            conversion.contains("no NVLink domain recorded"),
+            "{conversion}"
+        );
+    }
+}
