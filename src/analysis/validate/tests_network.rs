@@ -322,3 +322,55 @@ fn all_reduce_inside_one_domain_goes_to_nvlink_claims_and_crossing_to_network() 
         );
     }
 }
+
+/// GCP's 2 x A3 Mega log with an MNNVL line per GPU added in NCCL's format (these H100s
+/// have no multi-node NVLink: the lines are made up here to test the wiring from a
+/// log's lines to the routing; the format is that of NVIDIA/nccl issue 1769).
+fn a3mega_with_fabric(cliques: [u32; 2]) -> RunDocument {
+    let mut text =
+        include_str!("../../../tests/fixtures/nccl-tests-all_reduce_perf-a3mega-16gpu.log")
+            .to_string();
+    for (h, host) in ["ztan-mig-235z", "ztan-mig-gq73"].iter().enumerate() {
+        for d in 0..8 {
+            text.push_str(&format!(
+                "{host}:1:1 [{d}] NCCL INFO MNNVL busId 0x{d}01000 fabric UUID 3143b15bc2cd192b.28cc9b5473fb5b93 cliqueId 0x{:x} state 3 healthMask 0xaa\n",
+                cliques[h]
+            ));
+        }
+    }
+    let ctx = crate::import::ImportContext {
+        source_name: "t".into(),
+        collective: Some("all_reduce".into()),
+        ..Default::default()
+    };
+    crate::import::import(&text, crate::import::Format::NcclTests, &ctx).unwrap()
+}
+
+#[test]
+fn an_imported_logs_mnnvl_lines_route_its_run() {
+    let doc = a3mega_with_fabric([0x7ffe, 0x7ffe]);
+    let gpus: Vec<_> = doc.environment.hosts.iter().flat_map(|h| &h.gpus).collect();
+    assert_eq!(gpus.len(), 16);
+    assert!(gpus.iter().all(|g| g
+        .nvlink_domain
+        .as_ref()
+        .is_some_and(|d| d.clique_id == 0x7ffe)));
+    let results = validate(&doc, &[builtin("aws-p6e-gb200")]);
+    let nvlink = outcome_of(&results, "nvlink_allreduce");
+    assert!(
+        nvlink[0]
+            .evidence
+            .contains("all 16 GPUs of the run report one NVLink domain"),
+        "{:?}",
+        nvlink[0]
+    );
+    // Two cliques: the run crossed domains.
+    let doc = a3mega_with_fabric([0x7ffe, 0x7ffd]);
+    let results = validate(&doc, &[builtin("aws-p6e-gb200")]);
+    let network = outcome_of(&results, "network_per_node");
+    let conversion = network[0].conversion.as_deref().unwrap_or_default();
+    assert!(
+        conversion.contains("report 2 NVLink domains"),
+        "{conversion}"
+    );
+}
