@@ -73,6 +73,7 @@ pub fn gather_environment(
         ranks,
         mpi,
         collective_settings: crate::probe::host::collective_settings(),
+        nvlink_domain_size: None,
     })
 }
 
@@ -305,7 +306,8 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
     for cfg in &options.benches {
         backend.check_config(cfg)?;
     }
-    let environment = gather_environment(comm, &topology, backend.devices_per_rank())?;
+    let mut environment = gather_environment(comm, &topology, backend.devices_per_rank())?;
+    environment.nvlink_domain_size = options.nvlink_domain_size;
     let identity = agree_identity(comm, &environment)?;
     let job = crate::bench::Job {
         ranks: comm.size(),

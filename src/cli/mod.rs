@@ -209,6 +209,14 @@ pub struct RunArgs {
     )]
     pub gpus_per_rank: usize,
 
+    /// GPUs per NVLink domain, recorded with the results: consecutive GPU ranks share
+    /// a domain (72 on a GB200/GB300 NVL72 UltraServer, 8 on an HGX node). `validate`
+    /// then scores an all-reduce inside one domain against the NVLink claims even
+    /// across nodes, and one that crosses domains against the network claims. GPUs
+    /// whose driver reports their NVLink fabric are recorded without it.
+    #[arg(long = "nvlink-domain-size", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub nvlink_domain_size: Option<u32>,
+
     /// Print no progress and no tables (results are still written, and their path is
     /// still printed on standard error).
     #[arg(short = 'q', long)]

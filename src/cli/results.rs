@@ -61,8 +61,13 @@ results.\n\nExit codes: 0 nothing failed, 1 a claim failed, 2 bad input or no cl
 check against, 3 no claim could be measured from these results.\n\n\
 A network claim is tested by a multi-node all-reduce: under ring (NCCL_ALGO=Ring) the rate per node \
 is busbw; under tree or other hierarchical algorithms it is busbw x (k-1)/(n-1) x GPUs per node, a \
-lower bound. With the algorithm unrecorded both are shown and the claim warns at most.\n\n\
-Examples:\n  clusterbench validate run.json\n  clusterbench validate run.json --explain\n  clusterbench validate run.json --claims harness/claims/aws-p5.toml --format markdown"
+lower bound. With the algorithm unrecorded both are shown and the claim warns at most. An \
+all-reduce whose GPUs all sit in one NVLink domain (NVML fabric info, or --nvlink-domain-size) \
+tests the NVLink claims instead, however many nodes it spans (GB200/GB300 NVL72).\n\n\
+Claims against other hardware (\"up to 35% lower latency than P5\") are checked with \
+--relative-to BASELINE.json, a run on that hardware: the ratio of the two figures against the \
+claimed one.\n\n\
+Examples:\n  clusterbench validate run.json\n  clusterbench validate run.json --explain\n  clusterbench validate p5en.json --relative-to p5.json\n  clusterbench validate run.json --claims harness/claims/aws-p5.toml --format markdown"
 )]
 pub struct ValidateArgs {
     /// The results file.
@@ -77,6 +82,17 @@ pub struct ValidateArgs {
     /// and why it passed, warned or failed.
     #[arg(long)]
     pub explain: bool,
+    /// GPUs per NVLink domain (consecutive GPU ranks share one), for results that do
+    /// not record it or record it wrongly: an all-reduce inside one domain is scored
+    /// against the NVLink claims even across nodes, one that crosses domains against
+    /// the network claims.
+    #[arg(long = "nvlink-domain-size", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub nvlink_domain_size: Option<u32>,
+    /// A results file from the hardware the claims compare against ("up to 35% lower
+    /// latency than P5"): the claims files' relative claims are checked as the ratio
+    /// of this run's figure to that one's.
+    #[arg(long = "relative-to", value_name = "RESULTS")]
+    pub relative_to: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

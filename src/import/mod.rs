@@ -3,6 +3,7 @@
 //! OSU micro-benchmarks. The imported document names the source tool in `tool`,
 //! and its run note says which file it came from.
 
+mod nccl_fabric;
 pub mod nccl_tests;
 mod nccl_tuning;
 pub mod osu;
@@ -102,6 +103,8 @@ pub struct Parsed {
     pub run_starts: Vec<usize>,
     /// NCCL_ALGO/NCCL_PROTO and tuning choices the log shows.
     pub nccl_tuning: Option<crate::results::environment::NcclTuning>,
+    /// (host, CUDA device, NVLink domain) of each GPU whose MNNVL line the log shows.
+    pub fabric: Vec<(String, u32, crate::results::environment::NvlinkDomain)>,
 }
 
 /// The rows of one run, from `first_row` to the next span, and where it ran.
@@ -373,7 +376,15 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
                 .devices
                 .iter()
                 .filter(|(host, _, _)| host == h)
-                .map(|(_, index, model)| imported_gpu(*index, model))
+                .map(|(_, index, model)| {
+                    let mut gpu = imported_gpu(*index, model);
+                    gpu.nvlink_domain = parsed
+                        .fabric
+                        .iter()
+                        .find(|(host, device, _)| host == h && device == index)
+                        .map(|(_, _, domain)| domain.clone());
+                    gpu
+                })
                 .collect(),
             cuda: None,
             nccl_tuning: parsed.nccl_tuning.clone(),
@@ -438,6 +449,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             ranks: rank_infos,
             mpi: None,
             collective_settings: None,
+            nvlink_domain_size: None,
         },
         records,
         links: None,
@@ -461,6 +473,7 @@ fn imported_gpu(index: u32, model: &str) -> crate::results::environment::GpuInfo
         numa_node: None,
         cpu_affinity: None,
         ecc_enabled: None,
+        nvlink_domain: None,
     }
 }
 

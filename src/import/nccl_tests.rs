@@ -220,6 +220,11 @@ pub fn parse_text(text: &str, ctx: &ImportContext) -> Result<Parsed, UsageError>
         let line_no = number_of_line + 1;
         let line = strip_launcher_prefix(raw);
         super::nccl_tuning::read_tuning(line, &mut parsed.nccl_tuning);
+        if let Some(gpu) = super::nccl_fabric::read_fabric(line) {
+            if !parsed.fabric.contains(&gpu) {
+                parsed.fabric.push(gpu);
+            }
+        }
         if is_nccl_diagnostic(line) {
             continue;
         }

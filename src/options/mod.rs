@@ -65,6 +65,9 @@ pub struct RunOptions {
     /// GPUs each process drives (`-g`); recorded only when more than one.
     #[serde(default, skip_serializing_if = "crate::options::is_one")]
     pub gpus_per_rank: usize,
+    /// GPUs per NVLink domain as the user stated it, recorded in the environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvlink_domain_size: Option<u32>,
 }
 
 fn is_one(n: &usize) -> bool {
@@ -413,6 +416,7 @@ impl RunOptions {
                 w => w,
             },
             gpus_per_rank,
+            nvlink_domain_size: args.nvlink_domain_size,
         })
     }
 }

@@ -57,6 +57,7 @@ pub fn render(results: &[ClaimResult], markdown: bool, explain: bool) -> String 
                     (Outcome::Informational | Outcome::NotMeasured | Outcome::Reported, _) => {
                         "-".into()
                     }
+                    _ if r.need.is_some() => r.need.clone().unwrap_or_default(),
                     (_, Some(a)) if r.unit != "us" => format!(">= {:.0}%", a * 100.0),
                     _ if r.unit == "us" => format!("<= {} us", r.claimed),
                     _ => ">= 100%".into(),
@@ -126,11 +127,17 @@ fn explanation(results: &[ClaimResult], markdown: bool) -> String {
             r.claimed, r.unit, r.convention
         ));
         out.push_str(&format!("{item}measured: {}\n", measured_text(r)));
+        if let Some(other) = &r.relative_to {
+            out.push_str(&format!("{item}compared with: {other}\n"));
+        }
         out.push_str(&format!("{item}records: {}\n", r.evidence));
         if let Some(c) = &r.conversion {
             out.push_str(&format!("{item}conversion: {c}\n"));
         }
         out.push_str(&format!("{item}source: {}\n", r.source));
+        if let Some(need) = &r.need {
+            out.push_str(&format!("{item}threshold: {need} the baseline's figure\n"));
+        }
         if let Some(a) = r.achievable.filter(|_| r.unit != "us") {
             out.push_str(&format!(
                 "{item}threshold: {:.0}% of the claim\n",

@@ -17,6 +17,11 @@ pub struct Environment {
     /// was set, and in results from before they were recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collective_settings: Option<CollectiveSettings>,
+    /// GPUs per NVLink domain as the user stated it (`--nvlink-domain-size`):
+    /// consecutive GPU ranks share a domain, ranks 0..N-1 the first. Absent when not
+    /// given; GPUs whose driver reports their fabric carry it in `GpuInfo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvlink_domain_size: Option<u32>,
 }
 
 /// The environment variables that choose how the MPI library and NCCL run collectives:
@@ -148,6 +153,23 @@ pub struct GpuInfo {
     /// CPUs close to the GPU, as a list (`0-47,96-143`).
     pub cpu_affinity: Option<String>,
     pub ecc_enabled: Option<bool>,
+    /// The NVLink domain the GPU sits in, as its fabric manager registered it (NVML's
+    /// GPU fabric info): GPUs with the same cluster and clique talk over NVLink, across
+    /// instances too (GB200/GB300 NVL72). Absent where the driver reports no fabric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvlink_domain: Option<NvlinkDomain>,
+}
+
+/// One NVLink domain (an IMEX domain of a multi-node NVLink system).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NvlinkDomain {
+    /// The fabric's cluster UUID, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+    pub cluster_uuid: String,
+    /// The clique (partition) within the cluster.
+    pub clique_id: u32,
+    /// Where it was read: `nvml`.
+    pub source: String,
 }
 
 /// The CUDA driver and libraries of a host.

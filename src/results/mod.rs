@@ -368,6 +368,7 @@ mod tests {
                     world_size: 1,
                 }),
                 collective_settings: None,
+                nvlink_domain_size: None,
             },
             records: vec![Record {
                 benchmark: "allreduce".into(),

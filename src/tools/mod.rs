@@ -75,7 +75,10 @@ fn read_text(path: &Path) -> Result<String, UsageError> {
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<()> {
-    let doc = read_results(&args.results)?;
+    let mut doc = read_results(&args.results)?;
+    if let Some(size) = args.nvlink_domain_size {
+        doc.environment.nvlink_domain_size = Some(size);
+    }
     let mut files: Vec<(String, ClaimsFile)> = Vec::new();
     for spec in &args.claims {
         if spec == "auto" {
@@ -95,7 +98,18 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
             files.push((spec.clone(), ClaimsFile::parse(&read_text(path)?, spec)?));
         }
     }
-    let results = validate::validate(&doc, &files);
+    let mut results = validate::validate(&doc, &files);
+    if let Some(path) = &args.relative_to {
+        // The baseline keeps its own NVLink domains: --nvlink-domain-size speaks of
+        // this run's hardware.
+        let baseline = read_results(path)?;
+        results.extend(validate::validate_relative(
+            &doc,
+            &files,
+            &baseline,
+            &path.display().to_string(),
+        ));
+    }
     let unfinished = ending::note(&args.results, &doc);
     match args.format {
         OutputFormat::Json => {

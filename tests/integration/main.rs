@@ -25,6 +25,7 @@ mod mpi;
 mod multigpu;
 mod nccl_logs;
 mod no_gpu;
+mod nvlink_domains;
 mod one_rank;
 mod osu_import;
 mod osu_p2p;
@@ -34,6 +35,7 @@ mod pipes;
 #[cfg(feature = "mpi")]
 mod predict_calibration;
 mod progress;
+mod relative_claims;
 mod report;
 mod schema;
 mod search;

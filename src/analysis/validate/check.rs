@@ -51,6 +51,13 @@ pub struct ClaimResult {
     pub why: String,
     /// Other sources for the same id with a different figure.
     pub conflicts_with: Vec<String>,
+    /// For a claim against other hardware: the results file it was compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_to: Option<String>,
+    /// What the verdict needs, where the claim's own figure does not say it (relative
+    /// claims: `<= 0.65x`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub need: Option<String>,
 }
 
 /// Checks every claim of `files` against `doc`.
@@ -88,6 +95,8 @@ pub fn validate(doc: &RunDocument, files: &[(String, ClaimsFile)]) -> Vec<ClaimR
                 conversion: judged.conversion,
                 why: judged.why,
                 conflicts_with,
+                relative_to: None,
+                need: None,
             });
         }
     }

@@ -135,6 +135,32 @@ pub struct ClaimsFile {
     pub target: Target,
     #[serde(rename = "claim", default)]
     pub claims: Vec<Claim>,
+    /// Claims against other hardware ("up to 35% lower latency than P5"), checked as a
+    /// ratio between two results files (`validate --relative-to`).
+    #[serde(rename = "relative", default, skip_serializing_if = "Vec::is_empty")]
+    pub relative: Vec<RelativeClaim>,
+}
+
+/// A claim that this hardware's figure stands in a ratio to another's.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelativeClaim {
+    pub id: String,
+    pub what: String,
+    pub quantity: Quantity,
+    /// The built-in claims file of the hardware compared against (e.g. `aws-p5`): the
+    /// other results file must have run there.
+    pub baseline: String,
+    /// This hardware's figure over the baseline's, as claimed: "up to 35% lower
+    /// latency" is 0.65, "60% more bandwidth" 1.6. For latencies a bound from above,
+    /// else from below.
+    pub ratio: f64,
+    pub convention: String,
+    /// Where the claim is made (URL).
+    pub source: String,
+    pub dtype: Option<String>,
+    pub min_bytes: Option<String>,
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -155,6 +181,9 @@ pub struct Target {
     /// A published run of this hardware known to be healthy (its address), which
     /// these claims must pass; or why there is none.
     pub published_run: Option<String>,
+    /// GPUs in one NVLink domain when it spans instances (72 on an NVL72 UltraServer):
+    /// a multi-node run with no domain recorded is then flagged as possibly inside one.
+    pub nvlink_domain_gpus: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -176,9 +205,11 @@ pub enum Quantity {
     HostMemoryBandwidth,
     /// Dense matmul throughput per GPU (or per rank on CPU) for the claim's dtype.
     MatmulTflops,
-    /// One-node all-reduce bus bandwidth (tests NVLink/NVSwitch).
+    /// All-reduce bus bandwidth inside one NVLink domain (tests NVLink/NVSwitch): a
+    /// one-node run, or a multi-node one whose GPUs all sit in one domain (NVL72).
     IntraNodeAllreduceBusbw,
-    /// Network bandwidth per node, from multi-node all-reduce bus bandwidth.
+    /// Network bandwidth per node, from multi-node all-reduce bus bandwidth (runs
+    /// known to stay inside one NVLink domain excluded).
     NetworkBandwidthPerNode,
     /// Small-message all-reduce time across two nodes (an upper bound).
     TwoNodeAllreduceLatency,
@@ -307,6 +338,30 @@ impl ClaimsFile {
                     "'{name}': claim {} has no source",
                     c.id
                 )));
+            }
+        }
+        for c in &file.relative {
+            if !(c.ratio.is_finite() && c.ratio > 0.0) {
+                return Err(UsageError::new(format!(
+                    "'{name}': relative claim {}: ratio must be a positive number, not {}",
+                    c.id, c.ratio
+                )));
+            }
+            if c.quantity == Quantity::Informational || c.baseline.trim().is_empty() {
+                return Err(UsageError::new(format!(
+                    "'{name}': relative claim {} needs a measurable quantity and a baseline",
+                    c.id
+                )));
+            }
+            if c.source.trim().is_empty() {
+                return Err(UsageError::new(format!(
+                    "'{name}': relative claim {} has no source",
+                    c.id
+                )));
+            }
+            if let Some(b) = &c.min_bytes {
+                crate::units::parse_size(b)
+                    .map_err(|e| UsageError::new(format!("'{name}': claim {}: {e}", c.id)))?;
             }
         }
         Ok(file)

@@ -1,5 +1,6 @@
 //! Which measurements test a claim, and the figure they give.
 
+use super::domain::{placement, Placement};
 use super::{Claim, Quantity, Target, TargetKind};
 use crate::results::{Params, Record, RunDocument};
 
@@ -48,6 +49,61 @@ fn is_matmul(r: &Record) -> bool {
 /// collective only there).
 fn is_allreduce(r: &Record) -> bool {
     matches!(r.params, Params::Collective { .. }) && r.benchmark == "allreduce"
+}
+
+/// A multi-node record known to have stayed inside one NVLink domain.
+fn in_one_domain(r: &Record, doc: &RunDocument) -> bool {
+    r.nodes > 1 && matches!(placement(r, doc), Placement::OneDomain(_))
+}
+
+/// An NVLink record's label; for a multi-node one, why it counts as NVLink.
+fn nvlink_evidence(r: &Record, doc: &RunDocument) -> String {
+    let label = crate::analysis::compare::label(r);
+    match placement(r, doc) {
+        Placement::OneDomain(why) if r.nodes > 1 => format!(
+            "{label} on {} ranks, {} nodes, scored against the NVLink claims: {why}",
+            r.ranks, r.nodes
+        ),
+        _ => label,
+    }
+}
+
+/// Why a network claim's record counts as network traffic, when domains say more than
+/// its node count: it crossed NVLink domains, or none was recorded on a system whose
+/// domain spans instances.
+fn network_routing(r: &Record, doc: &RunDocument, target: &Target) -> String {
+    match placement(r, doc) {
+        Placement::Crossing(why) => format!("; scored against the network claims: {why}"),
+        Placement::Unknown => match target.nvlink_domain_gpus {
+            Some(size) if size > target.gpus_per_node.unwrap_or(0) => format!(
+                "; no NVLink domain recorded, so this {}-node run counts as crossing the network, but on this system up to {size} GPUs across instances share one NVLink domain: if the run stayed inside one, it tested NVLink (pass --nvlink-domain-size {size})",
+                r.nodes
+            ),
+            _ => String::new(),
+        },
+        Placement::OneDomain(_) => String::new(),
+    }
+}
+
+/// Why no record tests a network claim: none at all, or all inside one NVLink domain.
+fn no_network_record(doc: &RunDocument, min_bytes: u64) -> String {
+    let inside: Vec<String> = doc
+        .records
+        .iter()
+        .filter(|r| r.check.passed && is_allreduce(r) && r.backend != "cpu")
+        .filter(|r| collective_bytes(r).unwrap_or(0) >= min_bytes)
+        .filter_map(|r| match placement(r, doc) {
+            Placement::OneDomain(why) if r.nodes > 1 => Some(why),
+            _ => None,
+        })
+        .collect();
+    match inside.first() {
+        Some(why) => format!(
+            "no matching measurement in the results: the {} multi-node all-reduce records stayed inside one NVLink domain ({why}), so they test NVLink, not the network",
+            inside.len()
+        ),
+        None => "no matching measurement in the results".to_string(),
+    }
 }
 
 /// The best figure among `candidates` (value, description), highest or lowest.
@@ -118,6 +174,7 @@ fn network(claim: &Claim, doc: &RunDocument, target: &Target) -> Result<Measured
         .filter(|r| r.check.passed && is_allreduce(r) && r.backend != "cpu")
         .filter(|r| r.nodes > 1 && r.ranks > 1)
         .filter(|r| collective_bytes(r).unwrap_or(0) >= min_bytes)
+        .filter(|r| !in_one_domain(r, doc))
         .filter_map(|r| {
             metric(r, "busbw").map(|busbw| {
                 (
@@ -131,7 +188,7 @@ fn network(claim: &Claim, doc: &RunDocument, target: &Target) -> Result<Measured
     let (r, fig) = candidates
         .into_iter()
         .reduce(|a, b| if b.1.judged() > a.1.judged() { b } else { a })
-        .ok_or_else(|| "no matching measurement in the results".to_string())?;
+        .ok_or_else(|| no_network_record(doc, min_bytes))?;
     use super::network::Conversion;
     let (value, low) = match fig.conversion {
         Conversion::Ring => (fig.ring, None),
@@ -155,7 +212,7 @@ fn network(claim: &Claim, doc: &RunDocument, target: &Target) -> Result<Measured
                 r.ranks as f64 / r.nodes as f64
             ),
             _ => fig.why.clone(),
-        }),
+        } + &network_routing(r, doc, target)),
         warn_at_most: fig.conversion != Conversion::Ring,
         judged: fig.judged(),
     })
@@ -214,15 +271,17 @@ fn measure_plain(
             )
         }
         Quantity::IntraNodeAllreduceBusbw => best(
-            recs.filter(|r| is_allreduce(r) && gpu(r) && r.nodes == 1 && r.ranks > 1)
+            recs.filter(|r| is_allreduce(r) && gpu(r) && r.ranks > 1)
+                .filter(|r| r.nodes == 1 || in_one_domain(r, doc))
                 .filter(|r| collective_bytes(r).unwrap_or(0) >= min_bytes)
-                .filter_map(|r| metric(r, "busbw").map(|v| (v, crate::analysis::compare::label(r))))
+                .filter_map(|r| metric(r, "busbw").map(|v| (v, nvlink_evidence(r, doc))))
                 .collect(),
             true,
         ),
         Quantity::TwoNodeAllreduceLatency => {
             let two: Vec<&Record> = recs
                 .filter(|r| is_allreduce(r) && gpu(r) && r.nodes == 2)
+                .filter(|r| !in_one_domain(r, doc))
                 .collect();
             let smallest = two.iter().filter_map(|r| collective_bytes(r)).min();
             best(
@@ -280,6 +339,7 @@ fn measure_plain(
         Quantity::PeerCopyBandwidth | Quantity::HostLinkBandwidth => {
             "no benchmark in this file measures it".to_string()
         }
+        Quantity::TwoNodeAllreduceLatency => no_network_record(doc, 0),
         _ => "no matching measurement in the results".to_string(),
     })
 }

@@ -8,13 +8,18 @@
 
 mod check;
 mod claims;
+mod domain;
 mod measure;
 mod network;
+mod relative;
 mod select;
 
 pub use check::{validate, ClaimResult, Outcome};
-pub use claims::{toml_error, Claim, ClaimsFile, Quantity, Target, TargetKind, BUILTIN_CLAIMS};
+pub use claims::{
+    toml_error, Claim, ClaimsFile, Quantity, RelativeClaim, Target, TargetKind, BUILTIN_CLAIMS,
+};
 pub(crate) use measure::{normalize_dtype, record_dtype};
+pub use relative::validate_relative;
 pub use select::{auto_select, detected_hardware};
 
 #[cfg(test)]

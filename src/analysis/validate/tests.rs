@@ -310,3 +310,28 @@ fn builtin_thresholds_cite_the_runs_they_come_from() {
     let e = ClaimsFile::parse(orphan, "f").unwrap_err();
     assert!(e.to_string().contains("achievable_source"), "{e}");
 }
+
+#[test]
+fn relative_claims_parse_with_their_checks() {
+    let p5en = builtin("aws-p5en").1;
+    let ids: Vec<&str> = p5en.relative.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["latency_vs_p5", "allreduce_latency_vs_p5"]);
+    assert!(p5en
+        .relative
+        .iter()
+        .all(|c| c.baseline == "aws-p5" && c.ratio == 0.65));
+    let text = |ratio: &str, source: &str| {
+        format!(
+            "[target]\nname = \"t\"\nkind = \"instance\"\n[[relative]]\nid = \"r\"\nwhat = \"w\"\nquantity = \"point_to_point_latency\"\nbaseline = \"aws-p5\"\nratio = {ratio}\nconvention = \"c\"\nsource = \"{source}\"\n"
+        )
+    };
+    assert!(ClaimsFile::parse(&text("0.65", "s"), "t").is_ok());
+    let e = ClaimsFile::parse(&text("0", "s"), "t")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ratio must be a positive number"), "{e}");
+    let e = ClaimsFile::parse(&text("0.65", " "), "t")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has no source"), "{e}");
+}

@@ -299,3 +299,115 @@ fn the_runs_own_gpus_per_node_set_the_tree_conversion() {
     assert!(how.contains("1 GPUs per node of the instance's 8"), "{how}");
     assert_eq!(r.outcome, Outcome::Warn);
 }
+
+/// AWS's 2 x p5 reference with the domain size given: a routing test (the figures are
+/// p5's; the claims are the GB200 UltraServer's, whose domain spans instances).
+fn routed(size: Option<u32>) -> Vec<ClaimResult> {
+    let mut doc = two_node_import(AWS_P5, "p6e-gb200.36xlarge");
+    doc.environment.nvlink_domain_size = size;
+    validate(&doc, &[builtin("aws-p6e-gb200")])
+}
+
+fn outcome_of<'a>(results: &'a [ClaimResult], id: &str) -> Vec<&'a ClaimResult> {
+    results.iter().filter(|r| r.id == id).collect()
+}
+
+#[test]
+fn all_reduce_inside_one_domain_goes_to_nvlink_claims_and_crossing_to_network() {
+    // Inside one 72-GPU domain: the NVLink claims get the 2-node run, the network none.
+    let inside = routed(Some(72));
+    let nvlink = outcome_of(&inside, "nvlink_allreduce");
+    assert_eq!(nvlink.len(), 2);
+    for r in &nvlink {
+        assert!(
+            r.measured.is_some_and(|m| (m - 487.26).abs() < 0.01),
+            "{r:?}"
+        );
+        assert!(
+            r.evidence.contains("scored against the NVLink claims"),
+            "{r:?}"
+        );
+    }
+    for r in outcome_of(&inside, "network_per_node") {
+        assert_eq!(r.outcome, Outcome::NotMeasured, "{r:?}");
+        assert!(
+            r.evidence.contains("stayed inside one NVLink domain"),
+            "{r:?}"
+        );
+    }
+    // Domains of 8 GPUs: 16 ranks cross two, so the network claims get it.
+    let crossing = routed(Some(8));
+    for r in outcome_of(&crossing, "nvlink_allreduce") {
+        assert_eq!(r.outcome, Outcome::NotMeasured, "{r:?}");
+    }
+    for r in outcome_of(&crossing, "network_per_node") {
+        assert!(r.measured.is_some(), "{r:?}");
+        let conversion = r.conversion.as_deref().unwrap_or_default();
+        assert!(
+            conversion.contains("span 2 NVLink domains of 8 GPUs"),
+            "{conversion}"
+        );
+    }
+    // Nothing recorded: as before, the network's, with a word on the domain.
+    let unknown = routed(None);
+    for r in outcome_of(&unknown, "network_per_node") {
+        assert!(r.measured.is_some(), "{r:?}");
+        let conversion = r.conversion.as_deref().unwrap_or_default();
+        assert!(
+            conversion.contains("no NVLink domain recorded"),
+            "{conversion}"
+        );
+    }
+}
+
+/// GCP's 2 x A3 Mega log with an MNNVL line per GPU added in NCCL's format (these H100s
+/// have no multi-node NVLink: the lines are made up here to test the wiring from a
+/// log's lines to the routing; the format is that of NVIDIA/nccl issue 1769).
+fn a3mega_with_fabric(cliques: [u32; 2]) -> RunDocument {
+    let mut text =
+        include_str!("../../../tests/fixtures/nccl-tests-all_reduce_perf-a3mega-16gpu.log")
+            .to_string();
+    for (h, host) in ["ztan-mig-235z", "ztan-mig-gq73"].iter().enumerate() {
+        for d in 0..8 {
+            text.push_str(&format!(
+                "{host}:1:1 [{d}] NCCL INFO MNNVL busId 0x{d}01000 fabric UUID 3143b15bc2cd192b.28cc9b5473fb5b93 cliqueId 0x{:x} state 3 healthMask 0xaa\n",
+                cliques[h]
+            ));
+        }
+    }
+    let ctx = crate::import::ImportContext {
+        source_name: "t".into(),
+        collective: Some("all_reduce".into()),
+        ..Default::default()
+    };
+    crate::import::import(&text, crate::import::Format::NcclTests, &ctx).unwrap()
+}
+
+#[test]
+fn an_imported_logs_mnnvl_lines_route_its_run() {
+    let doc = a3mega_with_fabric([0x7ffe, 0x7ffe]);
+    let gpus: Vec<_> = doc.environment.hosts.iter().flat_map(|h| &h.gpus).collect();
+    assert_eq!(gpus.len(), 16);
+    assert!(gpus.iter().all(|g| g
+        .nvlink_domain
+        .as_ref()
+        .is_some_and(|d| d.clique_id == 0x7ffe)));
+    let results = validate(&doc, &[builtin("aws-p6e-gb200")]);
+    let nvlink = outcome_of(&results, "nvlink_allreduce");
+    assert!(
+        nvlink[0]
+            .evidence
+            .contains("all 16 GPUs of the run report one NVLink domain"),
+        "{:?}",
+        nvlink[0]
+    );
+    // Two cliques: the run crossed domains.
+    let doc = a3mega_with_fabric([0x7ffe, 0x7ffd]);
+    let results = validate(&doc, &[builtin("aws-p6e-gb200")]);
+    let network = outcome_of(&results, "network_per_node");
+    let conversion = network[0].conversion.as_deref().unwrap_or_default();
+    assert!(
+        conversion.contains("report 2 NVLink domains"),
+        "{conversion}"
+    );
+}

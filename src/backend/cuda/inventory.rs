@@ -121,8 +121,10 @@ pub fn gpu_inventory() -> Vec<GpuInfo> {
             cpu_affinity: pci.as_deref().and_then(|p| sysfs_pci(p, "local_cpulist")),
             ecc_enabled: attr(A::CU_DEVICE_ATTRIBUTE_ECC_ENABLED).map(|e| e != 0),
             pci_bus_id: pci,
+            nvlink_domain: None,
         });
     }
+    super::fabric::record_domains(&mut out);
     out
 }
 

@@ -9,6 +9,7 @@ pub mod check;
 mod copies;
 pub mod discovery;
 pub mod driver_api;
+mod fabric;
 pub mod inventory;
 pub mod kernels;
 mod lt;
