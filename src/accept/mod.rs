@@ -41,22 +41,27 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn write(&self, doc: &AcceptDocument) -> anyhow::Result<()> {
+    /// Writes the document, and with `html` the report (built from every step's
+    /// results: written at the end only).
+    fn write(&self, doc: &AcceptDocument, html: bool) -> anyhow::Result<()> {
         use anyhow::Context;
         let text = serde_json::to_string_pretty(doc)?;
         let tmp = self.json.with_extension("json.tmp");
         std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &self.json)
             .with_context(|| format!("writing {}", self.json.display()))?;
+        if !html {
+            return Ok(());
+        }
         let page = report::html(doc, &self.json)?;
         std::fs::write(&self.html, page).with_context(|| format!("writing {}", self.html.display()))
     }
 
-    fn update(&self, f: impl FnOnce(&mut AcceptDocument)) -> anyhow::Result<()> {
+    fn update(&self, html: bool, f: impl FnOnce(&mut AcceptDocument)) -> anyhow::Result<()> {
         let mut doc = self.doc.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut doc);
         doc.conclude();
-        self.write(&doc)
+        self.write(&doc, html)
     }
 
     /// A rank was lost: its node is isolated, the step under way is marked, the
@@ -84,7 +89,7 @@ impl Recorder {
         doc.complete = false;
         doc.finished_at = Some(now());
         doc.conclude();
-        if let Err(e) = self.write(&doc) {
+        if let Err(e) = self.write(&doc, true) {
             crate::errln!("clusterbench: accept: {e:#}");
         }
         crate::errln!("{}", report::text(&doc));

@@ -192,7 +192,7 @@ impl<'a> Acceptance<'a> {
     /// Updates rank 0's document and writes it; nothing elsewhere.
     fn record(&self, f: impl FnOnce(&mut AcceptDocument)) -> Result<()> {
         match &self.recorder {
-            Some(r) => r.update(f),
+            Some(r) => r.update(false, f),
             None => Ok(()),
         }
     }
@@ -226,15 +226,22 @@ impl<'a> Acceptance<'a> {
             Some(c) => run_session(&self.options(step)?, c)?,
             None => None,
         };
-        let bytes = match mine {
-            Some(doc) => serde_json::to_vec(&(self.node, doc))?,
-            None => Vec::new(),
-        };
+        // A leading byte says whether a document follows: MPI refuses a gather of
+        // nothing at all.
+        let mut bytes = vec![mine.is_some() as u8];
+        if let Some(doc) = mine {
+            bytes.extend(serde_json::to_vec(&(self.node, doc))?);
+        }
+        // Ranks that sat the step out wait here without taking a core from those
+        // that measure (MPI's own waits spin).
+        self.world
+            .arrive(std::time::Instant::now() + std::time::Duration::from_secs(7 * 24 * 3600))
+            .map_err(|m| anyhow::anyhow!("waiting for the step to end everywhere: {m}"))?;
         let parts = self.world.gather_bytes(&bytes)?;
         let docs = parts
             .iter()
-            .filter(|b| !b.is_empty())
-            .map(|b| serde_json::from_slice(b))
+            .filter(|b| b.first() == Some(&1))
+            .map(|b| serde_json::from_slice(&b[1..]))
             .collect::<Result<Vec<(usize, RunDocument)>, _>>()
             .context("decoding a node's results")?;
         self.world.barrier();
@@ -340,7 +347,7 @@ impl<'a> Acceptance<'a> {
 
         let mut take_out: Vec<String> = Vec::new();
         if let Some(r) = &self.recorder {
-            r.update(|d| {
+            r.update(true, |d| {
                 d.complete = true;
                 d.finished_at = Some(now());
             })?;

@@ -216,7 +216,7 @@ pub fn failed_checks(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
 /// Compares the nodes' own times, measurement by measurement (the same plan ran on
 /// each, so the records line up), with the robust flag line of the link matrix and the
 /// per-node summaries (median and scaled MAD, at least 20% off). A node far slower in
-/// most of the measurements is isolated; in some, monitored. With fewer than three
+/// most of the measurements is isolated; in a few, noted. With fewer than three
 /// nodes there is no majority to say which one is slow.
 pub fn slow_nodes(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
     if docs.len() < 3 {
@@ -259,17 +259,20 @@ pub fn slow_nodes(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
         if f.is_empty() {
             continue;
         }
+        // A node slow in a few measurements only is noise on a shared machine, or a
+        // passing neighbour: said, not held against it.
         let most = 2 * f.len() > compared;
         nodes[docs[k].node].add(Reason {
             step: step.into(),
-            action: if most {
-                Action::Isolate
-            } else {
-                Action::Monitor
-            },
+            action: if most { Action::Isolate } else { Action::Pass },
             why: format!(
-                "far slower than its peers in {} of {compared} measurements: {}",
+                "far slower than its peers in {} of {compared} measurements{}: {}",
                 f.len(),
+                if most {
+                    ""
+                } else {
+                    " (a minority: not held against it)"
+                },
                 f.iter()
                     .map(|(_, s)| s.as_str())
                     .collect::<Vec<_>>()
@@ -284,7 +287,7 @@ pub fn slow_nodes(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
 }
 
 /// The link matrix's flags: a node slow in bandwidth or latency is isolated; a pair
-/// flagged between two unflagged nodes puts both under watch.
+/// slow in bandwidth between two unflagged nodes puts both under watch.
 pub fn link_flags(step: &str, doc: &RunDocument, pointer: &str, nodes: &mut [NodeVerdict]) {
     let Some(m) = &doc.links else {
         return;
@@ -311,8 +314,9 @@ pub fn link_flags(step: &str, doc: &RunDocument, pointer: &str, nodes: &mut [Nod
             });
         }
     }
+    // A pair's latency alone flags first-round noise too often to act on.
     for (i, p) in m.pairs.iter().enumerate() {
-        if !(p.slow_bandwidth || p.slow_latency) {
+        if !p.slow_bandwidth {
             continue;
         }
         if isolated.contains(&p.host_a.as_str()) || isolated.contains(&p.host_b.as_str()) {
