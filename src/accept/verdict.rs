@@ -245,10 +245,10 @@ pub fn slow_nodes(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
                 flagged[k].push((
                     i,
                     format!(
-                        "{} {:.3} ms against the nodes' median {:.3} ms ({:.2}x)",
+                        "{} {} against the nodes' median {} ({:.2}x)",
                         label(first),
-                        t * 1e3,
-                        stat.median * 1e3,
+                        crate::units::format_seconds(*t),
+                        crate::units::format_seconds(stat.median),
                         t / stat.median
                     ),
                 ));

@@ -278,18 +278,11 @@ fn accept_isolates_the_node_of_a_killed_rank_and_the_job_ends_with_its_verdict()
     require_namespaces!();
     let _one = one_cluster_at_a_time();
     let dir = tempdir();
-    let mut child = accept(
-        "cback",
-        "10.241.62",
-        &["-r", "100mbit"],
-        4,
-        dir.path(),
-        &[],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = accept("cback", "10.241.62", &["-r", "100mbit"], 4, dir.path(), &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // During the links matrix, the longest step.
     let doc = wait_for_step(&mut child, dir.path(), 5);
     let pid = doc["environment"]["ranks"][2]["pid"].to_string();
