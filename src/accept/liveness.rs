@@ -79,7 +79,14 @@ impl Liveness {
     }
 
     /// Ends the watch (a rank says goodbye first, so that its ending is not a loss).
-    pub fn finish(mut self) {
+    pub fn finish(self) {}
+}
+
+/// Also on the way out with an error: an error every rank reached alike ends every
+/// rank, and is no rank's crash (a rank alone in error prints it, and its step is the
+/// one the results file shows under way).
+impl Drop for Liveness {
+    fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();

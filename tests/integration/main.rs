@@ -1,6 +1,7 @@
 //! Integration tests: they drive the built `clusterbench` binary, alone and under
 //! `mpirun` with several ranks.
 
+mod accept;
 mod architecture;
 mod bad_input;
 mod bundle;
