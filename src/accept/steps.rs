@@ -303,7 +303,10 @@ impl<'a> Acceptance<'a> {
             verdict::slow_nodes("intra_node_allreduce", nd, &mut d.nodes);
         })?;
 
-        // 4. between node leaders, with NCCL kept off NVLink and shared memory.
+        // 4. between node leaders, with NCCL kept off NVLink and shared memory. One rank
+        // per node already leaves NCCL no path but the network; the variables say so
+        // to NCCL too, where it reads them (it may keep the values it read when step 3
+        // first started it in this process).
         self.begin(3)?;
         let network = self.nodes >= 2;
         if network && self.gpu {
