@@ -68,6 +68,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             crate::backend::cuda::prepare_loader(false)
         }
         Command::Env => crate::backend::cuda::prepare_loader(false),
+        Command::Accept(args) if args.backend != crate::core::BackendChoice::Cpu => {
+            crate::backend::cuda::prepare_loader(false)
+        }
         Command::CudaCheck => crate::backend::cuda::prepare_loader(true),
         _ => {}
     }
@@ -87,6 +90,12 @@ fn dispatch(cli: Cli) -> Result<()> {
             with_abort_on_error(comm.as_ref(), |c| {
                 crate::session::run(&options, c).map(|_| ())
             })
+        }
+        Command::Accept(args) => {
+            // The claims and every step's settings are checked before MPI starts.
+            let plan = crate::accept::Plan::new(&args)?;
+            let comm = comm::open()?;
+            with_abort_on_error(comm.as_ref(), |c| crate::accept::run(&plan, c))
         }
         Command::Env => {
             let comm = comm::open()?;
@@ -239,6 +248,7 @@ fn agreed_by_all_ranks(e: &anyhow::Error) -> bool {
     e.downcast_ref::<crate::error::CheckFailed>().is_some()
         || e.downcast_ref::<crate::error::AgreedUsageError>().is_some()
         || e.downcast_ref::<crate::error::RunInterrupted>().is_some()
+        || e.downcast_ref::<crate::accept::NodesToTakeOut>().is_some()
 }
 
 /// In a job of several ranks, an error on one rank must end all of them (the others

@@ -7,6 +7,7 @@
 // does not turn into a panic.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod accept;
 pub mod analysis;
 pub mod app;
 pub mod backend;

@@ -4,7 +4,9 @@ use crate::core::BackendChoice;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod accept;
 mod results;
+pub use accept::AcceptArgs;
 pub use results::*;
 
 #[derive(Debug, Parser)]
@@ -94,6 +96,12 @@ pub enum Command {
     /// print the node x node matrix and flag the pairs and nodes far below the rest; on
     /// a single node, between every pair of ranks (on a GPU node, of GPUs).
     Links(Box<LinksArgs>),
+    /// Accept or reject a cluster node by node: environment, memory bandwidth and
+    /// matmul, intra-node, network-only and full all-reduce, the links matrix and the
+    /// claims, each node ending pass, monitor, isolate or reset with its evidence; exit 1
+    /// when a node must be isolated or reset.
+    #[command(long_about = crate::cli::accept::ACCEPT_ABOUT)]
+    Accept(Box<AcceptArgs>),
     /// Compare a candidate run with a baseline: exit 1 on a regression.
     Compare(CompareArgs),
     /// Check measurements against vendor claims: exit 1 when a claim fails.

@@ -24,7 +24,8 @@ extern "C" {
 }
 
 /// Every message, the arrival checks' included, goes through the world communicator:
-/// the program creates no other. Creating one (`MPI_Comm_dup` and the like) makes Open
+/// the program creates no other, except where a command splits it on purpose
+/// (`accept`'s per-node and node-leader runs, through [`Communicator::split`]). Creating one (`MPI_Comm_dup` and the like) makes Open
 /// MPI agree on its id with a non-blocking all-reduce over the parent, which registers
 /// the non-blocking collectives' progress function for the rest of the job; every
 /// later wait then polls it too, which made an 8-byte ping-pong about 2% slower here.
@@ -32,8 +33,9 @@ pub struct MpiComm {
     world: SimpleCommunicator,
     /// Arrival checks made so far: the tag of the next one.
     arrivals: std::cell::Cell<u32>,
-    // Finalises MPI when dropped: the last field, dropped after the communicators.
-    _universe: mpi::environment::Universe,
+    // Finalises MPI when dropped (the world's only; a split part has none): the last
+    // field, dropped after the communicators.
+    _universe: Option<mpi::environment::Universe>,
 }
 
 impl MpiComm {
@@ -41,7 +43,7 @@ impl MpiComm {
         let universe = mpi::initialize().ok_or_else(|| anyhow!("MPI was already initialised"))?;
         let world = universe.world();
         Ok(MpiComm {
-            _universe: universe,
+            _universe: Some(universe),
             world,
             arrivals: std::cell::Cell::new(0),
         })
@@ -536,5 +538,21 @@ impl Communicator for MpiComm {
 
     fn abort(&self, code: i32) -> ! {
         self.world.abort(code)
+    }
+
+    fn split(&self, color: Option<u32>) -> Result<Option<Box<dyn Communicator>>> {
+        let color = match color {
+            Some(c) => mpi::topology::Color::with_value(
+                std::ffi::c_int::try_from(c).map_err(|_| anyhow!("split: color {c} too large"))?,
+            ),
+            None => mpi::topology::Color::undefined(),
+        };
+        Ok(self.world.split_by_color(color).map(|part| {
+            Box::new(MpiComm {
+                world: part,
+                arrivals: std::cell::Cell::new(0),
+                _universe: None,
+            }) as Box<dyn Communicator>
+        }))
     }
 }

@@ -88,6 +88,13 @@ pub trait Communicator {
     /// Ends the whole job (all ranks) with `code`.
     fn abort(&self, code: i32) -> !;
 
+    /// A communicator of the ranks that give the same `color` (ranked as here), or
+    /// `None` for a rank that gives none. Collective: every rank calls it.
+    fn split(&self, color: Option<u32>) -> Result<Option<Box<dyn Communicator>>> {
+        let _ = color;
+        anyhow::bail!("this communicator cannot be split")
+    }
+
     /// Element-wise maximum over ranks, in place.
     fn max_f64(&self, values: &mut [f64]) -> Result<()> {
         self.all_reduce(

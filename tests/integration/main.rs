@@ -1,6 +1,7 @@
 //! Integration tests: they drive the built `clusterbench` binary, alone and under
 //! `mpirun` with several ranks.
 
+mod accept;
 mod architecture;
 mod bad_input;
 mod bundle;
@@ -41,6 +42,8 @@ mod schema;
 mod search;
 #[cfg(feature = "mpi")]
 mod simcluster;
+#[cfg(feature = "mpi")]
+mod simcluster_accept;
 #[cfg(feature = "mpi")]
 mod simcluster_links;
 #[cfg(feature = "mpi")]
