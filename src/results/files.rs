@@ -2,7 +2,7 @@
 
 use crate::error::UsageError;
 use crate::results::reporter::Reporter;
-use crate::results::{Record, RunDocument, StreamLine};
+use crate::results::{AbortInfo, Record, RunDocument, RunStatus, StreamLine};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -143,6 +143,7 @@ impl Reporter for JsonReporter {
         self.write_line(&StreamLine::Footer {
             finished_at: doc.run.finished_at.clone().unwrap_or_default(),
             status: doc.run.status,
+            abort: doc.run.abort.clone(),
         })?;
         let path = self.dir.join(format!("{}.json", doc.run.run_id));
         write_document(doc, &path)?;
@@ -208,9 +209,11 @@ pub fn read_stream(path: &Path) -> Result<RunDocument> {
             StreamLine::Footer {
                 finished_at,
                 status,
+                abort,
             } => {
                 doc.run.finished_at = Some(finished_at);
                 doc.run.status = status;
+                doc.run.abort = abort;
                 finished = true;
             }
             StreamLine::Header { .. } => return Err(bad(n, &"a second header").into()),
@@ -221,6 +224,36 @@ pub fn read_stream(path: &Path) -> Result<RunDocument> {
     }
     upgrade(&mut doc);
     Ok(doc)
+}
+
+/// Ends the stream at `stream` of a run that cannot finish normally (its measuring
+/// thread is stuck in a collective that will never return): appends the footer with
+/// status `aborted` and `abort`, and writes the final `.json` beside it from what the
+/// stream holds. Returns the path of the `.json`.
+pub fn finish_aborted_stream(
+    stream: &Path,
+    finished_at: String,
+    abort: AbortInfo,
+) -> Result<PathBuf> {
+    let mut doc = read_stream(stream)?;
+    doc.run.status = RunStatus::Aborted;
+    doc.run.finished_at = Some(finished_at.clone());
+    doc.run.abort = Some(abort.clone());
+    let footer = StreamLine::Footer {
+        finished_at,
+        status: RunStatus::Aborted,
+        abort: Some(abort),
+    };
+    let mut line = serde_json::to_vec(&footer)?;
+    line.push(b'\n');
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(stream)
+        .and_then(|mut f| f.write_all(&line))
+        .with_context(|| format!("writing {}", stream.display()))?;
+    let path = stream.with_extension("json");
+    write_document(&doc, &path)?;
+    Ok(path)
 }
 
 /// Brings a document of an older schema to this one's meaning. Up to schema 3,
