@@ -40,6 +40,8 @@ mod search;
 #[cfg(feature = "mpi")]
 mod simcluster;
 #[cfg(feature = "mpi")]
+mod simcluster_fault;
+#[cfg(feature = "mpi")]
 mod simcluster_links;
 #[cfg(feature = "mpi")]
 mod simcluster_teardown;
