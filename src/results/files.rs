@@ -351,3 +351,43 @@ mod upgrade_tests {
         assert_eq!(count_of(&read_document(&path).unwrap()), 4096);
     }
 }
+
+#[cfg(test)]
+mod aborted_stream_tests {
+    use super::*;
+    use crate::results::Culprit;
+
+    /// A stream cut off mid-run (header and records, no footer) gets its footer and
+    /// its document, both saying why it stopped.
+    #[test]
+    fn a_stream_without_footer_is_finished_as_aborted_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut doc = crate::results::tests::sample_document();
+        doc.run.status = RunStatus::Running;
+        let mut reporter = JsonReporter::new(dir.path()).unwrap();
+        reporter.begin(&doc).unwrap();
+        reporter.record(&doc.records[0]).unwrap();
+        let stream = dir.path().join(format!("{}.jsonl", doc.run.run_id));
+        let abort = AbortInfo {
+            reason: "rank 2 (node3) went silent".into(),
+            culprits: vec![Culprit {
+                rank: 2,
+                host: Some("node3".into()),
+            }],
+            step: Some("allreduce 8 B float sum in-place, operation 3 of 10".into()),
+        };
+        let path =
+            finish_aborted_stream(&stream, "2026-01-01T00:00:00Z".into(), abort.clone()).unwrap();
+        let written = read_document(&path).unwrap();
+        assert_eq!(written.run.status, RunStatus::Aborted);
+        assert_eq!(written.run.abort.as_ref(), Some(&abort));
+        assert_eq!(written.records, doc.records[..1]);
+        let streamed = read_stream(&stream).unwrap();
+        assert_eq!(streamed.run.status, RunStatus::Aborted);
+        assert_eq!(streamed.run.abort, Some(abort));
+        assert_eq!(
+            streamed.run.finished_at.as_deref(),
+            Some("2026-01-01T00:00:00Z")
+        );
+    }
+}
