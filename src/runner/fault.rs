@@ -11,7 +11,7 @@
 //! own exit is what a launcher acts on.
 
 use super::interrupt::Interrupt;
-use super::sidechannel::{SideChannel, Silent, Verdict};
+use super::sidechannel::{SideChannel, Silent, Slow, Verdict};
 use crate::results::{AbortInfo, Culprit};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -153,7 +153,11 @@ impl FaultEnding {
             None => Vec::new(),
         };
         let linger = silent.iter().any(|s| !s.closed) && self.interrupt.local_signal().is_none();
-        let abort = self.verdict(stuck, &silent);
+        let slow = match (&self.channel, silent.is_empty()) {
+            (Some(c), true) => c.slow(),
+            _ => None,
+        };
+        let abort = self.verdict(stuck, &silent, slow.as_ref());
         let written = self.stream.as_ref().map(|stream| {
             let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             crate::results::files::finish_aborted_stream(stream, at, abort.clone())
@@ -179,8 +183,8 @@ impl FaultEnding {
     }
 
     /// Rank 0's verdict: the reason, with the silent ranks as culprits.
-    pub fn verdict(&self, stuck: &Stuck, silent: &[Silent]) -> AbortInfo {
-        let named: Vec<String> = silent
+    pub fn verdict(&self, stuck: &Stuck, silent: &[Silent], slow: Option<&Slow>) -> AbortInfo {
+        let mut named: Vec<String> = silent
             .iter()
             .map(|s| {
                 if s.closed {
@@ -194,6 +198,16 @@ impl FaultEnding {
                 }
             })
             .collect();
+        let mut culprits: Vec<usize> = silent.iter().map(|s| s.rank).collect();
+        if let Some(slow) = slow {
+            named.push(format!(
+                "{} answers slowly (round trip {:.1} s, the others within {:.3} s)",
+                self.who(slow.rank),
+                slow.round_trip_s,
+                slow.others_s
+            ));
+            culprits.push(slow.rank);
+        }
         let why = if named.is_empty() {
             match (&self.channel, &stuck.cause) {
                 (_, Cause::Failure(_)) => String::new(),
@@ -205,11 +219,11 @@ impl FaultEnding {
         };
         AbortInfo {
             reason: format!("{} {}{why}", stuck.step(), stuck.symptom()),
-            culprits: silent
-                .iter()
-                .map(|s| Culprit {
-                    rank: s.rank,
-                    host: self.hosts.get(s.rank).cloned(),
+            culprits: culprits
+                .into_iter()
+                .map(|rank| Culprit {
+                    rank,
+                    host: self.hosts.get(rank).cloned(),
                 })
                 .collect(),
             step: Some(stuck.step()),
@@ -241,7 +255,7 @@ mod tests {
             for_s: 23.4,
             closed: false,
         }];
-        let abort = ending.verdict(&stuck, &silent);
+        let abort = ending.verdict(&stuck, &silent, None);
         assert_eq!(
             abort.reason,
             "allreduce 16 B float sum out-of-place, operation 22 of 311 made no progress for 20 s; rank 2 (n3) went silent (not heard for 23 s)"
@@ -253,7 +267,21 @@ mod tests {
                 host: Some("n3".into())
             }]
         );
-        let unknown = ending.verdict(&stuck, &[]);
+        let slow = Slow {
+            rank: 1,
+            round_trip_s: 2.54,
+            others_s: 0.0021,
+        };
+        let crawling = ending.verdict(&stuck, &[], Some(&slow));
+        assert!(
+            crawling.reason.ends_with(
+                "; rank 1 (n2) answers slowly (round trip 2.5 s, the others within 0.002 s)"
+            ),
+            "{}",
+            crawling.reason
+        );
+        assert_eq!(crawling.culprits.len(), 1);
+        let unknown = ending.verdict(&stuck, &[], None);
         assert!(unknown.culprits.is_empty());
         assert!(unknown.reason.contains("not known"), "{}", unknown.reason);
     }

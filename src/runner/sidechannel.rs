@@ -28,13 +28,49 @@ pub const SILENT_AFTER: Duration = Duration::from_secs(5);
 /// How long a rank tries to reach rank 0 when the channel is set up.
 const CONNECT_LIMIT: Duration = Duration::from_secs(5);
 
+/// Round trips are judged over this window.
+const ROUND_TRIP_WINDOW: Duration = Duration::from_secs(10);
+/// A rank answers slowly when its round trip is at least this long and this many
+/// times the slowest of the others': a link that crawls, unlike a loaded machine.
+const SLOW_ROUND_TRIP: Duration = Duration::from_secs(1);
+const SLOW_FACTOR: f64 = 10.0;
+
 /// What rank 0 knows of one other rank.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Peer {
     /// When its last line came; `None` until it connected.
     last_heard: Option<Instant>,
     /// Its connection ended: the process is gone.
     closed: bool,
+    /// When rank 0's ping still unanswered went out.
+    ping_sent: Option<Instant>,
+    /// Recent round trips: when each answer came, and the seconds it took.
+    round_trips: Vec<(Instant, f64)>,
+}
+
+impl Peer {
+    /// The slowest recent round trip, an unanswered ping counting as long as it has
+    /// been out.
+    fn slowest_round_trip(&self, now: Instant) -> f64 {
+        let pending = self
+            .ping_sent
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.round_trips
+            .iter()
+            .filter(|(at, _)| now.duration_since(*at) <= ROUND_TRIP_WINDOW)
+            .map(|&(_, s)| s)
+            .fold(pending, f64::max)
+    }
+}
+
+/// A rank whose answers crawl while the others answer at once, as rank 0 saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slow {
+    pub rank: usize,
+    /// Its slowest recent round trip, in seconds.
+    pub round_trip_s: f64,
+    /// The slowest recent round trip of any other rank.
+    pub others_s: f64,
 }
 
 /// A rank that went silent, as rank 0 saw it.
@@ -51,8 +87,8 @@ pub struct Silent {
 struct State {
     /// Rank 0: every rank's record (index = rank).
     peers: Vec<Peer>,
-    /// Rank 0: the connections to send the verdict on.
-    writers: Vec<TcpStream>,
+    /// Rank 0: the connections to send pings and the verdict on, by rank.
+    writers: Vec<(usize, TcpStream)>,
     /// Other ranks: the verdict rank 0 sent, once it came.
     verdict: Option<Verdict>,
 }
@@ -108,6 +144,11 @@ impl SideChannel {
             std::thread::Builder::new()
                 .name("sidechannel".into())
                 .spawn(move || c.accept(listener))
+                .ok()?;
+            let c = channel.clone();
+            std::thread::Builder::new()
+                .name("sidechannel-ping".into())
+                .spawn(move || c.ping())
                 .ok()?;
         } else {
             let stream = connect(root_host, port)?;
@@ -166,21 +207,64 @@ impl SideChannel {
             let mut state = self.lock();
             state.peers[rank].last_heard = Some(Instant::now());
             let _ = writer.set_write_timeout(Some(HEARTBEAT * 2));
-            state.writers.push(writer);
+            state.writers.push((rank, writer));
         }
         for line in lines {
-            if line.is_err() {
-                break;
+            let Ok(line) = line else { break };
+            let now = Instant::now();
+            let mut state = self.lock();
+            let peer = &mut state.peers[rank];
+            peer.last_heard = Some(now);
+            if line == "pong" {
+                if let Some(sent) = peer.ping_sent.take() {
+                    peer.round_trips
+                        .retain(|(at, _)| now.duration_since(*at) <= ROUND_TRIP_WINDOW);
+                    peer.round_trips
+                        .push((now, now.duration_since(sent).as_secs_f64()));
+                }
             }
-            self.lock().peers[rank].last_heard = Some(Instant::now());
         }
         self.lock().peers[rank].closed = true;
     }
 
-    /// Other ranks: waits for rank 0's verdict and hands it on.
+    /// Rank 0: pings every rank each second (one ping out at a time), so that a rank
+    /// behind a crawling link shows in its round trips.
+    fn ping(self) {
+        loop {
+            std::thread::sleep(HEARTBEAT);
+            let now = Instant::now();
+            let targets: Vec<TcpStream> = {
+                let mut state = self.lock();
+                let State { peers, writers, .. } = &mut *state;
+                writers
+                    .iter()
+                    .filter_map(|(rank, w)| {
+                        let peer = &mut peers[*rank];
+                        if peer.ping_sent.is_some() {
+                            return None;
+                        }
+                        peer.ping_sent = Some(now);
+                        w.try_clone().ok()
+                    })
+                    .collect()
+            };
+            for mut w in targets {
+                let _ = w.write_all(b"ping\n");
+            }
+        }
+    }
+
+    /// Other ranks: answers rank 0's pings, and waits for its verdict and hands it on.
     fn await_verdict(self, stream: TcpStream, on_verdict: impl Fn(&Verdict)) {
+        let Ok(mut replies) = stream.try_clone() else {
+            return;
+        };
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { return };
+            if line == "ping" {
+                let _ = replies.write_all(b"pong\n");
+                continue;
+            }
             let verdict = match line.split_once(' ') {
                 Some(("verdict", rest)) => rest.split_once(' ').map(|(linger, text)| Verdict {
                     text: text.to_string(),
@@ -224,6 +308,29 @@ impl SideChannel {
         silent
     }
 
+    /// Rank 0: the one rank whose recent round trips are slow while every other
+    /// rank's are quick, if there is one.
+    pub fn slow(&self) -> Option<Slow> {
+        let now = Instant::now();
+        let state = self.lock();
+        let mut trips: Vec<(usize, f64)> = state
+            .peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.last_heard.is_some() && !p.closed)
+            .map(|(rank, p)| (rank, p.slowest_round_trip(now)))
+            .collect();
+        trips.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (rank, round_trip_s) = *trips.first()?;
+        let others_s = trips.get(1).map_or(0.0, |t| t.1);
+        (round_trip_s >= SLOW_ROUND_TRIP.as_secs_f64() && round_trip_s >= others_s * SLOW_FACTOR)
+            .then_some(Slow {
+                rank,
+                round_trip_s,
+                others_s,
+            })
+    }
+
     /// Rank 0: sends `verdict` (one line) to every rank still connected.
     pub fn send_verdict(&self, verdict: &Verdict) {
         if self.rank != 0 {
@@ -234,7 +341,7 @@ impl SideChannel {
             if verdict.linger { "linger" } else { "go" },
             verdict.text.replace('\n', " ")
         );
-        for w in self.lock().writers.iter_mut() {
+        for (_, w) in self.lock().writers.iter_mut() {
             let _ = w.write_all(line.as_bytes());
         }
     }
@@ -281,15 +388,16 @@ mod tests {
             Peer::default(),
             Peer {
                 last_heard: Some(now),
-                closed: false,
+                ..Peer::default()
             },
             Peer {
                 last_heard: Some(long_ago),
-                closed: false,
+                ..Peer::default()
             },
             Peer {
                 last_heard: Some(now),
                 closed: true,
+                ..Peer::default()
             },
             // Never connected: nothing is known of it.
             Peer::default(),
@@ -299,5 +407,44 @@ mod tests {
         assert_eq!(ranks, [2, 3]);
         assert!(silent[0].for_s >= (SILENT_AFTER * 3).as_secs_f64() - 0.5);
         assert!(silent[1].closed && !silent[0].closed);
+    }
+
+    #[test]
+    fn a_rank_with_crawling_round_trips_is_slow_and_a_loaded_machine_is_not() {
+        let channel = SideChannel {
+            rank: 0,
+            shared: Arc::new((Mutex::new(State::default()), Condvar::new())),
+        };
+        let now = Instant::now();
+        let answered = |s: f64| Peer {
+            last_heard: Some(now),
+            round_trips: vec![(now, s)],
+            ..Peer::default()
+        };
+        channel.lock().peers = vec![
+            Peer::default(),
+            answered(0.001),
+            answered(2.5),
+            answered(0.002),
+        ];
+        assert_eq!(
+            channel.slow(),
+            Some(Slow {
+                rank: 2,
+                round_trip_s: 2.5,
+                others_s: 0.002
+            })
+        );
+        // Everyone slow alike: a loaded machine, not one link.
+        channel.lock().peers = vec![Peer::default(), answered(1.2), answered(2.5), answered(1.5)];
+        assert_eq!(channel.slow(), None);
+        // An unanswered ping counts for as long as it has been out.
+        let waiting = Peer {
+            last_heard: Some(now),
+            ping_sent: now.checked_sub(Duration::from_secs(3)),
+            ..Peer::default()
+        };
+        channel.lock().peers = vec![Peer::default(), answered(0.001), waiting];
+        assert_eq!(channel.slow().map(|s| s.rank), Some(2));
     }
 }

@@ -235,8 +235,9 @@ fn a_link_throttled_to_1_kbit_ends_the_job() {
             "ip netns exec NODE tc qdisc replace dev eth0 root {tbf} && tc qdisc replace dev HOSTSIDE root {tbf}"
         ),
     );
-    // A crawling link still carries the heartbeats now and then: the culprit can be
-    // unknown, but a rank named is the one behind it.
+    eprintln!("{stderr}");
+    // A crawling link still carries the heartbeats: rank 0 names the rank behind it by
+    // its round trips, when they stand out from the others' (it may also not know).
     let culprits = doc.run.abort.unwrap().culprits;
     assert!(
         culprits.is_empty() || culprits == node_3(prefix),
