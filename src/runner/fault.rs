@@ -22,6 +22,9 @@ use std::time::Duration;
 pub const FAULT_EXIT_CODE: i32 = 4;
 /// How long a rank other than 0 waits for rank 0's verdict once it is stuck itself.
 const VERDICT_WAIT: Duration = Duration::from_secs(5);
+/// As long, when the launcher is already ending the job (it sends SIGKILL a few
+/// seconds after SIGTERM).
+const VERDICT_WAIT_SIGNALLED: Duration = Duration::from_secs(2);
 /// How long a rank that has said its last line stays for the launcher when a peer went
 /// silent: within the 30 s that the job may take past `--timeout`.
 pub const LINGER: Duration = Duration::from_secs(15);
@@ -126,10 +129,12 @@ impl FaultEnding {
     pub fn end(&self, stuck: &Stuck) -> ! {
         let me = self.who(self.rank);
         if self.rank != 0 {
-            let verdict = self
-                .channel
-                .as_ref()
-                .and_then(|c| c.wait_verdict(VERDICT_WAIT));
+            // Under a signal the launcher's SIGKILL is near: say something before it.
+            let wait = match stuck.cause {
+                Cause::Signal(_) => VERDICT_WAIT_SIGNALLED,
+                _ => VERDICT_WAIT,
+            };
+            let verdict = self.channel.as_ref().and_then(|c| c.wait_verdict(wait));
             let linger = verdict.as_ref().is_none_or(|v| v.linger);
             let line = match verdict {
                 Some(v) => format!("clusterbench: {me}: ending: {}", v.text),
@@ -137,7 +142,7 @@ impl FaultEnding {
                     "clusterbench: watchdog: {me}: {} {}; rank 0 sent no verdict within {:.0} s (unreachable from here, or stuck itself); ending",
                     stuck.step(),
                     stuck.symptom(),
-                    VERDICT_WAIT.as_secs_f64()
+                    wait.as_secs_f64()
                 ),
             };
             last_words(&line, linger.then_some(&self.interrupt));
@@ -199,6 +204,15 @@ impl FaultEnding {
             })
             .collect();
         let mut culprits: Vec<usize> = silent.iter().map(|s| s.rank).collect();
+        // Rank 0 hearing from none of several others: its own node is the one cut off.
+        let others = self.hosts.len().saturating_sub(1);
+        if others >= 2 && silent.iter().filter(|s| !s.closed).count() == others {
+            named = vec![format!(
+                "{} hears from no other rank: its own node or link is the likely fault",
+                self.who(0)
+            )];
+            culprits = vec![0];
+        }
         if let Some(slow) = slow {
             named.push(format!(
                 "{} answers slowly (round trip {:.1} s, the others within {:.3} s)",
@@ -267,6 +281,17 @@ mod tests {
                 host: Some("n3".into())
             }]
         );
+        let everyone = [1, 2].map(|rank| Silent {
+            rank,
+            for_s: 30.0,
+            closed: false,
+        });
+        let cut_off = ending.verdict(&stuck, &everyone, None);
+        assert_eq!(cut_off.culprits.len(), 1);
+        assert_eq!(cut_off.culprits[0].rank, 0);
+        assert!(cut_off
+            .reason
+            .contains("rank 0 (n1) hears from no other rank"));
         let slow = Slow {
             rank: 1,
             round_trip_s: 2.54,
