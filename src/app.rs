@@ -251,6 +251,9 @@ fn agreed_by_all_ranks(e: &anyhow::Error) -> bool {
         || e.downcast_ref::<crate::accept::NodesToTakeOut>().is_some()
 }
 
+/// How long `MPI_Abort` may take before the rank exits by itself.
+const ABORT_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// In a job of several ranks, an error on one rank must end all of them (the others
 /// would wait forever in the next collective). A failed check is agreed by all ranks
 /// and is printed by rank 0 before a barrier: the launcher ends the job when the first
@@ -277,7 +280,17 @@ fn with_abort_on_error(
         }
         Err(e) if comm.size() > 1 => {
             crate::errln!("clusterbench: error on rank {}: {e:#}", comm.rank());
-            comm.abort(exit_code(&e));
+            // MPI_Abort waits for the launcher to kill the job, which never happens
+            // when a peer's node is unreachable: the rank then ends by itself, and a
+            // launcher that ends the job on a rank's non-zero exit does the rest.
+            let code = exit_code(&e);
+            let _ = std::thread::Builder::new()
+                .name("abort-limit".into())
+                .spawn(move || {
+                    std::thread::sleep(ABORT_LIMIT);
+                    std::process::exit(crate::runner::fault::FAULT_EXIT_CODE);
+                });
+            comm.abort(code);
         }
         other => other,
     }

@@ -107,7 +107,10 @@ pub fn eprint(args: std::fmt::Arguments<'_>) {
     if ERROR_READER_GONE.load(Ordering::Relaxed) {
         return;
     }
-    if let Err(e) = io::stderr().lock().write_fmt(args) {
+    // One write call per message: ranks share a terminal through their launcher, and
+    // a message written in pieces can be cut by another rank's.
+    let message = args.to_string();
+    if let Err(e) = io::stderr().lock().write_all(message.as_bytes()) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             ERROR_READER_GONE.store(true, Ordering::Relaxed);
         }

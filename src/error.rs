@@ -4,7 +4,8 @@
 //! are still written) or a decision tool's verdict is negative, 2 bad input (command
 //! line, suite file, datatype/op mismatch) or a backend that was asked for and is not
 //! present, 3 a decision tool found nothing it could judge (`validate` measured no
-//! claim), 130 (SIGINT) or 143 (SIGTERM) a run interrupted with its results written.
+//! claim), 4 a job ended on a fault (`runner::fault`: a measurement stuck, a silent
+//! peer), 130 (SIGINT) or 143 (SIGTERM) a run interrupted with its results written.
 
 use thiserror::Error;
 

@@ -11,8 +11,12 @@ use crate::render::plot::ChartReporter;
 use crate::render::table::TableReporter;
 use crate::results::files::JsonReporter;
 use crate::results::reporter::Reporter;
-use crate::results::{self, Environment, Record, RunDocument, RunInfo, RunStatus, ToolInfo};
+use crate::results::{
+    self, AbortInfo, Culprit, Environment, Record, RunDocument, RunInfo, RunStatus, ToolInfo,
+};
+use crate::runner::fault::{self, FaultEnding};
 use crate::runner::progress::Progress;
+use crate::runner::sidechannel::{SideChannel, Verdict};
 use crate::runner::{interrupt, watchdog, Faults, RunContext, RunSetup};
 use anyhow::{anyhow, Context, Result};
 use std::io::IsTerminal;
@@ -185,6 +189,27 @@ fn measure_all(
     result
 }
 
+/// Why a run stopped by an error: the error, and the ranks that never arrived and the
+/// measurement they were awaited at when that was the error.
+fn abort_info(e: &anyhow::Error, document: &RunDocument) -> AbortInfo {
+    let never_arrived = e.downcast_ref::<watchdog::NeverArrived>();
+    AbortInfo {
+        reason: format!("{e:#}"),
+        culprits: never_arrived
+            .map(|n| {
+                n.ranks
+                    .iter()
+                    .map(|&rank| Culprit {
+                        rank,
+                        host: document.environment.ranks.get(rank).map(|r| r.host.clone()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        step: never_arrived.map(|n| format!("{}, before it started (ranks arriving)", n.what)),
+    }
+}
+
 /// Stamps the outcome, lets every reporter finish, and turns failed checks into the
 /// run's error.
 fn finish(
@@ -199,6 +224,9 @@ fn finish(
         .filter(|r: &&Record| !r.check.passed)
         .count();
     document.run.finished_at = Some(now_rfc3339());
+    if let Err(e) = &outcome {
+        document.run.abort = Some(abort_info(e, &document));
+    }
     document.run.status = match (&outcome, failed) {
         (Err(_), _) => RunStatus::Aborted,
         (Ok(Some(_)), _) => RunStatus::Interrupted,
@@ -330,6 +358,7 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             backend_note: fallback.as_ref().map(|f| f.reason.clone()),
             suite: options.suite.clone(),
             options: results::options_value(options),
+            abort: None,
         },
         environment,
         records: Vec::new(),
@@ -365,11 +394,27 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
         watchdog::Watchdog::start(
             std::time::Duration::from_secs_f64(t),
             format!("rank {} ({})", comm.rank(), crate::probe::host::hostname()),
+            interrupt.clone(),
         )
     });
     if let (Some(w), Some(g)) = (watchdog.as_ref(), backend.guard()) {
         w.guard(std::sync::Arc::downgrade(&g));
     }
+    let channel = side_channel(comm, &identity.rank_hosts, &interrupt, watchdog.is_some());
+    if let Some(w) = &watchdog {
+        w.set_ending(FaultEnding {
+            rank: comm.rank(),
+            hosts: identity.rank_hosts.clone(),
+            channel: channel.clone(),
+            stream: is_root.then(|| {
+                options
+                    .output_dir
+                    .join(format!("{}.jsonl", document.run.run_id))
+            }),
+            interrupt: interrupt.clone(),
+        });
+    }
+    let stop = interrupt.clone();
     let outcome = {
         let setup = RunSetup {
             comm,
@@ -394,11 +439,67 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
         let mut ctx = RunContext::new(setup, &mut reporters, &progress);
         measure_all(&mut ctx, options, &mut document)
     };
+    // Whatever the outcome, nothing is being measured any more: a signal from here on
+    // is the launcher ending a job whose end is already being written.
+    if let Some(w) = &watchdog {
+        w.disarm();
+    }
     progress.finish_and_clear();
-    finish(
+    // An error that stops rank 0 alone: the other ranks learn it over the side channel
+    // and end at once, rather than each waiting for its own watchdog.
+    let verdict = match (&outcome, &channel) {
+        (Err(e), Some(c)) if is_root => Some(Verdict {
+            text: format!("{e:#}"),
+            linger: c.any_quiet(),
+        }),
+        _ => None,
+    };
+    let finished = finish(
         document,
         outcome,
         &mut reporters,
         is_root.then_some(options),
-    )
+    );
+    if let (Some(verdict), Some(channel)) = (verdict, &channel) {
+        channel.send_verdict(&verdict);
+        if verdict.linger {
+            fault::linger_for_launcher(&stop);
+        }
+    }
+    finished
+}
+
+/// The side channel of a job of several ranks, for its watchdog (a collective call).
+fn side_channel(
+    comm: &dyn Communicator,
+    rank_hosts: &[String],
+    interrupt: &interrupt::Interrupt,
+    watched: bool,
+) -> Option<SideChannel> {
+    if comm.size() < 2 || !watched {
+        return None;
+    }
+    let me = format!(
+        "rank {} ({})",
+        comm.rank(),
+        rank_hosts.get(comm.rank()).map_or("?", String::as_str)
+    );
+    let speaker = me.clone();
+    let stop = interrupt.clone();
+    let channel = SideChannel::open(
+        comm,
+        rank_hosts.first().map_or("localhost", String::as_str),
+        move |verdict: &Verdict| {
+            fault::last_words(
+                &format!("clusterbench: {speaker}: ending: {}", verdict.text),
+                verdict.linger.then_some(&stop),
+            )
+        },
+    );
+    if channel.is_none() && comm.rank() != 0 {
+        crate::errln!(
+            "clusterbench: {me}: cannot reach rank 0's side channel; a fault will be reported without naming the rank at fault"
+        );
+    }
+    channel
 }

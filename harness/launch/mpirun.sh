@@ -22,6 +22,18 @@ for v in CLUSTERBENCH_NICS CLUSTERBENCH_BIND LD_LIBRARY_PATH PATH; do
     [[ -n ${!v:-} ]] && extra+=(-x "$v")
 done
 
-exec mpirun "${extra[@]}" -np $((nodes * per_node)) --hostfile "$hostfile" \
+# How a job with a dead node ends. mpirun waits for every node's daemon, and a daemon
+# whose link died never answers: by default mpirun notices only after TCP's
+# retransmissions give up (about 15 minutes), or never, once it has queued a message
+# to that daemon (which it does as soon as any rank exits non-zero). TCP keepalive on
+# its connections to the daemons finds such a node within about 15 s of quiet; mpirun
+# then sends every rank SIGTERM, and SIGKILL odls_base_sigkill_timeout seconds later.
+# A rank stuck in a collective when SIGTERM comes writes what it knows (rank 0: the
+# results document, naming the silent rank) within 2-3 s, so 5 s is enough, and an
+# interrupted run's measurement under way gets as long to finish.
+ending=(--mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2
+        --mca oob_tcp_keepalive_probes 3 --mca odls_base_sigkill_timeout 5)
+
+exec mpirun "${extra[@]}" "${ending[@]}" -np $((nodes * per_node)) --hostfile "$hostfile" \
     --map-by "ppr:$per_node:node" --bind-to none \
     "$here/bind-near.sh" "$bin" "${@:-run}"

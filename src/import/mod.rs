@@ -443,6 +443,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             backend_note: Some(note),
             suite: None,
             options: serde_json::json!({ "imported_from": parsed.tool, "file": ctx.source_name }),
+            abort: None,
         },
         environment: Environment {
             hosts,

@@ -2,7 +2,7 @@
 
 use crate::error::UsageError;
 use crate::results::reporter::Reporter;
-use crate::results::{Record, RunDocument, StreamLine};
+use crate::results::{AbortInfo, Record, RunDocument, RunStatus, StreamLine};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -143,6 +143,7 @@ impl Reporter for JsonReporter {
         self.write_line(&StreamLine::Footer {
             finished_at: doc.run.finished_at.clone().unwrap_or_default(),
             status: doc.run.status,
+            abort: doc.run.abort.clone(),
         })?;
         let path = self.dir.join(format!("{}.json", doc.run.run_id));
         write_document(doc, &path)?;
@@ -208,9 +209,11 @@ pub fn read_stream(path: &Path) -> Result<RunDocument> {
             StreamLine::Footer {
                 finished_at,
                 status,
+                abort,
             } => {
                 doc.run.finished_at = Some(finished_at);
                 doc.run.status = status;
+                doc.run.abort = abort;
                 finished = true;
             }
             StreamLine::Header { .. } => return Err(bad(n, &"a second header").into()),
@@ -221,6 +224,36 @@ pub fn read_stream(path: &Path) -> Result<RunDocument> {
     }
     upgrade(&mut doc);
     Ok(doc)
+}
+
+/// Ends the stream at `stream` of a run that cannot finish normally (its measuring
+/// thread is stuck in a collective that will never return): appends the footer with
+/// status `aborted` and `abort`, and writes the final `.json` beside it from what the
+/// stream holds. Returns the path of the `.json`.
+pub fn finish_aborted_stream(
+    stream: &Path,
+    finished_at: String,
+    abort: AbortInfo,
+) -> Result<PathBuf> {
+    let mut doc = read_stream(stream)?;
+    doc.run.status = RunStatus::Aborted;
+    doc.run.finished_at = Some(finished_at.clone());
+    doc.run.abort = Some(abort.clone());
+    let footer = StreamLine::Footer {
+        finished_at,
+        status: RunStatus::Aborted,
+        abort: Some(abort),
+    };
+    let mut line = serde_json::to_vec(&footer)?;
+    line.push(b'\n');
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(stream)
+        .and_then(|mut f| f.write_all(&line))
+        .with_context(|| format!("writing {}", stream.display()))?;
+    let path = stream.with_extension("json");
+    write_document(&doc, &path)?;
+    Ok(path)
 }
 
 /// Brings a document of an older schema to this one's meaning. Up to schema 3,
@@ -316,5 +349,45 @@ mod upgrade_tests {
         doc.schema_version = crate::results::SCHEMA_VERSION;
         std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
         assert_eq!(count_of(&read_document(&path).unwrap()), 4096);
+    }
+}
+
+#[cfg(test)]
+mod aborted_stream_tests {
+    use super::*;
+    use crate::results::Culprit;
+
+    /// A stream cut off mid-run (header and records, no footer) gets its footer and
+    /// its document, both saying why it stopped.
+    #[test]
+    fn a_stream_without_footer_is_finished_as_aborted_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut doc = crate::results::tests::sample_document();
+        doc.run.status = RunStatus::Running;
+        let mut reporter = JsonReporter::new(dir.path()).unwrap();
+        reporter.begin(&doc).unwrap();
+        reporter.record(&doc.records[0]).unwrap();
+        let stream = dir.path().join(format!("{}.jsonl", doc.run.run_id));
+        let abort = AbortInfo {
+            reason: "rank 2 (node3) went silent".into(),
+            culprits: vec![Culprit {
+                rank: 2,
+                host: Some("node3".into()),
+            }],
+            step: Some("allreduce 8 B float sum in-place, operation 3 of 10".into()),
+        };
+        let path =
+            finish_aborted_stream(&stream, "2026-01-01T00:00:00Z".into(), abort.clone()).unwrap();
+        let written = read_document(&path).unwrap();
+        assert_eq!(written.run.status, RunStatus::Aborted);
+        assert_eq!(written.run.abort.as_ref(), Some(&abort));
+        assert_eq!(written.records, doc.records[..1]);
+        let streamed = read_stream(&stream).unwrap();
+        assert_eq!(streamed.run.status, RunStatus::Aborted);
+        assert_eq!(streamed.run.abort, Some(abort));
+        assert_eq!(
+            streamed.run.finished_at.as_deref(),
+            Some("2026-01-01T00:00:00Z")
+        );
     }
 }

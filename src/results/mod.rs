@@ -85,6 +85,33 @@ pub struct RunInfo {
     pub suite: Option<String>,
     /// The resolved options of every benchmark.
     pub options: serde_json::Value,
+    /// Why a run with status `aborted` stopped, when it stopped by an error or a fault
+    /// it could name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<AbortInfo>,
+}
+
+/// Why a run was aborted: the reason in words, the ranks (and their hosts) that caused
+/// it when they are known, and the step it was at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbortInfo {
+    pub reason: String,
+    /// The ranks that went silent, never arrived or failed; empty when not known.
+    #[serde(default)]
+    pub culprits: Vec<Culprit>,
+    /// The measurement under way (`allreduce 1 MiB float sum out-of-place`) and, where
+    /// known, the operation it was stuck in (`operation 22 of 311`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+/// A rank named as the cause of an abort.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Culprit {
+    pub rank: usize,
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -299,6 +326,8 @@ pub enum StreamLine {
     Footer {
         finished_at: String,
         status: RunStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        abort: Option<AbortInfo>,
     },
 }
 
@@ -333,6 +362,7 @@ mod tests {
                 backend_note: None,
                 suite: Some("quick".into()),
                 options: serde_json::json!({"benches": []}),
+                abort: None,
             },
             environment: Environment {
                 hosts: vec![HostInfo {

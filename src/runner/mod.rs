@@ -1,8 +1,10 @@
 //! Runs benchmarks: warm-up, timing, the slowest rank per iteration, checks, reporting.
 
+pub mod fault;
 pub mod interrupt;
 pub mod nodes;
 pub mod progress;
+pub mod sidechannel;
 pub mod watchdog;
 
 use crate::core::Communicator;
@@ -202,13 +204,16 @@ impl<'a> RunContext<'a> {
         } else {
             w.timeout / 2 + std::time::Duration::from_secs(2)
         };
-        if let Err(missing) = self
-            .comm
-            .arrive(std::time::Instant::now() + w.timeout + grace)
-        {
+        let arrive_by = std::time::Instant::now() + w.timeout + grace;
+        // The arrival check ends by itself (a rank waiting for rank 0's release waits
+        // at most as long again); the watchdog only acts on a signal meanwhile.
+        w.arm_arrival(what.to_string(), arrive_by + (w.timeout + grace) * 2);
+        if let Err(missing) = self.comm.arrive(arrive_by) {
+            w.disarm();
             let names: Vec<String> = missing.ranks.iter().map(|&r| self.who(r)).collect();
             return Err(watchdog::NeverArrived {
                 what: what.to_string(),
+                ranks: missing.ranks.clone(),
                 who: self.who(self.rank()),
                 missing: names.join(", "),
                 seconds: (w.timeout + grace).as_secs_f64(),

@@ -24,6 +24,8 @@
 //!
 //! [`Communicator::arrive`]: crate::core::Communicator::arrive
 
+use super::fault::{Cause, FaultEnding, Stuck, FAULT_EXIT_CODE};
+use super::interrupt::Interrupt;
 use crate::core::Guard;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -37,8 +39,11 @@ const FAILURE_GRACE: Duration = Duration::from_secs(5);
 /// How long the watchdog waits for guards to abort before it ends the process anyway.
 const ABORT_LIMIT: Duration = Duration::from_secs(10);
 
-/// Exit code of a job the watchdog ended (a failure while measuring).
-pub const TIMEOUT_EXIT_CODE: i32 = 1;
+/// How long an operation may make no progress after SIGINT or SIGTERM before the
+/// watchdog takes it for stuck and ends the job with what it knows, rather than
+/// waiting for an operation that will never end (a launcher that lost a node sends
+/// SIGTERM, then SIGKILL after `odls_base_sigkill_timeout`).
+const STUCK_AFTER_SIGNAL: Duration = Duration::from_secs(2);
 
 struct Armed {
     what: String,
@@ -52,6 +57,7 @@ struct Shared {
     changed: Condvar,
     iteration: AtomicU64,
     guards: Mutex<Vec<Weak<dyn Guard>>>,
+    ending: Mutex<Option<Arc<FaultEnding>>>,
 }
 
 /// A watchdog thread for this rank.
@@ -61,13 +67,15 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts the thread. `who` names this rank in messages (`rank 3 (node04)`).
-    pub fn start(timeout: Duration, who: String) -> Watchdog {
+    /// Starts the thread. `who` names this rank in messages (`rank 3 (node04)`);
+    /// `interrupt` is this process's SIGINT/SIGTERM, which ends an operation that then
+    /// makes no progress.
+    pub fn start(timeout: Duration, who: String, interrupt: Interrupt) -> Watchdog {
         let shared = Arc::new(Shared::default());
         let s = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("watchdog".into())
-            .spawn(move || watch(&s, timeout, &who))
+            .spawn(move || watch(&s, timeout, &who, &interrupt))
             .expect("spawning the watchdog thread");
         Watchdog { shared, timeout }
     }
@@ -82,6 +90,24 @@ impl Watchdog {
             total,
         });
         self.shared.changed.notify_all();
+    }
+
+    /// Watches the ranks' arrival at `what` until `deadline` (a backstop: the arrival
+    /// check has its own deadline), so that a signal while they wait is acted on.
+    pub fn arm_arrival(&self, what: String, deadline: Instant) {
+        self.shared.iteration.store(0, Ordering::Relaxed);
+        *self.shared.armed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Armed {
+            what,
+            deadline,
+            total: 0,
+        });
+        self.shared.changed.notify_all();
+    }
+
+    /// How the job ends when this watchdog fires: rank 0 names the culprits and
+    /// writes the results, the others say what rank 0 found.
+    pub fn set_ending(&self, ending: FaultEnding) {
+        *self.shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(ending));
     }
 
     /// Notes that iteration `i` (1-based) is under way.
@@ -138,49 +164,51 @@ fn abort_guards(shared: &Shared) {
     }
 }
 
-fn watch(shared: &Shared, timeout: Duration, who: &str) {
+fn watch(shared: &Shared, timeout: Duration, who: &str, interrupt: &Interrupt) {
     let mut armed = shared.armed.lock().unwrap_or_else(|e| e.into_inner());
     // When a guard first reported a failure during the armed operation.
     let mut failing_since: Option<Instant> = None;
+    // When a signal was first seen during the armed operation, and the operation then.
+    let mut signalled: Option<(Instant, u64)> = None;
     loop {
         let wait = match armed.as_ref() {
             None => {
                 failing_since = None;
+                signalled = None;
                 Duration::from_secs(3600)
             }
             Some(a) => {
                 let now = Instant::now();
+                let i = shared.iteration.load(Ordering::Relaxed);
+                let stuck = |cause| Stuck {
+                    what: a.what.clone(),
+                    operation: i,
+                    total: a.total,
+                    cause,
+                };
                 if now >= a.deadline {
-                    let i = shared.iteration.load(Ordering::Relaxed);
-                    crate::errln!(
-                        "clusterbench: watchdog: {who}: {} made no progress for {:.0} s (stuck in operation {i} of {}); every rank had arrived when it started, so a rank it waits for has stalled or died; ending the job",
-                        a.what,
-                        timeout.as_secs_f64(),
-                        a.total,
-                    );
-                    abort_guards(shared);
-                    std::process::exit(TIMEOUT_EXIT_CODE);
+                    fire(shared, who, &stuck(Cause::Timeout(timeout)));
+                }
+                if let Some(signal) = interrupt.local_signal() {
+                    // The measurement under way may finish and the run stop as asked;
+                    // one that makes no progress at all never will.
+                    let (since, at) = *signalled.get_or_insert((now, i));
+                    if at != i {
+                        signalled = Some((now, i));
+                    } else if now.duration_since(since) >= STUCK_AFTER_SIGNAL {
+                        fire(shared, who, &stuck(Cause::Signal(signal)));
+                    }
                 }
                 match guard_failure(shared) {
                     Some(failure) => {
                         let since = *failing_since.get_or_insert(now);
                         if now.duration_since(since) >= FAILURE_GRACE {
-                            let i = shared.iteration.load(Ordering::Relaxed);
-                            crate::errln!(
-                                "clusterbench: watchdog: {who}: {} failed in operation {i} of {}: {failure}; ending the job",
-                                a.what, a.total,
-                            );
-                            abort_guards(shared);
-                            std::process::exit(TIMEOUT_EXIT_CODE);
+                            fire(shared, who, &stuck(Cause::Failure(failure)));
                         }
                     }
                     None => failing_since = None,
                 }
-                if live_guards(shared).is_empty() {
-                    a.deadline - now
-                } else {
-                    (a.deadline - now).min(GUARD_POLL)
-                }
+                (a.deadline - now).min(GUARD_POLL)
             }
         };
         armed = shared
@@ -191,11 +219,48 @@ fn watch(shared: &Shared, timeout: Duration, who: &str) {
     }
 }
 
+/// Aborts the guards and ends the process: through the fault ending when one is set
+/// (rank 0 names the culprits and writes the results), else with this rank's message.
+fn fire(shared: &Shared, who: &str, stuck: &Stuck) -> ! {
+    abort_guards(shared);
+    let ending = shared
+        .ending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let Some(ending) = ending {
+        ending.end(stuck);
+    }
+    crate::errln!(
+        "clusterbench: watchdog: {who}: {}; ending the job",
+        stuck_line(stuck)
+    );
+    std::process::exit(FAULT_EXIT_CODE);
+}
+
+fn stuck_line(stuck: &Stuck) -> String {
+    match &stuck.cause {
+        Cause::Timeout(t) => format!(
+            "{} made no progress for {:.0} s",
+            stuck.step(),
+            t.as_secs_f64()
+        ),
+        Cause::Failure(f) => format!("{} failed: {f}", stuck.step()),
+        Cause::Signal(s) => format!(
+            "{} was stuck when {} came",
+            stuck.step(),
+            super::interrupt::signal_name(*s)
+        ),
+    }
+}
+
 /// Ranks that did not arrive at a measurement within the limit.
 #[derive(Debug, thiserror::Error)]
 #[error("watchdog: {who}: {what}: {missing} never arrived within {seconds:.0} s (--timeout); ending the job, records measured before are in the .jsonl file")]
 pub struct NeverArrived {
     pub what: String,
+    /// The ranks that did not arrive.
+    pub ranks: Vec<usize>,
     pub who: String,
     pub missing: String,
     pub seconds: f64,

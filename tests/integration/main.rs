@@ -45,6 +45,8 @@ mod simcluster;
 #[cfg(feature = "mpi")]
 mod simcluster_accept;
 #[cfg(feature = "mpi")]
+mod simcluster_fault;
+#[cfg(feature = "mpi")]
 mod simcluster_links;
 #[cfg(feature = "mpi")]
 mod simcluster_teardown;

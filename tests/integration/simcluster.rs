@@ -57,7 +57,7 @@ pub(crate) fn cluster(prefix: &str, subnet: &str, options: &[&str], args: &[&str
 }
 
 /// `scripts/simcluster.sh -n NODES OPTIONS -- mpirun -np NODES MPIRUN_ARGS clusterbench ARGS`.
-fn cluster_of(
+pub(crate) fn cluster_of(
     nodes: usize,
     prefix: &str,
     subnet: &str,
@@ -95,7 +95,7 @@ pub(crate) fn ok(out: &Output) {
     );
 }
 
-fn namespaces_left(prefix: &str) -> Vec<String> {
+pub(crate) fn namespaces_left(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -405,7 +405,7 @@ fn serial_prediction_from_two_and_four_nodes_matches_eight() {
 }
 
 /// Waits until the run's stream holds `records` records; returns its path.
-fn wait_for_records(child: &mut Child, dir: &Path, records: usize) -> PathBuf {
+pub(crate) fn wait_for_records(child: &mut Child, dir: &Path, records: usize) -> PathBuf {
     let start = Instant::now();
     loop {
         if let Some(p) = std::fs::read_dir(dir).ok().and_then(|d| {
@@ -438,7 +438,7 @@ fn wait_for_records(child: &mut Child, dir: &Path, records: usize) -> PathBuf {
 }
 
 /// Waits for the child to end; returns its output and how long that took.
-fn wait_end(mut child: Child, limit: Duration) -> (Output, Duration) {
+pub(crate) fn wait_end(mut child: Child, limit: Duration) -> (Output, Duration) {
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > limit {
@@ -457,7 +457,7 @@ fn rank_pid(stream: &Path, rank: usize) -> String {
 
 /// The watchdog limit of the fault tests: far above one measurement of `long_run`
 /// (300 all-reduces of at most 1 MiB) even on a loaded machine.
-const TIMEOUT_S: u64 = 20;
+pub(crate) const TIMEOUT_S: u64 = 20;
 
 fn long_run(prefix: &str, subnet: &str, out: &str) -> Child {
     cluster(
