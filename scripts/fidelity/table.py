@@ -147,14 +147,14 @@ def figure(v):
 
 
 def print_table(rows, out=sys.stdout):
-    head = (f"{'section':<9} {'case':<22} {'unit':<7} {'clusterbench':>12} {'reference':>10} "
+    head = (f"{'section':<9} {'case':<24} {'unit':<7} {'clusterbench':>12} {'reference':>10} "
             f"{'ratio':>6} {'noise [q1..q3]':>20} {'pairs':>5} {'goal':>7}  {'':<4} reference")
     print(head, file=out)
     print("-" * len(head), file=out)
     for r in rows:
         noise = (f"{fmt(r['noise_floor'], 3)} [{fmt(r['noise_q1'], 2)}..{fmt(r['noise_q3'], 2)}]"
                  if r["noise_floor"] is not None else "- (1 pair)")
-        print(f"{r['section']:<9} {r['case']:<22} {r['unit']:<7} {figure(r['clusterbench']):>12} "
+        print(f"{r['section']:<9} {r['case']:<24} {r['unit']:<7} {figure(r['clusterbench']):>12} "
               f"{figure(r['reference']):>10} {r['ratio']:>6.3f} {noise:>20} {r['pairs']:>5} "
               f"{r['goal']:>7}  {'ok' if r['met'] else 'MISS':<4} {r['reference_name']}",
               file=out)
