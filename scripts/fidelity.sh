@@ -12,7 +12,7 @@
 #      thread count and iterations, one untimed warm-up on each side;
 #   2. clusterbench allreduce (2 ranks, 8 B .. 16 MiB, float/sum), allreduce_loop and
 #      osu_allreduce (when built) under the same mpirun options, alternating, AR_REPS
-#      pairs;
+#      pairs, then AR_FOCUS_REPS more pairs over AR_FOCUS_MIN .. AR_FOCUS_MAX (4 .. 64 KiB);
 #   3. clusterbench p2p (2 ranks: latency, windowed bandwidth) and pingpong.c, alternating
 #      P2P_REPS times each over 8 B .. P2P_MAX, then P2P_FOCUS_REPS more pairs over
 #      P2P_FOCUS_MIN .. P2P_FOCUS_MAX (512 B .. 1 KiB), enough pairs for the 95%
@@ -42,6 +42,10 @@
 #   AR_REPS          alternating pairs, all-reduce (default 5)
 #   AR_MAX           largest all-reduce size   (default 16M; clusterbench -e syntax,
 #                    K/M/G suffixes are powers of 1024)
+#   AR_FOCUS_MIN, AR_FOCUS_MAX, AR_FOCUS_REPS
+#                    sizes around Open MPI's switch from eager to single-copy transfers
+#                    and its allreduce algorithm switch, and their extra pairs
+#                    (default 4K, 64K, 10; AR_FOCUS_REPS=0 leaves them out)
 #   AR_STAT          per-run all-reduce figure against allreduce_loop.c: median or mean
 #                    of the per-iteration slowest-rank times (default median; OSU rows
 #                    always compare means, the one figure OSU prints)
@@ -78,6 +82,9 @@ AR_WARMUP=${AR_WARMUP:-50}
 AR_REPS=${AR_REPS:-5}
 AR_MAX=${AR_MAX:-16M}
 AR_STAT=${AR_STAT:-median}
+AR_FOCUS_MIN=${AR_FOCUS_MIN:-4K}
+AR_FOCUS_MAX=${AR_FOCUS_MAX:-64K}
+AR_FOCUS_REPS=${AR_FOCUS_REPS:-10}
 NP=${NP:-2}
 SKIP_STREAM=${SKIP_STREAM:-0}
 SKIP_ALLREDUCE=${SKIP_ALLREDUCE:-0}
@@ -226,34 +233,41 @@ PY
 fi
 
 # ------------------------------------------------------------ all-reduce
+# One alternating all-reduce pair (and osu_allreduce when built) over MIN..MAX bytes.
+ar_pair() {
+    local tag=$1 lo=$2 hi=$3 out
+    out="$TMP/ar.$tag"
+    log "all-reduce $tag: clusterbench run --bench allreduce -b $lo -e $hi ($NP ranks)"
+    "${mpi[@]}" "$CLUSTERBENCH" run --bench allreduce -b "$lo" -e "$hi" -f 2 -d float -o sum \
+        -n "$AR_ITERS" -w "$AR_WARMUP" --output "$out" >"$TMP/ar.$tag.log" 2>&1 \
+        || { cat "$TMP/ar.$tag.log" >&2; die "clusterbench allreduce failed"; }
+    json=$(one_json "$out") || { cat "$TMP/ar.$tag.log" >&2; exit 1; }
+    compare_args+=(--cb-allreduce "$json")
+
+    log "all-reduce $tag: allreduce_loop ($NP ranks)"
+    "${mpi[@]}" "$TMP/allreduce_loop" "$AR_ITERS" "$AR_WARMUP" "$(to_bytes "$lo")" \
+        "$(to_bytes "$hi")" >"$TMP/arloop.$tag.txt" 2>"$TMP/arloop.$tag.log" \
+        || { cat "$TMP/arloop.$tag.log" >&2; die "allreduce_loop failed"; }
+    compare_args+=(--c-allreduce "$TMP/arloop.$tag.txt")
+
+    if [[ -n $osu_allreduce ]]; then
+        log "all-reduce $tag: osu_allreduce ($NP ranks)"
+        # -i/-x set the iterations of every size (OSU 5.x otherwise runs fewer above
+        # 8 KiB), -m the size range.
+        "${mpi[@]}" "$osu_allreduce" -m "$(to_bytes "$lo"):$(to_bytes "$hi")" -i "$AR_ITERS" \
+            -x "$AR_WARMUP" >"$TMP/osu.$tag.txt" 2>"$TMP/osu.$tag.log" \
+            || { cat "$TMP/osu.$tag.log" >&2; die "osu_allreduce failed"; }
+        compare_args+=(--osu-allreduce "$TMP/osu.$tag.txt")
+    fi
+}
 if [[ $SKIP_ALLREDUCE != 1 ]]; then
-    ar_max_bytes=$(to_bytes "$AR_MAX")
     # shellcheck disable=SC2086  # MPIRUN_ARGS is a word list on purpose
     mpi=(mpirun $MPIRUN_ARGS -np "$NP" --bind-to core)
     for rep in $(seq 1 "$AR_REPS"); do
-        out="$TMP/ar.$rep"
-        log "all-reduce $rep/$AR_REPS: clusterbench run --bench allreduce ($NP ranks)"
-        "${mpi[@]}" "$CLUSTERBENCH" run --bench allreduce -b 8 -e "$AR_MAX" -f 2 -d float -o sum \
-            -n "$AR_ITERS" -w "$AR_WARMUP" --output "$out" >"$TMP/ar.$rep.log" 2>&1 \
-            || { cat "$TMP/ar.$rep.log" >&2; die "clusterbench allreduce failed"; }
-        json=$(one_json "$out") || { cat "$TMP/ar.$rep.log" >&2; exit 1; }
-        compare_args+=(--cb-allreduce "$json")
-
-        log "all-reduce $rep/$AR_REPS: allreduce_loop ($NP ranks)"
-        "${mpi[@]}" "$TMP/allreduce_loop" "$AR_ITERS" "$AR_WARMUP" 8 "$ar_max_bytes" \
-            >"$TMP/arloop.$rep.txt" 2>"$TMP/arloop.$rep.log" \
-            || { cat "$TMP/arloop.$rep.log" >&2; die "allreduce_loop failed"; }
-        compare_args+=(--c-allreduce "$TMP/arloop.$rep.txt")
-
-        if [[ -n $osu_allreduce ]]; then
-            log "all-reduce $rep/$AR_REPS: osu_allreduce ($NP ranks)"
-            # -i/-x set the iterations of every size (OSU 5.x otherwise runs fewer above
-            # 8 KiB), -m the size range.
-            "${mpi[@]}" "$osu_allreduce" -m "8:$ar_max_bytes" -i "$AR_ITERS" -x "$AR_WARMUP" \
-                >"$TMP/osu.$rep.txt" 2>"$TMP/osu.$rep.log" \
-                || { cat "$TMP/osu.$rep.log" >&2; die "osu_allreduce failed"; }
-            compare_args+=(--osu-allreduce "$TMP/osu.$rep.txt")
-        fi
+        ar_pair "$rep-of-$AR_REPS" 8 "$AR_MAX"
+    done
+    for rep in $(seq 1 "$AR_FOCUS_REPS"); do
+        ar_pair "focus-$rep-of-$AR_FOCUS_REPS" "$AR_FOCUS_MIN" "$AR_FOCUS_MAX"
     done
 fi
 

@@ -325,13 +325,19 @@ def osu_allreduce(path):
 
 
 def ar_rows(cb_runs, ref_runs, stat, ref_name):
-    """(bytes, row) per size both sides have in every run."""
-    sizes = sorted(set.intersection(*(set(r) for r in cb_runs + ref_runs)))
+    """(bytes, row) per size that both sides measured in at least one pair of runs.
+    Run i of one side pairs with run i of the other (they were measured one after the
+    other); the runs of a narrower sweep (AR_FOCUS_*) hold only some sizes."""
+    measured = [set().union(*(set(r) for r in runs)) for runs in (cb_runs, ref_runs)]
+    sizes = sorted(measured[0] & measured[1])
     out = []
     for b in sizes:
+        pairs = [(x[b][stat] * 1e6, y[b][stat] * 1e6)
+                 for x, y in zip(cb_runs, ref_runs) if b in x and b in y]
+        if not pairs:
+            continue
         out.append((b, table.row("allreduce", f"{fmt_bytes(b)} {stat}", "us",
-                                 [r[b][stat] * 1e6 for r in cb_runs],
-                                 [r[b][stat] * 1e6 for r in ref_runs],
+                                 [x for x, _ in pairs], [y for _, y in pairs],
                                  ref_name, f"<= {AR_GOAL:.2f}")))
     return out
 
@@ -339,12 +345,12 @@ def ar_rows(cb_runs, ref_runs, stat, ref_name):
 def print_ar_rows(title, rows):
     print(title)
     print(f"  {'size':>8} {'cb us':>10} {'ref us':>10} {'paired':>7} {'ref/ref [q1..q3]':>21}"
-          f"  goal <= {AR_GOAL:.2f}")
+          f" {'pairs':>5}  goal <= {AR_GOAL:.2f}")
     for b, r in rows:
         noise = ("-" if r["noise_floor"] is None else
                  f"{r['noise_floor']:.3f} [{r['noise_q1']:.2f}..{r['noise_q3']:.2f}]")
         print(f"  {fmt_bytes(b):>8} {r['clusterbench']:>10.2f} {r['reference']:>10.2f} "
-              f"{r['ratio']:>7.3f} {noise:>21}  {'ok' if r['met'] else 'MISS'}")
+              f"{r['ratio']:>7.3f} {noise:>21} {r['pairs']:>5}  {'ok' if r['met'] else 'MISS'}")
     met = sum(r["met"] for _, r in rows)
     print(f"  sizes within goal: {met}/{len(rows)}")
 
@@ -370,14 +376,14 @@ def report_allreduce(cb_paths, c_paths, osu_paths, stat, rows):
         print("ERROR: no message size present in every run of both sides", file=sys.stderr)
         return problems + 1
     print_ar_rows(f"All-reduce (float, sum, out of place, {who}): clusterbench vs "
-                  f"allreduce_loop.c, {min(len(cb_runs), len(c_runs))} alternating pairs; "
+                  f"allreduce_loop.c, alternating pairs; "
                   f"per run the {stat} over iterations of the slowest rank's time", c_rows)
     rows += [r for _, r in c_rows]
     if osu_runs:
         # OSU prints only the mean: each rank's mean time, averaged over the ranks.
         o_rows = ar_rows(cb_runs, osu_runs, "mean", "osu_allreduce avg")
-        print_ar_rows(f"All-reduce: clusterbench mean vs osu_allreduce average latency, "
-                      f"{min(len(cb_runs), len(osu_runs))} alternating pairs", o_rows)
+        print_ar_rows("All-reduce: clusterbench mean vs osu_allreduce average latency, "
+                      "alternating pairs", o_rows)
         rows += [r for _, r in o_rows]
     print("  paired: median over pairs of cb_i / ref_i; ref/ref: adjacent reference runs "
           "against each other, the noise floor.")

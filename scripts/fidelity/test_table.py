@@ -102,12 +102,12 @@ class AllReduce(unittest.TestCase):
         self.assertEqual(failed, [])
         self.sizes = sorted(self.cb)
 
-    def reference(self, name, scale, osu=False):
+    def reference(self, name, scale, osu=False, sizes=None):
         path = os.path.join(self.dir.name, name)
         with open(path, "w", encoding="utf-8") as fh:
             if osu:
                 fh.write("# OSU MPI Allreduce Latency Test v5.6.2\n# Size       Avg Latency(us)\n")
-            for b in self.sizes:
+            for b in sizes or self.sizes:
                 us = self.cb[b]["median" if not osu else "mean"] * 1e6 * scale
                 if osu:
                     fh.write(f"{b:<10} {us:>18.6f}\n")
@@ -137,6 +137,27 @@ class AllReduce(unittest.TestCase):
         self.assertEqual({r["reference_name"] for r in rows},
                          {"allreduce_loop.c median", "osu_allreduce avg"})
         self.assertEqual(rows[0]["case"], f"{compare.fmt_bytes(self.sizes[0])} median")
+
+    def test_a_narrower_focus_run_adds_pairs_to_its_sizes_only(self):
+        first = self.sizes[0]
+        refs = [self.reference("c1.txt", 0.5), self.reference("c2.txt", 1.0),
+                self.reference("c3.txt", 1.0, sizes=[first])]
+        rows_path = os.path.join(self.dir.name, "rows.json")
+        args = [os.path.join(HERE, "compare.py"), "--rows", rows_path]
+        for ref in refs:
+            args += ["--cb-allreduce", RESULTS_DIR, "--c-allreduce", ref]
+        p = run(*args)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(rows_path, encoding="utf-8") as fh:
+            rows = {r["case"]: r for r in json.load(fh)}
+        focus = rows[f"{compare.fmt_bytes(first)} median"]
+        # Pairs 2, 1, 1: median 1; the reference against itself 2, 1: median 1.5.
+        self.assertEqual(focus["pairs"], 3)
+        self.assertAlmostEqual(focus["ratio"], 1.0, places=3)
+        self.assertAlmostEqual(focus["noise_floor"], 1.5, places=3)
+        self.assertTrue(focus["met"])
+        for b in self.sizes[1:]:
+            self.assertEqual(rows[f"{compare.fmt_bytes(b)} median"]["pairs"], 2)
 
 
 if __name__ == "__main__":
