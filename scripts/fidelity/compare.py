@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Compare clusterbench CPU figures with the minimal C reference programs.
 
-Stdlib only. Reads clusterbench results JSON documents (schema_version 1) and
+Stdlib only. Reads clusterbench results JSON documents (any schema_version) and
 the text output of stream_kernels / allreduce_loop, and prints ratio tables.
 
   compare.py --cb-membw RUN.json [--cb-membw ...] --c-stream OUT.txt [...]
              --cb-allreduce RUN.json [...] --c-allreduce OUT.txt [...]
+             [--osu-allreduce OSU.txt ...] [--ar-stat median|mean] [--rows OUT.json]
 
 Each option may be repeated (one per run); a directory argument stands for
 the single *.json file in it. Either section (STREAM, all-reduce) may be left
@@ -14,8 +15,11 @@ of each side measured one after the other); for copy and triad, regular,
 streaming-store (_nt) and the better of the two per run, it prints each
 side's median over runs, the median over pairs of the clusterbench/C ratio,
 and the C/C ratio of adjacent C runs (median and quartiles: the noise floor).
-All-reduce: across repeated runs each side's best figure is used, per size,
-the lowest mean, lowest median and (C only) lowest loop time.
+All-reduce: per size, the same pairing: per run each side's median (--ar-stat
+mean: mean) over iterations of the slowest rank's time, the median over pairs
+of cb_i / C_i and the C/C noise floor; with --osu-allreduce, the same again
+with clusterbench's mean against osu_allreduce's average latency (the only
+figure OSU prints). --rows writes every ratio as table.py's rows.
 
 Goals are reported, not enforced: STREAM best-rate ratio >= 1.00 and
 all-reduce time ratio <= 1.03. The exit status is 0 whether or not the goals
@@ -30,6 +34,8 @@ import os
 import re
 import statistics
 import sys
+
+import table
 
 STREAM_GOAL = 1.00  # clusterbench / C best bandwidth, higher is better
 AR_GOAL = 1.03  # clusterbench / C time, lower is better
@@ -57,8 +63,11 @@ def load_records(path):
         raise InputError(f"{path}: cannot read results JSON: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
         raise InputError(f"{path}: no 'records' list in results JSON")
-    if doc.get("schema_version") != 1:
-        print(f"warning: {path}: schema_version {doc.get('schema_version')!r}, expected 1",
+    # The fields read here (records' benchmark, params, time_s, metrics, check) are
+    # the same in every schema version so far.
+    version = doc.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        print(f"warning: {path}: schema_version {version!r} is not a version number",
               file=sys.stderr)
     return path, doc["records"]
 
@@ -174,7 +183,7 @@ def stream_rows(cb, cc, figure):
     return rows
 
 
-def report_stream(cb_paths, c_paths):
+def report_stream(cb_paths, c_paths, rows):
     problems = 0
     cb = [cb_stream(p) for p in cb_paths]
     cc = [c_stream(p) for p in c_paths]
@@ -225,6 +234,9 @@ def report_stream(cb_paths, c_paths):
                   f"{mark(paired, STREAM_GOAL, True) if figure == 'best' else ''}")
     print("  paired: median over pairs of cb_i / C_i; C/C: adjacent C runs against each "
           "other, the noise floor. 'better': the faster of regular and _nt in each run.")
+    for name, a, b in stream_rows(cb[:pairs], cc[:pairs], "best"):
+        rows.append(table.row("stream", f"{name}, best rate", "GB/s", a, b,
+                              "stream_kernels.c", f">= {STREAM_GOAL:.2f}"))
     for name in ("triad", "triad_nt"):
         if all(name in r for r in cb) and all(name in r for r in cc):
             print(f"  per run, {name} best, cb: " + " ".join("%.2f" % r[name]["best"] for r in cb)
@@ -291,17 +303,59 @@ def fmt_bytes(b):
     return f"{b} B"
 
 
-def best_per_size(runs, keys):
-    best = {}
-    for run in runs:
-        for b, v in run.items():
-            cur = best.setdefault(b, {k: float("inf") for k in keys})
-            for k in keys:
-                cur[k] = min(cur[k], v[k])
-    return best
+def osu_allreduce(path):
+    """{bytes: {"mean": seconds}} from osu_allreduce's output: 'size  avg latency (us)'
+    (with -f, also min and max; the average over ranks of each rank's mean is read)."""
+    out = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) < 2 or not parts[0].isdigit():
+                    continue
+                try:
+                    out[int(parts[0])] = {"mean": float(parts[1]) * 1e-6}
+                except ValueError as exc:
+                    raise InputError(f"{path}: malformed osu_allreduce line: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    if not out:
+        raise InputError(f"{path}: no size lines (did osu_allreduce fail?)")
+    return out
 
 
-def report_allreduce(cb_paths, c_paths):
+def ar_rows(cb_runs, ref_runs, stat, ref_name):
+    """(bytes, row) per size that both sides measured in at least one pair of runs.
+    Run i of one side pairs with run i of the other (they were measured one after the
+    other); the runs of a narrower sweep (AR_FOCUS_*) hold only some sizes."""
+    measured = [set().union(*(set(r) for r in runs)) for runs in (cb_runs, ref_runs)]
+    sizes = sorted(measured[0] & measured[1])
+    out = []
+    for b in sizes:
+        pairs = [(x[b][stat] * 1e6, y[b][stat] * 1e6)
+                 for x, y in zip(cb_runs, ref_runs) if b in x and b in y]
+        if not pairs:
+            continue
+        out.append((b, table.row("allreduce", f"{fmt_bytes(b)} {stat}", "us",
+                                 [x for x, _ in pairs], [y for _, y in pairs],
+                                 ref_name, f"<= {AR_GOAL:.2f}")))
+    return out
+
+
+def print_ar_rows(title, rows):
+    print(title)
+    print(f"  {'size':>8} {'cb us':>10} {'ref us':>10} {'paired':>7} {'ref/ref [q1..q3]':>21}"
+          f" {'pairs':>5}  goal <= {AR_GOAL:.2f}")
+    for b, r in rows:
+        noise = ("-" if r["noise_floor"] is None else
+                 f"{r['noise_floor']:.3f} [{r['noise_q1']:.2f}..{r['noise_q3']:.2f}]")
+        print(f"  {fmt_bytes(b):>8} {r['clusterbench']:>10.2f} {r['reference']:>10.2f} "
+              f"{r['ratio']:>7.3f} {noise:>21} {r['pairs']:>5}  {'ok' if r['met'] else 'MISS'}")
+    met = sum(r["met"] for _, r in rows)
+    print(f"  sizes within goal: {met}/{len(rows)}")
+
+
+def report_allreduce(cb_paths, c_paths, osu_paths, stat, rows):
     problems = 0
     cb_runs = []
     ranks = set()
@@ -314,50 +368,25 @@ def report_allreduce(cb_paths, c_paths):
         ranks |= {v["ranks"] for v in run.values() if v["ranks"] is not None}
         cb_runs.append(run)
     c_runs = [c_allreduce(p) for p in c_paths]
+    osu_runs = [osu_allreduce(p) for p in osu_paths]
 
-    cb = best_per_size(cb_runs, ("mean", "median"))
-    cc = best_per_size(c_runs, ("mean", "median", "loop"))
-    sizes = sorted(set(cb) | set(cc))
-    common = [b for b in sizes if b in cb and b in cc]
-    if not common:
-        print("ERROR: no message size present on both sides", file=sys.stderr)
+    who = f"ranks = {','.join(str(r) for r in sorted(ranks)) or '?'}"
+    c_rows = ar_rows(cb_runs, c_runs, stat, f"allreduce_loop.c {stat}")
+    if not c_rows:
+        print("ERROR: no message size present in every run of both sides", file=sys.stderr)
         return problems + 1
-
-    print(f"All-reduce  (float, sum, out of place, ranks = "
-          f"{','.join(str(r) for r in sorted(ranks)) or '?'}; "
-          f"per-size best of {len(cb_runs)} cb / {len(c_runs)} C runs; times in us)")
-    hdr = (f"  {'size':>8} {'cb mean':>10} {'C mean':>10} {'mean':>6}   "
-           f"{'cb med':>10} {'C med':>10} {'median':>6}   {'C loop':>10} {'mean/loop':>9}")
-    print(hdr)
-    print(f"  {'':>8} {'':>10} {'':>10} {'ratio':>6}   {'':>10} {'':>10} {'ratio':>6}   "
-          f"{'':>10} {'ratio':>9}   goal <= {AR_GOAL}")
-    misses = {"mean": 0, "median": 0, "loop": 0}
-    for b in sizes:
-        if b not in cb or b not in cc:
-            side = "clusterbench" if b not in cb else "C"
-            print(f"  {fmt_bytes(b):>8}  (missing from {side})")
-            continue
-        x, y = cb[b], cc[b]
-        r_mean = x["mean"] / y["mean"]
-        r_med = x["median"] / y["median"]
-        r_loop = x["mean"] / y["loop"]
-        marks = []
-        for key, r in (("mean", r_mean), ("median", r_med), ("loop", r_loop)):
-            m = mark(r, AR_GOAL, False)
-            if m != "ok":
-                misses[key] += 1
-            marks.append(m)
-        print(f"  {fmt_bytes(b):>8} {x['mean'] * 1e6:>10.2f} {y['mean'] * 1e6:>10.2f} "
-              f"{r_mean:>6.3f}{'' if marks[0] == 'ok' else '*':1}  "
-              f"{x['median'] * 1e6:>10.2f} {y['median'] * 1e6:>10.2f} "
-              f"{r_med:>6.3f}{'' if marks[1] == 'ok' else '*':1}  "
-              f"{y['loop'] * 1e6:>10.2f} {r_loop:>9.3f}{'' if marks[2] == 'ok' else '*':1}")
-    n = len(common)
-    print(f"  (* = above {AR_GOAL}) sizes within goal: mean {n - misses['mean']}/{n}, "
-          f"median {n - misses['median']}/{n}, mean/loop {n - misses['loop']}/{n}")
-    missing = len(sizes) - n
-    if missing:
-        print(f"  warning: {missing} size(s) present on one side only")
+    print_ar_rows(f"All-reduce (float, sum, out of place, {who}): clusterbench vs "
+                  f"allreduce_loop.c, alternating pairs; "
+                  f"per run the {stat} over iterations of the slowest rank's time", c_rows)
+    rows += [r for _, r in c_rows]
+    if osu_runs:
+        # OSU prints only the mean: each rank's mean time, averaged over the ranks.
+        o_rows = ar_rows(cb_runs, osu_runs, "mean", "osu_allreduce avg")
+        print_ar_rows("All-reduce: clusterbench mean vs osu_allreduce average latency, "
+                      "alternating pairs", o_rows)
+        rows += [r for _, r in o_rows]
+    print("  paired: median over pairs of cb_i / ref_i; ref/ref: adjacent reference runs "
+          "against each other, the noise floor.")
     print()
     return problems
 
@@ -368,29 +397,38 @@ def main(argv=None):
     ap.add_argument("--c-stream", action="append", default=[], metavar="TXT")
     ap.add_argument("--cb-allreduce", action="append", default=[], metavar="JSON|DIR")
     ap.add_argument("--c-allreduce", action="append", default=[], metavar="TXT")
+    ap.add_argument("--osu-allreduce", action="append", default=[], metavar="TXT")
+    ap.add_argument("--ar-stat", choices=("median", "mean"), default="median",
+                    help="all-reduce figure per run against allreduce_loop.c (osu: mean)")
+    ap.add_argument("--rows", metavar="OUT.json",
+                    help="also write the ratio rows as a JSON list (see table.py)")
     args = ap.parse_args(argv)
 
     sections = []
     if args.cb_membw or args.c_stream:
         if not (args.cb_membw and args.c_stream):
             ap.error("the STREAM comparison needs both --cb-membw and --c-stream")
-        sections.append((report_stream, args.cb_membw, args.c_stream))
+        sections.append(lambda rows: report_stream(args.cb_membw, args.c_stream, rows))
     if args.cb_allreduce or args.c_allreduce:
         if not (args.cb_allreduce and args.c_allreduce):
             ap.error("the all-reduce comparison needs both --cb-allreduce and --c-allreduce")
-        sections.append((report_allreduce, args.cb_allreduce, args.c_allreduce))
+        sections.append(lambda rows: report_allreduce(
+            args.cb_allreduce, args.c_allreduce, args.osu_allreduce, args.ar_stat, rows))
     if not sections:
         ap.error("nothing to compare")
 
     problems = 0
-    for fn, a, b in sections:
+    rows = []
+    for fn in sections:
         try:
-            problems += fn(a, b)
-        except InputError as exc:
+            problems += fn(rows)
+        except (InputError, table.RowError) as exc:
             print(f"ERROR: {exc}", file=sys.stderr)
             problems += 1
     print("Goals are reported only: STREAM copy and triad best-rate ratio >= %.2f, "
           "all-reduce time ratio <= %.2f." % (STREAM_GOAL, AR_GOAL))
+    if args.rows:
+        table.write_rows(args.rows, rows)
     return 1 if problems else 0
 
 

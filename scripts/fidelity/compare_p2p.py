@@ -2,6 +2,7 @@
 """Compares clusterbench's 2-rank p2p (latency, bandwidth) with pingpong.c.
 
     compare_p2p.py --cb RESULTS.json ... --c PINGPONG.txt ... [--stat median|mean|iqm]
+                   [--rows OUT.json]
 
 Both sides time the same thing the same way (see pingpong.c): latency is half of one
 back-to-back round trip per sample, the clock read on the first rank right after the
@@ -17,12 +18,21 @@ alternates the two (cb, C, cb, C, ...), run i of each side form a pair measured 
 apart: "paired" is the median over pairs of cb_i / C_i, which cancels the machine's
 slower drifts, and "C/C" the median of C_(i+1) / C_i with its interquartile range, the
 noise floor: a clusterbench/C ratio inside it is the machine's noise, not a
-difference. Goal: within 3%.
+difference. Beside it, the 95% confidence interval of the paired median (from the
+order statistics of the pairs' ratios; 6 pairs at least): where it lies within
+0.97..1.03 the pairs resolve a 3% difference. Goal: within 3% (latency cb/C <= 1.03,
+bandwidth cb/C >= 0.97). --rows writes every ratio as table.py's rows.
 """
 import argparse
 import json
+import math
 import statistics
 import sys
+
+import table
+
+LAT_GOAL = "<= 1.03"
+BW_GOAL = ">= 0.97"
 
 
 def iqm(values):
@@ -86,20 +96,40 @@ def quartiles(values):
     return q1, q2, q3
 
 
-def table(title, unit, cb, cc, sizes, higher_is_better):
+def median_ci(values):
+    """95% confidence interval of the median of `values` from their order statistics
+    (distribution-free), or None with fewer than 6 values."""
+    v, n = sorted(values), len(values)
+    # The largest k with P(Binomial(n, 1/2) < k) <= 2.5%: [v_k, v_(n+1-k)], 1-based.
+    k, below = 0, 0.0
+    while True:
+        below_next = below + math.comb(n, k) / 2**n
+        if below_next > 0.025:
+            break
+        k, below = k + 1, below_next
+    return None if k == 0 else (v[k - 1], v[n - k])
+
+
+def print_table(title, unit, cb, cc, sizes, higher_is_better, rows, goal):
     print(title)
     print(f"{'bytes':>9} {'cb ' + unit:>11} {'runs %':>9} {'C ' + unit:>11} {'runs %':>9} "
-          f"{'cb/C':>7} {'paired':>7} {'C/C [q1..q3]':>19}")
+          f"{'cb/C':>7} {'paired':>7} {'95% CI':>13} {'pairs':>5} {'C/C [q1..q3]':>19}")
     worst = 0.0
     for b in sizes:
+        pairs = min(len(cb[b]), len(cc[b]))
+        ci = median_ci([x / y for x, y in zip(cb[b], cc[b])])
+        rows.append(table.row("p2p", f"{'latency' if unit == 'us' else 'bandwidth'} {b} B",
+                              unit, cb[b], cc[b], "pingpong.c", goal))
         cm, ccm = statistics.median(cb[b]), statistics.median(cc[b])
         ratio = cm / ccm
         paired = statistics.median(x / y for x, y in zip(cb[b], cc[b]))
         floor = quartiles([y / x for x, y in zip(cc[b], cc[b][1:])] or [1.0])
         slower = (1 / ratio - 1) if higher_is_better else (ratio - 1)
         worst = max(worst, slower)
+        ci_text = "-" if ci is None else f"{ci[0]:.3f}..{ci[1]:.3f}"
         print(f"{b:>9} {cm:>11.3f} {spread(cb[b]):>9} {ccm:>11.3f} {spread(cc[b]):>9} "
-              f"{ratio:>7.3f} {paired:>7.3f} {floor[1]:>6.3f} [{floor[0]:.2f}..{floor[2]:.2f}]")
+              f"{ratio:>7.3f} {paired:>7.3f} {ci_text:>13} {pairs:>5} "
+              f"{floor[1]:>6.3f} [{floor[0]:.2f}..{floor[2]:.2f}]")
     return worst
 
 
@@ -109,7 +139,10 @@ def main():
     ap.add_argument("--c", action="append", required=True)
     ap.add_argument("--stat", choices=["median", "mean", "iqm"], default="median",
                     help="per-run figure from the per-iteration samples (both sides)")
+    ap.add_argument("--rows", metavar="OUT.json",
+                    help="also write the ratio rows as a JSON list (see table.py)")
     a = ap.parse_args()
+    rows = []
     cb = [cb_figures(p, a.stat) for p in a.cb]
     cc = [c_figures(p, a.stat) for p in a.c]
     cb_lat, cb_bw = per_size(x[0] for x in cb), per_size(x[1] for x in cb)
@@ -120,14 +153,17 @@ def main():
             sys.exit(f"bandwidth at {b} B: the two sides used different windows {sorted(wins)}")
     print(f"p2p, 2 ranks: clusterbench vs pingpong.c, {len(cb)} vs {len(cc)} interleaved runs; "
           f"per run the {a.stat} of the samples, then the median of the runs")
-    worst = table("latency (half round trip, us; lower is better)", "us",
-                  cb_lat, c_lat, sorted(set(cb_lat) & set(c_lat)), False)
+    worst = print_table("latency (half round trip, us; lower is better)", "us",
+                        cb_lat, c_lat, sorted(set(cb_lat) & set(c_lat)), False, rows, LAT_GOAL)
     print()
-    worst = max(worst, table("bandwidth (GB/s; higher is better)", "GB/s",
-                             cb_bw, c_bw, sorted(set(cb_bw) & set(c_bw)), True))
+    worst = max(worst, print_table("bandwidth (GB/s; higher is better)", "GB/s",
+                                   cb_bw, c_bw, sorted(set(cb_bw) & set(c_bw)), True, rows,
+                                   BW_GOAL))
     print("runs %: the spread of that side's runs around their median; "
           "goal: latency cb/C <= 1.03, bandwidth cb/C >= 0.97")
     print(f"worst: clusterbench {100 * worst:.1f}% slower than C" if worst > 0 else "worst: none slower")
+    if a.rows:
+        table.write_rows(a.rows, rows)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ mod decisions_mpi;
 mod export;
 #[cfg(feature = "mpi")]
 mod faults;
+mod fidelity_table;
 mod golden;
 mod gpu_validate;
 mod interrupt;
