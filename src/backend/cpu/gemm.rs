@@ -1,9 +1,9 @@
 //! GEMM on host memory through the `gemm` crate, checked by the shared GEMM check.
 //!
-//! The engine was chosen by measuring it side by side with numpy's OpenBLAS
-//! (`scripts/fidelity/gemm.sh`); a BLAS from the distribution (OpenBLAS 0.3.21,
-//! BLIS 0.9 on Debian 12) is older than the one numpy bundles, so it could at best
-//! match the reference, never lead it.
+//! `scripts/fidelity/gemm.sh` measures it side by side with numpy's OpenBLAS. Linking
+//! a BLAS instead would gain little: the reference is OpenBLAS itself, and the ones a
+//! distribution ships (OpenBLAS 0.3.21, BLIS 0.9 on Debian 12) are older than the one
+//! numpy bundles, so they could at best match it.
 
 use crate::backend::gemm_check::{check_gemm_samples, random_gemm_inputs, GemmElement};
 use crate::core::MatmulShape;
