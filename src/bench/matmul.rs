@@ -160,6 +160,7 @@ fn measure(
         n: n as u64,
         k: k as u64,
         threads: ctx.backend.threads() as u32,
+        engine: ctx.backend.matmul_engine(dtype),
     };
     let flops = 2.0 * m as f64 * n as f64 * k as f64;
     let record = ctx.measure(

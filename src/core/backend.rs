@@ -199,6 +199,12 @@ pub trait Backend {
     fn stream(&self, elements: usize) -> Result<Box<dyn StreamWorkload>>;
     /// A GEMM of `shape` with random inputs (seeded by `seed`).
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>>;
+    /// The library, its version and the kernel it runs for a GEMM in `dtype`, as
+    /// recorded with each matmul result (e.g. `gemm 0.19.0 (avx512f)`); `None` when
+    /// the backend does not say.
+    fn matmul_engine(&self, _dtype: DType) -> Option<String> {
+        None
+    }
     /// Bytes of the last cache level the memory benchmarks' arrays pass through (the
     /// host's last-level caches for the CPU, the GPU's L2 for CUDA), if known: default
     /// array sizes are a multiple of it, so the arrays cannot stay cached.

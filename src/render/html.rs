@@ -411,6 +411,7 @@ fn key_cells(r: &Record) -> (Vec<String>, (String, u64)) {
             n,
             k,
             threads,
+            ..
         } => (
             vec![
                 label.clone(),

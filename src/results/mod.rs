@@ -262,6 +262,10 @@ pub enum Params {
         k: u64,
         /// Threads per rank.
         threads: u32,
+        /// The GEMM library, its version and kernel (e.g. `gemm 0.19.0 (avx512f)`);
+        /// absent where the backend does not say, and in results from before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        engine: Option<String>,
     },
 }
 

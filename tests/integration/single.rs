@@ -89,8 +89,18 @@ fn every_benchmark_runs_checks_and_writes_results() {
             assert_eq!(bytes_moved, arrays * 8 * elements);
             assert_eq!(elements, (2 << 20) / 8);
         }
-        if let Params::Matmul { dtype, m, n, k, .. } = r.params {
+        if let Params::Matmul {
+            dtype,
+            m,
+            n,
+            k,
+            ref engine,
+            ..
+        } = r.params
+        {
             assert!(matches!(dtype, DType::Float | DType::Double));
+            let engine = engine.as_deref().unwrap_or_default();
+            assert!(engine.starts_with("gemm 0."), "engine {engine:?}");
             let tflops = 2.0 * (m * n * k) as f64 / r.time_s.median / 1e12;
             assert!((r.metric("tflops").unwrap().value - tflops).abs() <= 1e-9 * tflops);
         }

@@ -201,6 +201,7 @@ fn records_are_picked_by_their_kind_not_their_name() {
                 n: 256,
                 k: 256,
                 threads: 2,
+                engine: None,
             },
             metrics: vec![metric("tflops", "TFLOP/s", 0.05)],
             ..template.clone()

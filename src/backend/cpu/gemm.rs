@@ -1,4 +1,9 @@
 //! GEMM on host memory through the `gemm` crate, checked by the shared GEMM check.
+//!
+//! `scripts/fidelity/gemm.sh` measures it side by side with numpy's OpenBLAS. Linking
+//! a BLAS instead would gain little: the reference is OpenBLAS itself, and the ones a
+//! distribution ships (OpenBLAS 0.3.21, BLIS 0.9 on Debian 12) are older than the one
+//! numpy bundles, so they could at best match it.
 
 use crate::backend::gemm_check::{check_gemm_samples, random_gemm_inputs, GemmElement};
 use crate::core::MatmulShape;
@@ -7,6 +12,35 @@ use anyhow::Result;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The `gemm` crate's version as locked in Cargo.lock (a test keeps the two equal).
+const GEMM_CRATE_VERSION: &str = "0.19.0";
+
+/// The kernels the `gemm` crate dispatches to on this CPU: it prefers AVX-512 (built
+/// in by its `x86-v4` feature) over AVX2 with FMA, over its portable code.
+fn gemm_kernel() -> &'static str {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "avx512f";
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            return "fma";
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            return "neon";
+        }
+    }
+    "scalar"
+}
+
+/// The engine recorded with each CPU matmul result, e.g. `gemm 0.19.0 (avx512f)`.
+pub(super) fn engine() -> String {
+    format!("gemm {GEMM_CRATE_VERSION} ({})", gemm_kernel())
+}
 
 /// C = A B with row-major A (m x k), B (k x n), C (m x n) through the `gemm` crate.
 pub(super) struct CpuGemm<T: GemmElement> {
@@ -98,5 +132,52 @@ impl<T: GemmElement> Workload for CpuGemm<T> {
         Ok(check_gemm_samples(
             &self.a, &self.b, &self.c, self.m, self.n, self.k, self.seed,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version of `package` in a Cargo.lock.
+    fn locked_version<'a>(lock: &'a str, package: &str) -> Option<&'a str> {
+        let name_line = format!("name = \"{package}\"");
+        let mut lines = lock.lines();
+        lines.find(|l| *l == name_line)?;
+        lines
+            .next()?
+            .strip_prefix("version = \"")?
+            .strip_suffix('"')
+    }
+
+    #[test]
+    fn recorded_gemm_version_is_the_locked_one() {
+        let lock = include_str!("../../../Cargo.lock");
+        assert_eq!(locked_version(lock, "gemm"), Some(GEMM_CRATE_VERSION));
+        assert_eq!(
+            locked_version("name = \"gemm\"\nversion = \"9.1.2\"\n", "gemm"),
+            Some("9.1.2")
+        );
+        assert_eq!(locked_version(lock, "no-such-package"), None);
+    }
+
+    #[test]
+    fn engine_names_the_crate_version_and_the_kernel_this_cpu_runs() {
+        let engine = engine();
+        let kernel = engine
+            .strip_prefix(&format!("gemm {GEMM_CRATE_VERSION} ("))
+            .and_then(|rest| rest.strip_suffix(')'));
+        assert_eq!(kernel, Some(gemm_kernel()), "{engine}");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let expected = if std::arch::is_x86_feature_detected!("avx512f") {
+                "avx512f"
+            } else if std::arch::is_x86_feature_detected!("fma") {
+                "fma"
+            } else {
+                "scalar"
+            };
+            assert_eq!(gemm_kernel(), expected);
+        }
     }
 }

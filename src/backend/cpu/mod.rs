@@ -92,6 +92,10 @@ impl Backend for CpuBackend {
         })
     }
 
+    fn matmul_engine(&self, dtype: DType) -> Option<String> {
+        dtype.is_cpu_matmul().then(gemm::engine)
+    }
+
     fn check_config(&self, cfg: &crate::core::BenchConfig) -> Result<()> {
         if cfg.name == "matmul" {
             if let Some(d) = cfg.datatypes.iter().find(|d| !d.is_cpu_matmul()) {
