@@ -126,6 +126,10 @@ for i in $(seq 1 "$N"); do echo "$(node "$i") slots=$SLOTS"; done >"$WORK/hostfi
 
 # Starts a command "on" a node: in its namespace, with its hostname (so that Open MPI's
 # per-host session directories in the shared /tmp do not collide) and its hosts file.
+# Each start is a session of its own (setsid): the kernel's autogroup scheduling gives
+# every session an equal share of the host's CPUs, so without it the first node (where
+# mpirun runs) would share one share with whatever started this script, and come out
+# slower than the others whenever the host is busy.
 cat >"$WORK/on-node" <<ON_NODE
 #!/usr/bin/env bash
 # Open MPI's rsh launcher calls: on-node [options] HOST WORDS..., words that a remote
@@ -133,7 +137,7 @@ cat >"$WORK/on-node" <<ON_NODE
 while [[ \$1 == -* ]]; do shift; done
 host=\$1; shift
 cmd="\$*"
-exec ip netns exec "\$host" unshare --uts --mount sh -c 'hostname "\$0"; mount --bind "$WORK/hosts" /etc/hosts; exec sh -c "\$1"' "\$host" "\$cmd"
+exec setsid -w ip netns exec "\$host" unshare --uts --mount sh -c 'hostname "\$0"; mount --bind "$WORK/hosts" /etc/hosts; exec sh -c "\$1"' "\$host" "\$cmd"
 ON_NODE
 chmod +x "$WORK/on-node"
 

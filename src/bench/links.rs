@@ -141,7 +141,15 @@ const PASSES: usize = 2;
 /// large against the round trips of simulated nodes on a loaded machine (scheduling
 /// alone stretched some to 1 ms on two shared cores), so that the node it slows stands
 /// out however busy the machine is.
-const INJECTED_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
+const INJECTED_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The fewest timed and warm-up iterations of the latency test, whatever `-n`/`-w` say.
+/// A latency figure is the median of its samples: of a handful, one preemption of either
+/// end (a busy host, a daemon waking) moves it, and flags a healthy link. A small
+/// message costs microseconds, so a hundred of them cost nothing next to the bandwidth
+/// test.
+const LATENCY_MIN_ITERS: u32 = 100;
+const LATENCY_MIN_WARMUP: u32 = 10;
 
 /// Where a round stands, for progress and the watchdog's messages.
 #[derive(Clone, Copy)]
@@ -203,18 +211,25 @@ fn measure_round(
             pass + 1,
             crate::units::format_bytes(bytes as u64)
         );
-        let total = u64::from(cfg.warmup_iters + cfg.iters) + 1;
+        let (iters, warmup_iters) = match mode {
+            P2pMode::Latency => (
+                cfg.iters.max(LATENCY_MIN_ITERS),
+                cfg.warmup_iters.max(LATENCY_MIN_WARMUP),
+            ),
+            _ => (cfg.iters, cfg.warmup_iters),
+        };
+        let total = u64::from(warmup_iters + iters) + 1;
         ctx.start_operation(&what, total)?;
         let mut workload = ctx.backend.point_to_point(ctx.comm, case)?;
-        let mut samples = Vec::with_capacity(cfg.iters as usize);
+        let mut samples = Vec::with_capacity(iters as usize);
         let mut op = 0;
-        for _ in 0..cfg.warmup_iters {
+        for _ in 0..warmup_iters {
             op += 1;
             ctx.progress_operation(op);
             workload.iterate()?;
         }
         ctx.progress_operation(op + 1);
-        workload.run_timed(cfg.iters, &mut |t| {
+        workload.run_timed(iters, &mut |t| {
             op += 1;
             samples.push(t);
             ctx.progress_operation(op + 1);
