@@ -466,6 +466,9 @@ pub fn run(options: &RunOptions, comm: &dyn Communicator) -> Result<RunDocument>
             fault::linger_for_launcher(&stop);
         }
     }
+    if let Some(channel) = &channel {
+        channel.close();
+    }
     finished
 }
 

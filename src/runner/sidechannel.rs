@@ -42,6 +42,9 @@ struct Peer {
     last_heard: Option<Instant>,
     /// Its connection ended: the process is gone.
     closed: bool,
+    /// It closed its end at the end of its session (said goodbye): neither silent nor
+    /// gone.
+    left: bool,
     /// When rank 0's ping still unanswered went out.
     ping_sent: Option<Instant>,
     /// Recent round trips: when each answer came, and the seconds it took.
@@ -91,6 +94,12 @@ struct State {
     writers: Vec<(usize, TcpStream)>,
     /// Other ranks: the verdict rank 0 sent, once it came.
     verdict: Option<Verdict>,
+    /// The session is over: the channel's threads end.
+    closed: bool,
+    /// Rank 0: the port its listener takes connections on. Other ranks: their
+    /// connection to rank 0.
+    port: u16,
+    connection: Option<TcpStream>,
 }
 
 /// Rank 0's word on how the job ends.
@@ -139,7 +148,11 @@ impl SideChannel {
             return None;
         }
         if let Some(listener) = listener {
-            channel.lock().peers = vec![Peer::default(); comm.size()];
+            {
+                let mut state = channel.lock();
+                state.peers = vec![Peer::default(); comm.size()];
+                state.port = port;
+            }
             let c = channel.clone();
             std::thread::Builder::new()
                 .name("sidechannel".into())
@@ -157,10 +170,12 @@ impl SideChannel {
             writer
                 .write_all(format!("hello {}\n", comm.rank()).as_bytes())
                 .ok()?;
+            channel.lock().connection = stream.try_clone().ok();
+            let c = channel.clone();
             std::thread::Builder::new()
                 .name("heartbeat".into())
                 .spawn(move || {
-                    while writer.write_all(b"beat\n").is_ok() {
+                    while !c.lock().closed && writer.write_all(b"beat\n").is_ok() {
                         std::thread::sleep(HEARTBEAT);
                     }
                 })
@@ -181,6 +196,9 @@ impl SideChannel {
     /// Rank 0: takes every rank's connection and follows its heartbeats.
     fn accept(self, listener: TcpListener) {
         for stream in listener.incoming().flatten() {
+            if self.lock().closed {
+                return;
+            }
             let c = self.clone();
             let _ = std::thread::Builder::new()
                 .name("sidechannel-peer".into())
@@ -215,6 +233,10 @@ impl SideChannel {
             let mut state = self.lock();
             let peer = &mut state.peers[rank];
             peer.last_heard = Some(now);
+            if line == "bye" {
+                peer.left = true;
+                return;
+            }
             if line == "pong" {
                 if let Some(sent) = peer.ping_sent.take() {
                     peer.round_trips
@@ -232,6 +254,9 @@ impl SideChannel {
     fn ping(self) {
         loop {
             std::thread::sleep(HEARTBEAT);
+            if self.lock().closed {
+                return;
+            }
             let now = Instant::now();
             let targets: Vec<TcpStream> = {
                 let mut state = self.lock();
@@ -295,6 +320,7 @@ impl SideChannel {
             .peers
             .iter()
             .enumerate()
+            .filter(|(_, p)| !p.left)
             .filter_map(|(rank, p)| {
                 let since = now.duration_since(p.last_heard?);
                 (p.closed || since >= SILENT_AFTER).then_some(Silent {
@@ -317,7 +343,7 @@ impl SideChannel {
             .peers
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.last_heard.is_some() && !p.closed)
+            .filter(|(_, p)| p.last_heard.is_some() && !p.closed && !p.left)
             .map(|(rank, p)| (rank, p.slowest_round_trip(now)))
             .collect();
         trips.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -343,6 +369,35 @@ impl SideChannel {
         );
         for (_, w) in self.lock().writers.iter_mut() {
             let _ = w.write_all(line.as_bytes());
+        }
+    }
+
+    /// Ends the channel at the end of a session that ended well, so that its threads
+    /// and connections do not outlive it (`accept` runs one session per step). Another
+    /// rank says goodbye first, so that rank 0 does not take it for gone.
+    pub fn close(&self) {
+        let (port, connection, writers) = {
+            let mut state = self.lock();
+            state.closed = true;
+            (
+                state.port,
+                state.connection.take(),
+                std::mem::take(&mut state.writers),
+            )
+        };
+        if let Some(mut c) = connection {
+            let _ = c.write_all(b"bye\n");
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        for (_, w) in writers {
+            let _ = w.shutdown(std::net::Shutdown::Both);
+        }
+        if self.rank == 0 && port != 0 {
+            // Wakes the listener's thread, blocked in accept, to see the channel closed.
+            let _ = TcpStream::connect_timeout(
+                &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_secs(1),
+            );
         }
     }
 
@@ -401,6 +456,13 @@ mod tests {
             },
             // Never connected: nothing is known of it.
             Peer::default(),
+            // Said goodbye at the end of its session, then its connection closed.
+            Peer {
+                last_heard: Some(long_ago),
+                closed: true,
+                left: true,
+                ..Peer::default()
+            },
         ];
         let silent = channel.silent();
         let ranks: Vec<usize> = silent.iter().map(|s| s.rank).collect();
@@ -446,5 +508,44 @@ mod tests {
         };
         channel.lock().peers = vec![Peer::default(), answered(0.001), waiting];
         assert_eq!(channel.slow().map(|s| s.rank), Some(2));
+    }
+
+    /// A closed channel's threads end: rank 0's listener (woken by close) and the
+    /// follower of a rank that said goodbye, which is then neither silent nor gone.
+    #[test]
+    fn closing_ends_the_listener_and_a_goodbye_is_not_silence() {
+        let channel = SideChannel {
+            rank: 0,
+            shared: Arc::new((Mutex::new(State::default()), Condvar::new())),
+        };
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        {
+            let mut state = channel.lock();
+            state.peers = vec![Peer::default(); 2];
+            state.port = port;
+        }
+        let (done, ended) = std::sync::mpsc::channel();
+        let c = channel.clone();
+        std::thread::spawn(move || {
+            c.accept(listener);
+            let _ = done.send(());
+        });
+        let mut rank1 = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        rank1.write_all(b"hello 1\nbeat\nbye\n").unwrap();
+        drop(rank1);
+        // The follower has read the goodbye once the peer is marked as left.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !channel.lock().peers[1].left {
+            assert!(Instant::now() < deadline, "the goodbye was never read");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(channel.silent().is_empty());
+        assert!(!channel.any_quiet());
+        channel.close();
+        ended
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the listener's thread ends when the channel closes");
+        assert!(channel.lock().closed);
     }
 }
