@@ -1,7 +1,10 @@
 //! `accept` on simulated nodes (scripts/simcluster.sh): a node capped lower, a node
 //! slowed, a rank killed, and a healthy cluster, each ending in the verdicts it should.
 //! Verdicts come from the nodes compared with each other, never from absolute timings,
-//! so that a loaded machine gives the same verdicts.
+//! so that a loaded machine gives the same verdicts. The four whose verdicts compare
+//! the nodes run alone (`serial_`, as `scripts/test.sh` runs them): the simulated nodes
+//! share the host's cores, so a test running beside them can slow one node's
+//! measurements, as no real node is slowed by another machine's load.
 
 use crate::common::*;
 use crate::simcluster::{one_cluster_at_a_time, unavailable};
@@ -129,7 +132,7 @@ fn expect(doc: &Value, o: &Output, want: &[(&str, &str)]) {
 }
 
 #[test]
-fn accept_isolates_the_node_capped_lower_and_passes_the_others() {
+fn serial_accept_isolates_the_node_capped_lower_and_passes_the_others() {
     require_namespaces!();
     let _one = one_cluster_at_a_time();
     let dir = tempdir();
@@ -195,7 +198,7 @@ fn accept_isolates_the_node_capped_lower_and_passes_the_others() {
 }
 
 #[test]
-fn accept_isolates_the_node_slowed_by_its_per_node_flags() {
+fn serial_accept_isolates_the_node_slowed_by_its_per_node_flags() {
     require_namespaces!();
     let _one = one_cluster_at_a_time();
     let dir = tempdir();
@@ -274,7 +277,7 @@ fn wait_for_step(child: &mut Child, out: &Path, step: usize) -> Value {
 }
 
 #[test]
-fn accept_isolates_the_node_of_a_killed_rank_and_the_job_ends_with_its_verdict() {
+fn serial_accept_isolates_the_node_of_a_killed_rank_and_the_job_ends_with_its_verdict() {
     require_namespaces!();
     let _one = one_cluster_at_a_time();
     let dir = tempdir();
@@ -332,7 +335,7 @@ fn accept_isolates_the_node_of_a_killed_rank_and_the_job_ends_with_its_verdict()
 }
 
 #[test]
-fn accept_passes_a_healthy_cluster_and_exits_0() {
+fn serial_accept_passes_a_healthy_cluster_and_exits_0() {
     require_namespaces!();
     let _one = one_cluster_at_a_time();
     let dir = tempdir();
