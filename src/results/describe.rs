@@ -64,9 +64,14 @@ pub fn params(
 }
 
 /// What identifies a measurement across runs: benchmark, backend, ranks, nodes and
-/// every parameter.
+/// every parameter of the workload. A matmul's `engine` names what computed it, not
+/// what was computed: a run on another engine (or one recorded before engines were)
+/// is the same measurement, and comparing the two is how an engine change is judged.
 pub fn match_key(r: &crate::results::Record) -> String {
-    let params = serde_json::to_value(&r.params).unwrap_or(serde_json::Value::Null);
+    let mut params = serde_json::to_value(&r.params).unwrap_or(serde_json::Value::Null);
+    if let Some(p) = params.as_object_mut() {
+        p.remove("engine");
+    }
     // serde_json's map is ordered by key, so this string is canonical.
     format!(
         "{}|{}|{}|{}|{}",

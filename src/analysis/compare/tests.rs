@@ -210,3 +210,29 @@ fn latencies_are_figures_in_time_that_regress_when_they_grow() {
 fn base_bw() -> RunDocument {
     doc(vec![record(4096, samples(1.0, 0.02))])
 }
+
+/// A matmul recorded with its engine pairs with the same matmul recorded without one
+/// (or on another engine): the engine is what computed it, not what was computed.
+#[test]
+fn a_matmul_pairs_across_engines_and_other_shapes_do_not() {
+    let matmul = |m: u64, engine: Option<&str>| {
+        let mut r = record(8, samples(1.0, 0.01));
+        r.benchmark = "matmul".into();
+        r.params = Params::Matmul {
+            dtype: DType::Float,
+            label: "square".into(),
+            m,
+            n: m,
+            k: m,
+            threads: 2,
+            engine: engine.map(str::to_string),
+        };
+        r
+    };
+    let before = matmul(256, None);
+    assert_eq!(
+        match_key(&before),
+        match_key(&matmul(256, Some("gemm 0.19.0 (avx512f)")))
+    );
+    assert_ne!(match_key(&before), match_key(&matmul(512, None)));
+}
