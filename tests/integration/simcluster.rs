@@ -405,6 +405,18 @@ fn serial_prediction_from_two_and_four_nodes_matches_eight() {
 }
 
 /// Waits until the run's stream holds `records` records; returns its path.
+/// Fails, with the job's standard error, if `child` has already ended before `what`.
+pub(crate) fn fail_if_ended(child: &mut Child, what: &str) {
+    if let Ok(Some(status)) = child.try_wait() {
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut stderr);
+        }
+        panic!("the job ended ({status}) before {what}: {stderr}");
+    }
+}
+
 pub(crate) fn wait_for_records(child: &mut Child, dir: &Path, records: usize) -> PathBuf {
     let start = Instant::now();
     loop {
@@ -421,14 +433,7 @@ pub(crate) fn wait_for_records(child: &mut Child, dir: &Path, records: usize) ->
                 return p;
             }
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut stderr = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut stderr);
-            }
-            panic!("the run ended ({status}) before {records} records were written: {stderr}");
-        }
+        fail_if_ended(child, &format!("{records} records were written"));
         assert!(
             start.elapsed() < Duration::from_secs(240),
             "no records in time"

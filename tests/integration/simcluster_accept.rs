@@ -7,7 +7,7 @@
 //! measurements, as no real node is slowed by another machine's load.
 
 use crate::common::*;
-use crate::simcluster::{one_cluster_at_a_time, unavailable};
+use crate::simcluster::{fail_if_ended, one_cluster_at_a_time, unavailable};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -260,14 +260,7 @@ fn wait_for_step(child: &mut Child, out: &Path, step: usize) -> Value {
                 return doc;
             }
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut stderr = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut stderr);
-            }
-            panic!("the job ended ({status}) before step {step} began: {stderr}");
-        }
+        fail_if_ended(child, &format!("step {step} began"));
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "step {step} never began"
