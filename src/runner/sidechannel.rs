@@ -314,6 +314,11 @@ impl SideChannel {
     /// Rank 0: the ranks that connected and then went silent or closed, longest
     /// silent first.
     pub fn silent(&self) -> Vec<Silent> {
+        self.silent_after(SILENT_AFTER)
+    }
+
+    /// Rank 0: as `silent`, a rank unheard for `after` counting as silent.
+    pub fn silent_after(&self, after: Duration) -> Vec<Silent> {
         let now = Instant::now();
         let mut silent: Vec<Silent> = self
             .lock()
@@ -323,7 +328,7 @@ impl SideChannel {
             .filter(|(_, p)| !p.left)
             .filter_map(|(rank, p)| {
                 let since = now.duration_since(p.last_heard?);
-                (p.closed || since >= SILENT_AFTER).then_some(Silent {
+                (p.closed || since >= after).then_some(Silent {
                     rank,
                     for_s: since.as_secs_f64(),
                     closed: p.closed,
