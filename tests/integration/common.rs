@@ -117,3 +117,58 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A file of `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Imports `log` (a bare nccl-tests all-reduce table on 2 nodes of 8 GPUs) as `out` in
+/// `dir`, with `extra` import flags (e.g. `--instance-type`).
+pub fn import_two_node_allreduce(dir: &Path, log: &Path, extra: &[&str], out: &str) {
+    let o = clusterbench(dir)
+        .args(["import", log.to_str().unwrap(), "--format", "nccl-tests"])
+        .args([
+            "--ranks",
+            "16",
+            "--nodes",
+            "2",
+            "--collective",
+            "all_reduce",
+        ])
+        .args(extra)
+        .args(["-o", out])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `clusterbench validate ARGS` in `dir`: its exit code and its output (stdout, then
+/// stderr).
+pub fn validate_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = clusterbench(dir)
+        .arg("validate")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// The `--explain` block of claim `id` in validate's output, for a target named `target`.
+pub fn explain_block<'a>(out: &'a str, target: &str, id: &str) -> &'a str {
+    let head = format!("\n{target} '");
+    let rest = out
+        .split(&format!("{head}{id}'"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no block for {id}: {out}"));
+    rest.split(&head).next().unwrap_or(rest)
+}

@@ -7,7 +7,10 @@
 //! routing is under test: the same records go to one set of claims or the other by
 //! the domain size alone.
 
-use crate::common::{assert_matches_schema, clusterbench, only_document, tempdir};
+use crate::common::{
+    assert_matches_schema, clusterbench, explain_block, fixture, import_two_node_allreduce,
+    only_document, tempdir, validate_in,
+};
 use std::path::Path;
 
 const CLAIMS: &str = r#"
@@ -50,54 +53,22 @@ source = "test"
 "#;
 
 fn prepare(dir: &Path) {
-    let log = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/nccl-tests-all_reduce_perf-aws-2x-p5-reference.log");
-    let o = clusterbench(dir)
-        .args(["import", log.to_str().unwrap(), "--format", "nccl-tests"])
-        .args([
-            "--ranks",
-            "16",
-            "--nodes",
-            "2",
-            "--collective",
-            "all_reduce",
-        ])
-        .args(["-o", "run.json"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = fixture("nccl-tests-all_reduce_perf-aws-2x-p5-reference.log");
+    import_two_node_allreduce(dir, &log, &[], "run.json");
     std::fs::write(dir.join("claims.toml"), CLAIMS).unwrap();
 }
 
 fn validate(dir: &Path, extra: &[&str]) -> String {
-    let o = clusterbench(dir)
-        .args([
-            "validate",
-            "run.json",
-            "--claims",
-            "claims.toml",
-            "--explain",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.code() == Some(0), "{out}");
+    let mut args = vec!["run.json", "--claims", "claims.toml", "--explain"];
+    args.extend_from_slice(extra);
+    let (code, out) = validate_in(dir, &args);
+    assert!(code == Some(0), "{out}");
     out
 }
 
 /// The --explain block of one claim.
 fn block<'a>(out: &'a str, id: &str) -> &'a str {
-    let head = format!("\nTest NVLink system '{id}'");
-    let rest = out
-        .split(&head)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no block for {id}: {out}"));
-    rest.split("\nTest NVLink system '").next().unwrap_or(rest)
+    explain_block(out, "Test NVLink system", id)
 }
 
 #[test]

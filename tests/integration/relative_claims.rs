@@ -3,7 +3,7 @@
 //! and 2 x p4de nccl-tests references (`tests/fixtures/`); the claims, written here,
 //! compare them so that each verdict can be reached.
 
-use crate::common::{clusterbench, tempdir};
+use crate::common::{explain_block, fixture, import_two_node_allreduce, tempdir, validate_in};
 use std::path::Path;
 
 const CLAIMS: &str = r#"
@@ -39,64 +39,40 @@ convention = "this over p5"
 source = "test"
 "#;
 
-fn import(dir: &Path, log: &str, instance: &str, out: &str) {
-    let log = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(log);
-    let o = clusterbench(dir)
-        .args(["import", log.to_str().unwrap(), "--format", "nccl-tests"])
-        .args([
-            "--ranks",
-            "16",
-            "--nodes",
-            "2",
-            "--collective",
-            "all_reduce",
-        ])
-        .args(["--instance-type", instance, "-o", out])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 fn prepare(dir: &Path) {
-    import(
-        dir,
-        "nccl-tests-all_reduce_perf-aws-2x-p5-reference.log",
-        "p5.48xlarge",
-        "p5.json",
-    );
-    import(
-        dir,
-        "nccl-tests-all_reduce_perf-aws-2x-p4de-reference.log",
-        "p4de.24xlarge",
-        "p4de.json",
-    );
+    for (log, instance, out) in [
+        (
+            "nccl-tests-all_reduce_perf-aws-2x-p5-reference.log",
+            "p5.48xlarge",
+            "p5.json",
+        ),
+        (
+            "nccl-tests-all_reduce_perf-aws-2x-p4de-reference.log",
+            "p4de.24xlarge",
+            "p4de.json",
+        ),
+    ] {
+        import_two_node_allreduce(dir, &fixture(log), &["--instance-type", instance], out);
+    }
     std::fs::write(dir.join("claims.toml"), CLAIMS).unwrap();
 }
 
 fn validate(dir: &Path, this: &str, baseline: &str) -> (Option<i32>, String) {
-    let o = clusterbench(dir)
-        .args(["validate", this, "--claims", "claims.toml", "--explain"])
-        .args(["--relative-to", baseline])
-        .output()
-        .unwrap();
-    (
-        o.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
+    validate_in(
+        dir,
+        &[
+            this,
+            "--claims",
+            "claims.toml",
+            "--explain",
+            "--relative-to",
+            baseline,
+        ],
     )
 }
 
 fn block<'a>(out: &'a str, id: &str) -> &'a str {
-    let rest = out
-        .split(&format!("\nTest p5 '{id}'"))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no block for {id}: {out}"));
-    rest.split("\nTest p5 '").next().unwrap_or(rest)
+    explain_block(out, "Test p5", id)
 }
 
 #[test]

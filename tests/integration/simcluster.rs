@@ -464,36 +464,42 @@ fn rank_pid(stream: &Path, rank: usize) -> String {
 /// (300 all-reduces of at most 1 MiB) even on a loaded machine.
 pub(crate) const TIMEOUT_S: u64 = 20;
 
-fn long_run(prefix: &str, subnet: &str, out: &str) -> Child {
-    cluster(
-        prefix,
-        subnet,
-        &[],
-        &[
-            "run",
-            "--bench",
-            "allreduce",
-            "-b",
-            "8",
-            "-e",
-            "1M",
-            "-f",
-            "2",
-            "-n",
-            "300",
-            "-w",
-            "10",
-            "-q",
-            "--timeout",
-            &TIMEOUT_S.to_string(),
-            "--output",
-            out,
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap()
+/// A long all-reduce sweep on four nodes (prefix `prefix`), `mpirun_args` given to
+/// mpirun and `extra` added to the run, with its output streams piped.
+pub(crate) fn long_run(
+    prefix: &str,
+    subnet: &str,
+    out: &str,
+    mpirun_args: &[&str],
+    extra: &[&str],
+) -> Child {
+    let timeout = TIMEOUT_S.to_string();
+    let mut args = vec![
+        "run",
+        "--bench",
+        "allreduce",
+        "-b",
+        "8",
+        "-e",
+        "1M",
+        "-f",
+        "2",
+        "-n",
+        "300",
+        "-w",
+        "10",
+        "-q",
+        "--timeout",
+        &timeout,
+        "--output",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    cluster_of(4, prefix, subnet, &[], mpirun_args, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Starts a long run on 4 nodes, sends `signal` to `rank` once two records are on disk,
@@ -503,7 +509,7 @@ fn fault_mid_run(prefix: &str, subnet: &str, rank: usize, signal: &str, limit: D
     let _one = one_cluster_at_a_time();
     let dir = tempdir();
     let out = output_arg(dir.path());
-    let mut child = long_run(prefix, subnet, &out);
+    let mut child = long_run(prefix, subnet, &out, &[], &[]);
     let stream = wait_for_records(&mut child, &dir.path().join("r"), 2);
     let pid = rank_pid(&stream, rank);
     assert!(Command::new("kill")

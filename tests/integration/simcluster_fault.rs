@@ -7,12 +7,12 @@
 
 use crate::common::*;
 use crate::simcluster::{
-    cluster_of, namespaces_left, one_cluster_at_a_time, output_arg, unavailable, wait_for_records,
+    long_run, namespaces_left, one_cluster_at_a_time, output_arg, unavailable, wait_for_records,
     TIMEOUT_S,
 };
 use clusterbench::results::{Culprit, RunDocument, RunStatus};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 /// The promise: a job with a fault ends within `--timeout` plus this grace.
@@ -40,39 +40,6 @@ fn harness_ending_settings() -> Vec<String> {
         "{words:?}"
     );
     words
-}
-
-/// A long all-reduce sweep on four nodes (prefix `prefix`), `extra` added to the run.
-fn long_run(prefix: &str, subnet: &str, out: &str, extra: &[&str]) -> Child {
-    let settings = harness_ending_settings();
-    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
-    let timeout = TIMEOUT_S.to_string();
-    let mut args = vec![
-        "run",
-        "--bench",
-        "allreduce",
-        "-b",
-        "8",
-        "-e",
-        "1M",
-        "-f",
-        "2",
-        "-n",
-        "300",
-        "-w",
-        "10",
-        "-q",
-        "--timeout",
-        &timeout,
-        "--output",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    cluster_of(4, prefix, subnet, &[], &settings, &args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// Runs `command` on this machine (in the node's namespace when it says so).
@@ -114,7 +81,9 @@ fn fault_case(
     let _one = one_cluster_at_a_time();
     let dir = tempdir();
     let out = output_arg(dir.path());
-    let mut child = long_run(prefix, subnet, &out, extra);
+    let settings = harness_ending_settings();
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let mut child = long_run(prefix, subnet, &out, &settings, extra);
     let results = dir.path().join("r");
     wait_for_records(&mut child, &results, records);
     sh(&fault

@@ -2,47 +2,19 @@
 //! algorithm that ran, and validate says which it used and why. Runs are AWS's
 //! published references (`tests/fixtures/`, sources in its README).
 
-use crate::common::{clusterbench, only_document, tempdir};
+use crate::common::{
+    clusterbench, fixture, import_two_node_allreduce, only_document, tempdir, validate_in,
+};
 use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
 
 /// Imports `log` (a bare nccl-tests table on 2 nodes of 8 GPUs) as `out` in `dir`.
 fn import_two_nodes(dir: &Path, log: &Path, instance: &str, out: &str) {
-    let o = clusterbench(dir)
-        .args(["import", log.to_str().unwrap(), "--format", "nccl-tests"])
-        .args([
-            "--ranks",
-            "16",
-            "--nodes",
-            "2",
-            "--collective",
-            "all_reduce",
-        ])
-        .args(["--instance-type", instance, "-o", out])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    import_two_node_allreduce(dir, log, &["--instance-type", instance], out);
 }
 
 fn validate(dir: &Path, args: &[&str]) -> (i32, String) {
-    let o = clusterbench(dir)
-        .arg("validate")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    let (code, out) = validate_in(dir, args);
+    (code.unwrap_or(-1), out)
 }
 
 #[test]
