@@ -124,12 +124,37 @@ done
 } >"$WORK/hosts"
 for i in $(seq 1 "$N"); do echo "$(node "$i") slots=$SLOTS"; done >"$WORK/hostfile"
 
+# The CPUs this script may use (its affinity list, e.g. "0-3,8"), one per line.
+allowed_cpus() {
+    local list range
+    list=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+    for range in ${list//,/ }; do
+        seq "${range%-*}" "${range#*-}"
+    done
+}
+# Each node's own CPUs, as a real node has them: with N nodes on C CPUs, node i takes
+# every CPU whose index is i-1 modulo N, or CPU i-1 modulo C when nodes outnumber CPUs.
+# Left to float, the nodes' processes shared the CPUs however the scheduler placed
+# them at the moment: on 2 CPUs and 4 nodes, the two pairs of a links round then took
+# 5 or 15 us a round trip depending on which ranks happened to share a CPU, and a
+# healthy node whose pairs drew the slow placement twice was flagged for latency. Pinned
+# alike, every node has the same share of partners on its own CPU.
+mapfile -t CPUS < <(allowed_cpus)
+for i in $(seq 1 "$N"); do
+    mine=()
+    for j in "${!CPUS[@]}"; do
+        (( j % N == i - 1 )) && mine+=("${CPUS[$j]}")
+    done
+    [[ ${#mine[@]} -gt 0 ]] || mine=("${CPUS[$(( (i - 1) % ${#CPUS[@]} ))]}")
+    (IFS=,; echo "$(node "$i") ${mine[*]}")
+done >"$WORK/cpus"
+
 # Starts a command "on" a node: in its namespace, with its hostname (so that Open MPI's
-# per-host session directories in the shared /tmp do not collide) and its hosts file.
-# Each start is a session of its own (setsid): the kernel's autogroup scheduling gives
-# every session an equal share of the host's CPUs, so without it the first node (where
-# mpirun runs) would share one share with whatever started this script, and come out
-# slower than the others whenever the host is busy.
+# per-host session directories in the shared /tmp do not collide), its hosts file and
+# its CPUs. Each start is a session of its own (setsid): the kernel's autogroup
+# scheduling gives every session an equal share of the host's CPUs, so without it the
+# first node (where mpirun runs) would share one share with whatever started this
+# script, and come out slower than the others whenever the host is busy.
 cat >"$WORK/on-node" <<ON_NODE
 #!/usr/bin/env bash
 # Open MPI's rsh launcher calls: on-node [options] HOST WORDS..., words that a remote
@@ -137,7 +162,8 @@ cat >"$WORK/on-node" <<ON_NODE
 while [[ \$1 == -* ]]; do shift; done
 host=\$1; shift
 cmd="\$*"
-exec setsid -w ip netns exec "\$host" unshare --uts --mount sh -c 'hostname "\$0"; mount --bind "$WORK/hosts" /etc/hosts; exec sh -c "\$1"' "\$host" "\$cmd"
+cpus=\$(sed -n "s/^\$host //p" "$WORK/cpus")
+exec setsid -w taskset -c "\$cpus" ip netns exec "\$host" unshare --uts --mount sh -c 'hostname "\$0"; mount --bind "$WORK/hosts" /etc/hosts; exec sh -c "\$1"' "\$host" "\$cmd"
 ON_NODE
 chmod +x "$WORK/on-node"
 
