@@ -12,7 +12,7 @@
 #      thread count and iterations, one untimed warm-up on each side;
 #   2. clusterbench allreduce (2 ranks, 8 B .. 16 MiB, float/sum), allreduce_loop and
 #      osu_allreduce (when built) under the same mpirun options, alternating, AR_REPS
-#      pairs, then AR_FOCUS_REPS more pairs over AR_FOCUS_MIN .. AR_FOCUS_MAX (4 .. 64 KiB);
+#      pairs, then AR_FOCUS_REPS more pairs over AR_FOCUS_MIN .. AR_FOCUS_MAX (8 B .. 64 KiB);
 #   3. clusterbench p2p (2 ranks: latency, windowed bandwidth) and pingpong.c, alternating
 #      P2P_REPS times each over 8 B .. P2P_MAX, then P2P_FOCUS_REPS more pairs over
 #      P2P_FOCUS_MIN .. P2P_FOCUS_MAX (512 B .. 1 KiB): on a 2-vCPU VM whose runs
@@ -44,9 +44,10 @@
 #   AR_MAX           largest all-reduce size   (default 16M; clusterbench -e syntax,
 #                    K/M/G suffixes are powers of 1024)
 #   AR_FOCUS_MIN, AR_FOCUS_MAX, AR_FOCUS_REPS
-#                    sizes around Open MPI's switch from eager to single-copy transfers
-#                    and its allreduce algorithm switch, and their extra pairs
-#                    (default 4K, 64K, 10; AR_FOCUS_REPS=0 leaves them out)
+#                    the small sizes, where a VM's latency levels need many pairs
+#                    (40 pairs take about 90 s), up to Open MPI's switch from eager to
+#                    single-copy transfers and its allreduce algorithm switch
+#                    (default 8, 64K, 40; AR_FOCUS_REPS=0 leaves them out)
 #   AR_STAT          per-run all-reduce figure against allreduce_loop.c: median or mean
 #                    of the per-iteration slowest-rank times (default median; OSU rows
 #                    always compare means, the one figure OSU prints)
@@ -83,9 +84,9 @@ AR_WARMUP=${AR_WARMUP:-50}
 AR_REPS=${AR_REPS:-5}
 AR_MAX=${AR_MAX:-16M}
 AR_STAT=${AR_STAT:-median}
-AR_FOCUS_MIN=${AR_FOCUS_MIN:-4K}
+AR_FOCUS_MIN=${AR_FOCUS_MIN:-8}
 AR_FOCUS_MAX=${AR_FOCUS_MAX:-64K}
-AR_FOCUS_REPS=${AR_FOCUS_REPS:-10}
+AR_FOCUS_REPS=${AR_FOCUS_REPS:-40}
 NP=${NP:-2}
 SKIP_STREAM=${SKIP_STREAM:-0}
 SKIP_ALLREDUCE=${SKIP_ALLREDUCE:-0}
