@@ -125,19 +125,25 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `import` flags for a bare nccl-tests all-reduce table of 2 nodes of 8 GPUs (no
+/// header, no device list).
+pub const TWO_NODE_ALLREDUCE: &[&str] = &[
+    "--format",
+    "nccl-tests",
+    "--ranks",
+    "16",
+    "--nodes",
+    "2",
+    "--collective",
+    "all_reduce",
+];
+
 /// Imports `log` (a bare nccl-tests all-reduce table on 2 nodes of 8 GPUs) as `out` in
 /// `dir`, with `extra` import flags (e.g. `--instance-type`).
 pub fn import_two_node_allreduce(dir: &Path, log: &Path, extra: &[&str], out: &str) {
     let o = clusterbench(dir)
-        .args(["import", log.to_str().unwrap(), "--format", "nccl-tests"])
-        .args([
-            "--ranks",
-            "16",
-            "--nodes",
-            "2",
-            "--collective",
-            "all_reduce",
-        ])
+        .args(["import", log.to_str().unwrap()])
+        .args(TWO_NODE_ALLREDUCE)
         .args(extra)
         .args(["-o", out])
         .output()

@@ -3,7 +3,7 @@
 //! verbatim (`tests/fixtures/`, addresses in its README). A threshold that fails
 //! hardware its own publisher calls healthy is a wrong threshold.
 
-use crate::common::{clusterbench, tempdir};
+use crate::common::{clusterbench, tempdir, TWO_NODE_ALLREDUCE};
 use std::path::{Path, PathBuf};
 
 fn repo() -> PathBuf {
@@ -21,37 +21,25 @@ struct Published {
     passes: &'static [&'static str],
 }
 
-/// A bare table of 2 nodes of 8 GPUs (no header, no device list).
-const TWO_NODES: &[&str] = &[
-    "--format",
-    "nccl-tests",
-    "--ranks",
-    "16",
-    "--nodes",
-    "2",
-    "--collective",
-    "all_reduce",
-];
-
 const RUNS: &[Published] = &[
     Published {
         claims: "aws-p5",
         fixture: "nccl-tests-all_reduce_perf-aws-2x-p5-reference.log",
-        import: TWO_NODES,
+        import: TWO_NODE_ALLREDUCE,
         explicit_claims: false,
         passes: &["network_per_node", "allreduce_latency_2node"],
     },
     Published {
         claims: "aws-p4de",
         fixture: "nccl-tests-all_reduce_perf-aws-2x-p4de-reference.log",
-        import: TWO_NODES,
+        import: TWO_NODE_ALLREDUCE,
         explicit_claims: false,
         passes: &["network_per_node", "allreduce_latency_2node"],
     },
     Published {
         claims: "aws-p6-b200",
         fixture: "nccl-tests-all_reduce_perf-aws-2x-p6-b200-dstack-head.log",
-        import: TWO_NODES,
+        import: TWO_NODE_ALLREDUCE,
         explicit_claims: false,
         passes: &["allreduce_latency_2node"],
     },
