@@ -424,9 +424,16 @@ impl Communicator for MpiComm {
         let tag = (ARRIVAL_TAG_BASE + self.arrivals.get() % ARRIVAL_TAGS) as std::ffi::c_int;
         self.arrivals.set(self.arrivals.get() + 1);
         let ranks = self.size();
+        // Every pair exchanges as many messages each way (two), so that the check leaves
+        // the transport between them as it found it. Open MPI's shared-memory fast boxes
+        // are one ring per direction; a check that sent two messages one way and one
+        // the other shifted the two rings by a slot against each other at every check,
+        // and 4-8 B all-reduces then ran at one speed after one check and at another
+        // (about 0.1 us apart on 2 ranks) after the next.
+        //
         // Heap buffers, leaked when a rank is missing: its request may still be pending
         // (a missing rank is fatal: the caller ends the job).
-        let mut tokens = vec![1u8; ranks.max(3)];
+        let mut tokens = vec![1u8; (2 * ranks).max(3)];
         let base = tokens.as_mut_ptr();
         if self.rank() == 0 {
             // First tell every rank that rank 0 is here (see below), then wait for them.
@@ -434,12 +441,16 @@ impl Communicator for MpiComm {
                 // SAFETY: token 0 lives until the requests complete (or is leaked).
                 .map(|r| unsafe { self.post_token(true, base, r, tag) })
                 .collect();
+            // Each rank's two arrival tokens, into tokens 2r and 2r + 1.
             let mut requests: Vec<ffi::MPI_Request> = (1..ranks)
-                // SAFETY: token r lives until the request completes (or is leaked).
-                .map(|r| unsafe { self.post_token(false, base.add(r), r, tag) })
+                .flat_map(|r| [2 * r, 2 * r + 1].map(|t| (r, t)))
+                // SAFETY: token t lives until the request completes (or is leaked).
+                .map(|(r, t)| unsafe { self.post_token(false, base.add(t), r, tag) })
                 .collect();
             let done = poll_until(&mut requests, deadline);
-            let missing: Vec<usize> = (1..ranks).filter(|r| !done[r - 1]).collect();
+            let missing: Vec<usize> = (1..ranks)
+                .filter(|r| !(done[2 * (r - 1)] && done[2 * (r - 1) + 1]))
+                .collect();
             if !missing.is_empty() {
                 std::mem::forget(tokens);
                 return Err(Missing { ranks: missing });
@@ -463,8 +474,10 @@ impl Communicator for MpiComm {
             let entered = std::time::Instant::now();
             // SAFETY: tokens 0, 1 and 2 live until the requests complete (or are leaked).
             let mut notice = unsafe { vec![self.post_token(false, base.add(2), 0, tag)] };
+            // Two arrival tokens (see above), then the receive for the release.
             let mut requests = unsafe {
                 vec![
+                    self.post_token(true, base, 0, tag),
                     self.post_token(true, base, 0, tag),
                     self.post_token(false, base.add(1), 0, tag),
                 ]
