@@ -72,6 +72,7 @@ fn record_with_samples(n: usize) -> Record {
         check: Check::skipped(),
         per_node: Vec::new(),
         timing: None,
+        rank_mean_s: None,
     }
 }
 

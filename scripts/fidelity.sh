@@ -50,7 +50,8 @@
 #                    (default 8, 64K, 40; AR_FOCUS_REPS=0 leaves them out)
 #   AR_STAT          per-run all-reduce figure against allreduce_loop.c: median or mean
 #                    of the per-iteration slowest-rank times (default median; OSU rows
-#                    always compare means, the one figure OSU prints)
+#                    always compare clusterbench's rank_mean_s, each rank's mean averaged
+#                    over the ranks, with OSU's average latency, the same statistic)
 #   OSU_SRC          OSU micro-benchmarks source: a .tar.gz or an unpacked directory
 #                    (default: scripts/fidelity/osu-micro-benchmarks-* if present); built
 #                    with mpicc into the temp dir. Without it, allreduce_loop.c alone.

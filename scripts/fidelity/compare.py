@@ -18,8 +18,9 @@ and the C/C ratio of adjacent C runs (median and quartiles: the noise floor).
 All-reduce: per size, the same pairing: per run each side's median (--ar-stat
 mean: mean) over iterations of the slowest rank's time, the median over pairs
 of cb_i / C_i and the C/C noise floor; with --osu-allreduce, the same again
-with clusterbench's mean against osu_allreduce's average latency (the only
-figure OSU prints). --rows writes every ratio as table.py's rows.
+with clusterbench's rank_mean_s (each rank's mean, averaged over the ranks)
+against osu_allreduce's average latency, the same statistic and the only
+figure OSU prints. --rows writes every ratio as table.py's rows.
 
 Goals are reported, not enforced: STREAM best-rate ratio >= 1.00 and
 all-reduce time ratio <= 1.03. The exit status is 0 whether or not the goals
@@ -261,7 +262,9 @@ def cb_allreduce(path):
         try:
             b = int(p["bytes"])
             t = r["time_s"]
+            rank_mean = r.get("rank_mean_s")  # schema 5 on
             out[b] = {"mean": float(t["mean"]), "median": float(t["median"]),
+                      "rank_mean": None if rank_mean is None else float(rank_mean),
                       "ranks": r.get("ranks"), "dtype": p.get("dtype"), "op": p.get("op")}
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{path}: malformed allreduce record: {exc}") from exc
@@ -304,8 +307,9 @@ def fmt_bytes(b):
 
 
 def osu_allreduce(path):
-    """{bytes: {"mean": seconds}} from osu_allreduce's output: 'size  avg latency (us)'
-    (with -f, also min and max; the average over ranks of each rank's mean is read)."""
+    """{bytes: {"rank_mean": seconds}} from osu_allreduce's output: 'size  avg latency
+    (us)' (with -f, also min and max; the average over ranks of each rank's mean is
+    read)."""
     out = {}
     try:
         with open(path, encoding="utf-8") as fh:
@@ -314,7 +318,7 @@ def osu_allreduce(path):
                 if len(parts) < 2 or not parts[0].isdigit():
                     continue
                 try:
-                    out[int(parts[0])] = {"mean": float(parts[1]) * 1e-6}
+                    out[int(parts[0])] = {"rank_mean": float(parts[1]) * 1e-6}
                 except ValueError as exc:
                     raise InputError(f"{path}: malformed osu_allreduce line: {exc}") from exc
     except OSError as exc:
@@ -324,15 +328,17 @@ def osu_allreduce(path):
     return out
 
 
-def ar_rows(cb_runs, ref_runs, stat, ref_name):
-    """(bytes, row) per size that both sides measured in at least one pair of runs.
+def ar_rows(cb_runs, ref_runs, stat, ref_name, ref_stat=None):
+    """(bytes, row) per size that both sides measured in at least one pair of runs:
+    clusterbench's `stat` against the reference's `ref_stat` (default the same).
     Run i of one side pairs with run i of the other (they were measured one after the
     other); the runs of a narrower sweep (AR_FOCUS_*) hold only some sizes."""
+    ref_stat = ref_stat or stat
     measured = [set().union(*(set(r) for r in runs)) for runs in (cb_runs, ref_runs)]
     sizes = sorted(measured[0] & measured[1])
     out = []
     for b in sizes:
-        pairs = [(x[b][stat] * 1e6, y[b][stat] * 1e6)
+        pairs = [(x[b][stat] * 1e6, y[b][ref_stat] * 1e6)
                  for x, y in zip(cb_runs, ref_runs) if b in x and b in y]
         if not pairs:
             continue
@@ -380,9 +386,17 @@ def report_allreduce(cb_paths, c_paths, osu_paths, stat, rows):
                   f"per run the {stat} over iterations of the slowest rank's time", c_rows)
     rows += [r for _, r in c_rows]
     if osu_runs:
-        # OSU prints only the mean: each rank's mean time, averaged over the ranks.
-        o_rows = ar_rows(cb_runs, osu_runs, "mean", "osu_allreduce avg")
-        print_ar_rows("All-reduce: clusterbench mean vs osu_allreduce average latency, "
+        # OSU prints only each rank's mean time, averaged over the ranks: clusterbench's
+        # rank_mean_s is the same statistic. Documents before schema 5 lack it, and
+        # their mean of the slowest rank's times is at or above it by construction.
+        stat = "rank_mean"
+        if any(v["rank_mean"] is None for run in cb_runs for v in run.values()):
+            print("warning: clusterbench documents without rank_mean_s (schema < 5): "
+                  "OSU rows compare the mean of the slowest rank's times", file=sys.stderr)
+            stat = "mean"
+        o_rows = ar_rows(cb_runs, osu_runs, stat, "osu_allreduce avg", "rank_mean")
+        print_ar_rows(f"All-reduce: clusterbench {stat.replace('_', ' ')} vs osu_allreduce "
+                      "average latency (each rank's mean, averaged over ranks), "
                       "alternating pairs", o_rows)
         rows += [r for _, r in o_rows]
     print("  paired: median over pairs of cb_i / ref_i; ref/ref: adjacent reference runs "

@@ -108,7 +108,7 @@ class AllReduce(unittest.TestCase):
             if osu:
                 fh.write("# OSU MPI Allreduce Latency Test v5.6.2\n# Size       Avg Latency(us)\n")
             for b in sizes or self.sizes:
-                us = self.cb[b]["median" if not osu else "mean"] * 1e6 * scale
+                us = self.cb[b]["median" if not osu else "rank_mean"] * 1e6 * scale
                 if osu:
                     fh.write(f"{b:<10} {us:>18.6f}\n")
                 else:
@@ -137,6 +137,35 @@ class AllReduce(unittest.TestCase):
         self.assertEqual({r["reference_name"] for r in rows},
                          {"allreduce_loop.c median", "osu_allreduce avg"})
         self.assertEqual(rows[0]["case"], f"{compare.fmt_bytes(self.sizes[0])} median")
+
+    def test_osu_rows_fall_back_to_the_mean_without_rank_mean_s(self):
+        # A document from before schema 5: no rank_mean_s in its records.
+        src = compare.resolve_json(RESULTS_DIR)
+        with open(src, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        for r in doc["records"]:
+            self.assertIn("rank_mean_s", r)
+            r.pop("rank_mean_s")
+        old = os.path.join(self.dir.name, "old.json")
+        with open(old, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh)
+        # The OSU figure is each size's mean (not its rank mean): every pair's ratio is 1.
+        path = os.path.join(self.dir.name, "o.txt")
+        with open(path, "w", encoding="utf-8") as fh:
+            for b in self.sizes:
+                fh.write(f"{b:<10} {self.cb[b]['mean'] * 1e6:>18.6f}\n")
+        rows_path = os.path.join(self.dir.name, "rows.json")
+        p = run(os.path.join(HERE, "compare.py"), "--cb-allreduce", old,
+                "--c-allreduce", self.reference("c1.txt", 1.0), "--osu-allreduce", path,
+                "--rows", rows_path)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("without rank_mean_s", p.stderr)
+        with open(rows_path, encoding="utf-8") as fh:
+            osu = [r for r in json.load(fh) if r["reference_name"] == "osu_allreduce avg"]
+        self.assertEqual(len(osu), len(self.sizes))
+        for r in osu:
+            self.assertTrue(r["case"].endswith(" mean"), r["case"])
+            self.assertAlmostEqual(r["ratio"], 1.0, delta=1e-3)
 
     def test_a_narrower_focus_run_adds_pairs_to_its_sizes_only(self):
         first = self.sizes[0]

@@ -386,6 +386,7 @@ fn pair_records(
                 check: check.clone(),
                 per_node: Vec::new(),
                 timing: None,
+                rank_mean_s: None,
             });
         }
     }

@@ -106,6 +106,18 @@ pub trait Communicator {
     }
 
     /// Sum over ranks.
+    fn sum_f64(&self, value: f64) -> Result<f64> {
+        let mut v = [value];
+        self.all_reduce(
+            None,
+            bytemuck::cast_slice_mut(&mut v),
+            DType::Double,
+            ReduceOp::Sum,
+        )?;
+        Ok(v[0])
+    }
+
+    /// Sum over ranks.
     fn sum_u64(&self, value: u64) -> Result<u64> {
         let mut v = [value as i64];
         self.all_reduce(

@@ -337,6 +337,7 @@ fn to_document(parsed: Parsed, ctx: &ImportContext) -> Result<RunDocument, Usage
             },
             per_node: Vec::new(),
             timing: None,
+            rank_mean_s: None,
         });
     }
     for row in &parsed.p2p {

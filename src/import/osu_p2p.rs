@@ -418,5 +418,6 @@ pub(super) fn record(
         check,
         per_node: Vec::new(),
         timing: None,
+        rank_mean_s: None,
     })
 }

@@ -36,8 +36,9 @@ const RUN_COLUMNS: [&str; 13] = [
     "nodes",
 ];
 
-/// The time statistics, in seconds, after the parameters.
-const TIME_COLUMNS: [&str; 7] = [
+/// The time statistics, in seconds, after the parameters: over the samples (each the
+/// slowest rank's time per iteration), then `rank_mean_s`.
+const TIME_COLUMNS: [&str; 8] = [
     "samples",
     "time_median_s",
     "time_mean_s",
@@ -45,6 +46,7 @@ const TIME_COLUMNS: [&str; 7] = [
     "time_max_s",
     "time_p99_s",
     "time_stdev_s",
+    "time_rank_mean_s",
 ];
 
 const CHECK_COLUMNS: [&str; 4] = [
@@ -148,6 +150,9 @@ fn time_cells(record: &Record, row: &mut Map<String, Value>) {
     ] {
         row.insert(column.into(), number(v));
     }
+    // Each rank's mean, averaged over the ranks (OSU's and nccl-tests' statistic).
+    let rank_mean = record.rank_mean_s.map_or(Value::Null, number);
+    row.insert("time_rank_mean_s".into(), rank_mean);
 }
 
 /// A finite number, or null: JSON has no NaN.

@@ -346,6 +346,7 @@ mod tests {
             },
             per_node: Vec::new(),
             timing: None,
+            rank_mean_s: None,
         }
     }
 

@@ -24,11 +24,11 @@ use serde::{Deserialize, Serialize};
 pub use environment::Environment;
 
 /// Version of this schema. Bumped on any change that an old reader could misread.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The oldest schema version this build reads (version 2 added `per_node`, version 3
 /// `timing` and the peer copies' `peer_path`, version 4 gave collectives' `count`
-/// nccl-tests' meaning and added the `interrupted` status).
+/// nccl-tests' meaning and added the `interrupted` status, version 5 `rank_mean_s`).
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// A complete run.
@@ -157,6 +157,12 @@ pub struct Record {
     /// How the samples were timed; absent in documents before schema version 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+    /// Each rank's mean time per timed iteration, averaged over the ranks, in seconds:
+    /// the statistic that OSU's tables ("Avg Latency") and nccl-tests' ("time") print.
+    /// At or below the mean of `samples_s`, which take the slowest rank per iteration.
+    /// Absent in imports and in documents before schema version 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_mean_s: Option<f64>,
 }
 
 /// One node's part in a record measured on several nodes.
@@ -417,6 +423,7 @@ mod tests {
                     bytes: 8,
                 },
                 time_s: Summary::of(&samples).unwrap(),
+                rank_mean_s: Summary::of(&samples).map(|s| s.mean),
                 samples_s: samples,
                 metrics: vec![Metric {
                     name: "algbw".into(),

@@ -274,6 +274,7 @@ impl<'a> RunContext<'a> {
         } else {
             Vec::new()
         };
+        let rank_mean_s = self.rank_mean(&samples)?;
         // This rank's interrupt vote rides on the reduction of the samples, so that all
         // ranks agree on it without another collective.
         samples.push(self.interrupt.vote());
@@ -330,6 +331,7 @@ impl<'a> RunContext<'a> {
             check,
             per_node,
             timing: Some(workload.timing()),
+            rank_mean_s,
         };
         self.emit(record.clone())?;
         self.progress.case_done();
@@ -337,6 +339,18 @@ impl<'a> RunContext<'a> {
             Some(signal) => Err(interrupt::Interrupted { signal }.into()),
             None => Ok(record),
         }
+    }
+
+    /// Each rank's mean of its own `samples`, averaged over the ranks (OSU's and
+    /// nccl-tests' statistic); `None` when a rank has no finite sample.
+    fn rank_mean(&self, samples: &[f64]) -> Result<Option<f64>> {
+        let own = if samples.is_empty() || samples.iter().any(|t| !t.is_finite()) {
+            f64::NAN
+        } else {
+            samples.iter().sum::<f64>() / samples.len() as f64
+        };
+        let mean = self.comm.sum_f64(own)? / self.comm.size() as f64;
+        Ok(mean.is_finite().then_some(mean))
     }
 
     /// Reports the link matrix (streamed to disk at once).

@@ -116,6 +116,21 @@ fn run_json_prints_the_document_and_quiet_still_names_the_file() {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
     let (path, written) = crate::common::only_document(&d.join("j"));
     assert_eq!(printed, written, "{}", path.display());
+    // Each row carries its record's mean over ranks.
+    let o = clusterbench(d)
+        .args(["export", "--format", "jsonl", "j"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), written.records.len());
+    for (row, record) in rows.iter().zip(&written.records) {
+        let rank_mean = record.rank_mean_s.expect("a measured record");
+        assert_eq!(row["time_rank_mean_s"].as_f64(), Some(rank_mean));
+    }
     let o = clusterbench(d)
         .args(run)
         .args(["-q", "--output", "q"])

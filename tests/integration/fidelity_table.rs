@@ -52,5 +52,5 @@ fn the_fidelity_table_merges_paired_rows_into_one_json_list() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    assert!(text(&out.stderr).contains("Ran 6 tests"), "{out:?}");
+    assert!(text(&out.stderr).contains("Ran 7 tests"), "{out:?}");
 }

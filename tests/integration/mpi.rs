@@ -119,6 +119,56 @@ fn bitwise_ops_on_integers_across_three_ranks() {
     assert_eq!(doc.records.len(), 2 * 2 * 3 * 2);
 }
 
+/// `rank_mean_s` averages each rank's own mean, while every sample is the slowest
+/// rank's time: it lies between the samples' mean divided by the ranks and that mean.
+/// Returns it over the samples' mean.
+fn assert_rank_mean_bounds(r: &clusterbench::results::Record) -> f64 {
+    let mean = r.samples_s.iter().sum::<f64>() / r.samples_s.len() as f64;
+    let rank_mean = r.rank_mean_s.expect("a measured record has rank_mean_s");
+    let share = rank_mean / mean;
+    assert!(
+        share <= 1.0 + 1e-9 && share >= 1.0 / f64::from(r.ranks) - 1e-9,
+        "{} {:?}: rank mean {rank_mean} s against the samples' mean {mean} s",
+        r.benchmark,
+        r.params
+    );
+    share
+}
+
+/// One rank five times slower, the other not: the slowest rank's times are the slow
+/// rank's, and the mean over ranks sits well below them (at about 3/5).
+#[test]
+fn the_rank_mean_averages_a_slow_and_a_fast_rank() {
+    let doc = run_ok(
+        2,
+        &[
+            "run",
+            "--bench",
+            "membw",
+            "--array-size",
+            "1M",
+            "-n",
+            "5",
+            "-w",
+            "1",
+            "--debug-slowdown",
+            "5",
+            "--debug-slow-rank",
+            "1",
+        ],
+    );
+    assert_all_checked_and_passed(&doc);
+    assert!(!doc.records.is_empty());
+    for r in &doc.records {
+        let share = assert_rank_mean_bounds(r);
+        assert!(
+            share < 0.9,
+            "{:?}: rank mean at {share} of the slowest rank's mean",
+            r.params
+        );
+    }
+}
+
 #[test]
 fn four_ranks_oversubscribed_every_benchmark() {
     let doc = run_ok(
@@ -151,6 +201,7 @@ fn four_ranks_oversubscribed_every_benchmark() {
     assert_eq!(ranks, vec![0, 1, 2, 3]);
     for r in &doc.records {
         assert_eq!(r.ranks, 4);
+        assert_rank_mean_bounds(r);
         if r.benchmark == "allreduce" {
             let f = r.metric("busbw").unwrap().value / r.metric("algbw").unwrap().value;
             assert!(

@@ -27,6 +27,7 @@ fn record(bytes: u64, samples: Vec<f64>) -> Record {
         check: Check::skipped(),
         per_node: Vec::new(),
         timing: None,
+        rank_mean_s: None,
     }
 }
 
