@@ -26,6 +26,7 @@ PACKAGES=(
   libhwloc-dev hwloc libudev-dev  # topology (feature `hwloc`); hwloc's static flags name -ludev
   libclang-dev                    # mpi-sys generates its bindings with bindgen
   iproute2 procps                 # ip, tc and sysctl: the simulated cluster of the tests (scripts/simcluster.sh)
+  libopenblas0-pthread            # the CPU matmul's OpenBLAS engine, loaded at run time
 )
 if [ "$WANT_TEST" = 1 ]; then
   PACKAGES+=(chromium fonts-dejavu-core)  # the tests render the HTML report headless

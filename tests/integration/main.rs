@@ -9,6 +9,7 @@ mod charts;
 mod common;
 mod compare_partial;
 mod compare_props;
+mod cpu_gemm;
 mod cuda;
 mod decisions;
 #[cfg(feature = "mpi")]

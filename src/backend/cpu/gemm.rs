@@ -1,8 +1,9 @@
-//! GEMM on host memory through the `gemm` crate, checked by the shared GEMM check.
+//! GEMM on host memory through one of two engines, checked by the shared GEMM check:
+//! the `gemm` crate, built in, or OpenBLAS, loaded at run time (`openblas.rs`).
 //!
-//! `scripts/fidelity/gemm.sh` measures it side by side with numpy's OpenBLAS. The
-//! engine was chosen on that evidence: on a 2-core Sapphire Rapids VM (AVX-512), f64
-//! 2048^3 and 4096^3 on 2 threads, GFLOP/s, runs alternating,
+//! `scripts/fidelity/gemm.sh` measures the CPU matmul side by side with numpy's
+//! OpenBLAS, the reference. On a 2-core Sapphire Rapids VM (AVX-512), f64 2048^3 and
+//! 4096^3 on 2 threads, GFLOP/s, runs alternating:
 //!
 //! | engine | 2048 | 4096 |
 //! | --- | --- | --- |
@@ -13,19 +14,34 @@
 //! | OpenBLAS 0.3.21 (Debian 12's `libopenblas0-pthread`) | 20-27 | 18-22 |
 //! | the same, `OPENBLAS_CORETYPE=SkylakeX` or `Cooperlake` | 108-127 | 111-124 |
 //!
-//! Debian's OpenBLAS 0.3.21 takes this CPU for a Prescott (SSE3) and runs its generic
-//! kernels unless told the core; told, it is level with the two above (it is the
-//! reference's library, an older release). BLIS stays far behind. numpy's own
-//! OpenBLAS (PyPI's `scipy-openblas` wheels) is the reference itself: linked here it
-//! could at best equal it.
+//! There Debian's OpenBLAS 0.3.21 takes the CPU for a Prescott (SSE3) and runs its
+//! generic kernels. On a 2-core AMD EPYC (Zen 3, AVX2) VM, 2048^3, three rounds of the
+//! four, GFLOP/s:
+//!
+//! | engine | f32 | f64 |
+//! | --- | --- | --- |
+//! | `gemm` 0.19 (fma) | 99-109 | 51-53 |
+//! | numpy 2.4 / OpenBLAS 0.3.31 | 143-157 | 70-72 |
+//! | BLIS 0.9 (`zen3`) | 133-148 | 60-68 |
+//! | OpenBLAS 0.3.21 (Debian 12, `Zen`) | 126-149 | 67-72 |
+//!
+//! So the choice (`auto`, the default) is OpenBLAS where it is installed and its
+//! kernels use this CPU's widest FMA vectors (AVX-512 where the CPU has it, else
+//! AVX2), the `gemm` crate elsewhere. `CLUSTERBENCH_CPU_GEMM=gemm` or `openblas` forces
+//! one; each record names the engine that computed it.
 
+use super::openblas::{self, CblasElement, OpenBlas};
 use crate::backend::gemm_check::{check_gemm_samples, random_gemm_inputs, GemmElement};
 use crate::core::MatmulShape;
 use crate::core::{LocalCheck, Workload};
 use anyhow::Result;
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+
+/// The environment variable that chooses the engine: `auto` (or unset), `gemm`,
+/// `openblas`.
+pub(super) const ENGINE_VAR: &str = "CLUSTERBENCH_CPU_GEMM";
 
 /// The `gemm` crate's version as locked in Cargo.lock (a test keeps the two equal).
 const GEMM_CRATE_VERSION: &str = "0.19.0";
@@ -51,13 +67,69 @@ fn gemm_kernel() -> &'static str {
     "scalar"
 }
 
-/// The engine recorded with each CPU matmul result, e.g. `gemm 0.19.0 (avx512f)`.
-pub(super) fn engine() -> String {
-    format!("gemm {GEMM_CRATE_VERSION} ({})", gemm_kernel())
+/// What computes the CPU matmul.
+#[derive(Clone, Copy)]
+pub(super) enum Engine {
+    GemmCrate,
+    OpenBlas(&'static OpenBlas),
+}
+
+impl Engine {
+    /// This process's engine, as `CLUSTERBENCH_CPU_GEMM` asks (chosen once).
+    pub(super) fn chosen() -> Result<Engine> {
+        static CHOSEN: OnceLock<Result<Engine, String>> = OnceLock::new();
+        let choice = CHOSEN.get_or_init(|| {
+            let asked = std::env::var_os(ENGINE_VAR);
+            choose(asked.as_ref().and_then(|v| v.to_str()), asked.is_some())
+        });
+        choice.clone().map_err(|e| crate::usage!("{e}"))
+    }
+
+    /// The engine recorded with each CPU matmul result, e.g. `gemm 0.19.0 (fma)` or
+    /// `openblas 0.3.21 (Zen)`.
+    pub(super) fn name(self) -> String {
+        match self {
+            Engine::GemmCrate => format!("gemm {GEMM_CRATE_VERSION} ({})", gemm_kernel()),
+            Engine::OpenBlas(blas) => blas.engine(),
+        }
+    }
+}
+
+/// The engine for `CLUSTERBENCH_CPU_GEMM`'s value (`set` when the variable is set, even
+/// to something that is not UTF-8).
+fn choose(value: Option<&str>, set: bool) -> Result<Engine, String> {
+    match (value, set) {
+        (None, false) | (Some("auto"), _) => Ok(match OpenBlas::get() {
+            Ok(blas) if openblas_fits(&blas.core, gemm_kernel()) => Engine::OpenBlas(blas),
+            _ => Engine::GemmCrate,
+        }),
+        (Some("gemm"), _) => Ok(Engine::GemmCrate),
+        (Some("openblas"), _) => OpenBlas::get()
+            .map(Engine::OpenBlas)
+            .map_err(|e| format!("{ENGINE_VAR}=openblas: {e}")),
+        (value, _) => Err(format!(
+            "{ENGINE_VAR} takes auto, gemm or openblas, not '{}'",
+            value.unwrap_or("(not UTF-8)")
+        )),
+    }
+}
+
+/// Whether OpenBLAS's kernels for this CPU (its core name) use the CPU's widest FMA
+/// vectors (`kernel`, as [`gemm_kernel`] names them). An OpenBLAS older than the CPU
+/// falls back to older kernels (Prescott, SSE3, for Sapphire Rapids in 0.3.21).
+fn openblas_fits(core: &str, kernel: &str) -> bool {
+    const AVX512: [&str; 3] = ["SkylakeX", "Cooperlake", "SapphireRapids"];
+    const AVX2: [&str; 2] = ["Haswell", "Zen"];
+    match kernel {
+        "avx512f" => AVX512.contains(&core),
+        "fma" => AVX2.contains(&core) || AVX512.contains(&core),
+        _ => false,
+    }
 }
 
 /// C = A B with row-major A (m x k), B (k x n), C (m x n) through the `gemm` crate.
 pub(super) struct CpuGemm<T: GemmElement> {
+    engine: Engine,
     pool: Arc<rayon::ThreadPool>,
     threads: usize,
     m: usize,
@@ -69,8 +141,9 @@ pub(super) struct CpuGemm<T: GemmElement> {
     seed: u64,
 }
 
-impl<T: GemmElement> CpuGemm<T> {
+impl<T: GemmElement + CblasElement> CpuGemm<T> {
     pub(super) fn new(
+        engine: Engine,
         pool: Arc<rayon::ThreadPool>,
         threads: usize,
         shape: &MatmulShape,
@@ -78,7 +151,11 @@ impl<T: GemmElement> CpuGemm<T> {
     ) -> Self {
         let (m, n, k) = (shape.m, shape.n, shape.k);
         let (a, b) = random_gemm_inputs::<T>(m, n, k, seed);
+        if let Engine::OpenBlas(blas) = engine {
+            blas.set_threads(threads);
+        }
         CpuGemm {
+            engine,
             pool,
             threads,
             m,
@@ -91,12 +168,15 @@ impl<T: GemmElement> CpuGemm<T> {
         }
     }
 
-    fn multiply(&mut self) {
+    fn multiply(&mut self) -> Result<()> {
         let (m, n, k) = (self.m, self.n, self.k);
         let (a, b, c) = (&self.a[..], &self.b[..], &mut self.c[..]);
         let threads = self.threads;
         let zero = T::from_f64(0.0);
         let one = T::from_f64(1.0);
+        if let Engine::OpenBlas(blas) = self.engine {
+            return openblas::multiply(blas, (m, n, k), a, b, c, (zero, one));
+        }
         self.pool.install(|| {
             // SAFETY: a, b and c hold m*k, k*n and m*n elements with the row-major
             // strides given (column stride 1, row stride = columns).
@@ -128,13 +208,14 @@ impl<T: GemmElement> CpuGemm<T> {
                 )
             }
         });
+        Ok(())
     }
 }
 
-impl<T: GemmElement> Workload for CpuGemm<T> {
+impl<T: GemmElement + CblasElement> Workload for CpuGemm<T> {
     fn iterate(&mut self) -> Result<f64> {
         let start = Instant::now();
-        self.multiply();
+        self.multiply()?;
         let t = start.elapsed().as_secs_f64();
         black_box(&self.c);
         Ok(t)
@@ -142,7 +223,7 @@ impl<T: GemmElement> Workload for CpuGemm<T> {
 
     fn verify(&mut self) -> Result<LocalCheck> {
         self.c.iter_mut().for_each(|x| *x = T::from_f64(f64::NAN));
-        self.multiply();
+        self.multiply()?;
         Ok(check_gemm_samples(
             &self.a, &self.b, &self.c, self.m, self.n, self.k, self.seed,
         ))
@@ -175,9 +256,44 @@ mod tests {
         assert_eq!(locked_version(lock, "no-such-package"), None);
     }
 
+    /// OpenBLAS is chosen only where its kernels use the CPU's widest FMA vectors.
+    #[test]
+    fn openblas_is_chosen_only_with_kernels_for_the_widest_vectors() {
+        let cases = [
+            ("Zen", "fma", true),
+            ("Haswell", "fma", true),
+            ("SkylakeX", "fma", true),
+            ("SkylakeX", "avx512f", true),
+            ("Cooperlake", "avx512f", true),
+            ("SapphireRapids", "avx512f", true),
+            // Debian 12's OpenBLAS 0.3.21 on Sapphire Rapids.
+            ("Prescott", "avx512f", false),
+            ("Haswell", "avx512f", false),
+            ("Zen", "avx512f", false),
+            ("Prescott", "fma", false),
+            ("Sandybridge", "fma", false),
+            ("NEOVERSEN1", "neon", false),
+            ("Haswell", "scalar", false),
+        ];
+        for (core, kernel, fits) in cases {
+            assert_eq!(openblas_fits(core, kernel), fits, "{core} on {kernel}");
+        }
+    }
+
+    #[test]
+    fn the_engine_variable_takes_three_words() {
+        assert!(matches!(choose(Some("gemm"), true), Ok(Engine::GemmCrate)));
+        for bad in [Some("GEMM"), Some("mkl"), Some(""), None] {
+            let err = choose(bad, true).err().expect("an error");
+            assert!(err.contains("takes auto, gemm or openblas, not '"), "{err}");
+        }
+        let not_utf8 = choose(None, true).err().unwrap();
+        assert!(not_utf8.ends_with("not '(not UTF-8)'"), "{not_utf8}");
+    }
+
     #[test]
     fn engine_names_the_crate_version_and_the_kernel_this_cpu_runs() {
-        let engine = engine();
+        let engine = Engine::GemmCrate.name();
         let kernel = engine
             .strip_prefix(&format!("gemm {GEMM_CRATE_VERSION} ("))
             .and_then(|rest| rest.strip_suffix(')'));

@@ -2,6 +2,7 @@
 
 mod collective;
 mod gemm;
+mod openblas;
 pub mod p2p;
 mod stream;
 mod stream_nt;
@@ -14,7 +15,7 @@ use crate::core::{DType, MatmulShape};
 use crate::probe::topology::Topology;
 use anyhow::{anyhow, Result};
 use collective::HostCollective;
-use gemm::CpuGemm;
+use gemm::{CpuGemm, Engine};
 use std::sync::Arc;
 use stream::CpuStream;
 
@@ -83,21 +84,24 @@ impl Backend for CpuBackend {
     }
 
     fn matmul(&self, dtype: DType, shape: &MatmulShape, seed: u64) -> Result<Box<dyn Workload>> {
+        let engine = Engine::chosen()?;
         let pool = self.pool.clone();
         let threads = self.threads;
         Ok(match dtype {
-            DType::Float => Box::new(CpuGemm::<f32>::new(pool, threads, shape, seed)),
-            DType::Double => Box::new(CpuGemm::<f64>::new(pool, threads, shape, seed)),
+            DType::Float => Box::new(CpuGemm::<f32>::new(engine, pool, threads, shape, seed)),
+            DType::Double => Box::new(CpuGemm::<f64>::new(engine, pool, threads, shape, seed)),
             other => return Err(crate::usage!("{}", cpu_matmul_rejects(other))),
         })
     }
 
     fn matmul_engine(&self, dtype: DType) -> Option<String> {
-        dtype.is_cpu_matmul().then(gemm::engine)
+        let engine = Engine::chosen().ok()?;
+        dtype.is_cpu_matmul().then(|| engine.name())
     }
 
     fn check_config(&self, cfg: &crate::core::BenchConfig) -> Result<()> {
         if cfg.name == "matmul" {
+            Engine::chosen()?;
             if let Some(d) = cfg.datatypes.iter().find(|d| !d.is_cpu_matmul()) {
                 return Err(crate::usage!("{}", cpu_matmul_rejects(*d)));
             }
