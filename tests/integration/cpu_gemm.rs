@@ -47,14 +47,19 @@ fn engines(doc: &RunDocument) -> Vec<String> {
     engines
 }
 
-fn run_with(env: &[(&str, &str)]) -> RunDocument {
-    let dir = tempdir();
-    let mut cmd = clusterbench(dir.path());
+/// The matmul run in `dir` with only `env` of the two variables set.
+fn run_matmul(dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = clusterbench(dir);
     cmd.env_remove(ENGINE_VAR).env_remove(LIBRARY_VAR);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.args(MATMUL).output().unwrap();
+    cmd.args(MATMUL).output().unwrap()
+}
+
+fn run_with(env: &[(&str, &str)]) -> RunDocument {
+    let dir = tempdir();
+    let out = run_matmul(dir.path(), env);
     assert!(
         out.status.success(),
         "{env:?}: {}",
@@ -114,12 +119,7 @@ fn an_engine_that_cannot_run_is_a_usage_error() {
     ];
     for (env, message) in cases {
         let dir = tempdir();
-        let mut cmd = clusterbench(dir.path());
-        cmd.env_remove(ENGINE_VAR).env_remove(LIBRARY_VAR);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.args(MATMUL).output().unwrap();
+        let out = run_matmul(dir.path(), env);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{env:?}: {stderr}");
         assert!(stderr.contains(message), "{env:?}: {stderr}");
