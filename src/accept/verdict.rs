@@ -240,16 +240,18 @@ pub fn slow_nodes(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
             .map(|d| d.doc.records[i].time_s.median)
             .collect();
         let stat = RobustStat::of(&times, false);
+        let engines: Vec<Option<&str>> = docs.iter().map(|d| engine(&d.doc.records[i])).collect();
         for (k, t) in times.iter().enumerate() {
             if *t > stat.threshold {
                 flagged[k].push((
                     i,
                     format!(
-                        "{} {} against the nodes' median {} ({:.2}x)",
+                        "{} {} against the nodes' median {} ({:.2}x){}",
                         label(first),
                         crate::units::format_seconds(*t),
                         crate::units::format_seconds(stat.median),
-                        t / stat.median
+                        t / stat.median,
+                        other_engine(&engines, k)
                     ),
                 ));
             }
@@ -283,6 +285,36 @@ pub fn slow_nodes(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
                 .map(|(i, _)| format!("{}/records/{i}", docs[k].pointer))
                 .collect(),
         });
+    }
+}
+
+/// The engine that computed a matmul record (`params.engine`), where it names one.
+fn engine(r: &Record) -> Option<&str> {
+    match &r.params {
+        crate::results::Params::Matmul { engine, .. } => engine.as_deref(),
+        _ => None,
+    }
+}
+
+/// For node `k` of a measurement, when its engine is not the one most of the nodes
+/// used: what each used. A node without the others' library (OpenBLAS on the CPU)
+/// computes with another engine, which is a difference of software, not of hardware.
+fn other_engine(engines: &[Option<&str>], k: usize) -> String {
+    let Some(mine) = engines[k] else {
+        return String::new();
+    };
+    let count = |e: &str| engines.iter().filter(|x| **x == Some(e)).count();
+    let majority = engines
+        .iter()
+        .flatten()
+        .copied()
+        .max_by_key(|e| count(e))
+        .filter(|e| 2 * count(e) > engines.len());
+    match majority {
+        Some(theirs) if theirs != mine => {
+            format!(", computed by {mine} where most nodes used {theirs}")
+        }
+        _ => String::new(),
     }
 }
 

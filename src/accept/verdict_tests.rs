@@ -74,6 +74,53 @@ fn a_node_slow_in_a_few_measurements_is_noted_not_judged_and_two_nodes_never_are
     assert!(nodes.iter().all(|n| n.action == Action::Pass));
 }
 
+/// A node slow at matmul because it computed with another engine (no OpenBLAS there)
+/// is told so; peers on the same engine as the majority are not.
+#[test]
+fn a_slow_matmul_on_another_engine_names_both_engines() {
+    let (mut docs, mut nodes) = four_nodes(|n, _| if n == 1 { 1.5 } else { 1.0 });
+    let mut matmuls = 0;
+    for (n, d) in docs.iter_mut().enumerate() {
+        for r in &mut d.records {
+            if let crate::results::Params::Matmul { engine, .. } = &mut r.params {
+                *engine = Some(
+                    if n == 1 {
+                        "gemm 0.19.0 (fma)"
+                    } else {
+                        "openblas 0.3.21 (Zen)"
+                    }
+                    .into(),
+                );
+                matmuls += usize::from(n == 1);
+            }
+        }
+    }
+    assert!(matmuls > 0, "the baseline has matmul records");
+    slow_nodes("compute", &node_docs(&docs), &mut nodes);
+    let why = &nodes[1].reasons[0].why;
+    assert_eq!(
+        why.matches(", computed by gemm 0.19.0 (fma) where most nodes used openblas 0.3.21 (Zen)")
+            .count(),
+        matmuls,
+        "{why}"
+    );
+    assert!(nodes
+        .iter()
+        .enumerate()
+        .all(|(n, v)| n == 1 || v.reasons.is_empty()));
+    // Without a majority engine (two and two), nothing is said of engines.
+    assert_eq!(
+        other_engine(&[Some("a"), Some("b"), Some("a"), Some("b")], 1),
+        ""
+    );
+    assert_eq!(
+        other_engine(&[Some("a"), Some("a"), Some("b")], 2),
+        ", computed by b where most nodes used a"
+    );
+    assert_eq!(other_engine(&[Some("a"), Some("a"), None], 2), "");
+    assert_eq!(other_engine(&[None, None, None], 0), "");
+}
+
 #[test]
 fn a_failed_check_isolates_its_node_with_the_record_named() {
     let (mut docs, mut nodes) = four_nodes(|_, _| 1.0);

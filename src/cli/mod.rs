@@ -172,7 +172,9 @@ pub struct RunArgs {
     #[arg(short = 'o', long = "op", value_name = "LIST", value_delimiter = ',')]
     pub op: Vec<String>,
 
-    /// Square matmul sizes, comma-separated (e.g. 256,512,1024).
+    /// Square matmul sizes, comma-separated (e.g. 256,512,1024). On the CPU, OpenBLAS
+    /// computes where it is installed and has kernels for this CPU, else the built-in
+    /// `gemm` crate; CLUSTERBENCH_CPU_GEMM=gemm or =openblas forces one.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub sizes: Vec<String>,
 
