@@ -78,11 +78,18 @@ impl Engine {
     /// This process's engine, as `CLUSTERBENCH_CPU_GEMM` asks (chosen once).
     pub(super) fn chosen() -> Result<Engine> {
         static CHOSEN: OnceLock<Result<Engine, String>> = OnceLock::new();
-        let choice = CHOSEN.get_or_init(|| {
-            let asked = std::env::var_os(ENGINE_VAR);
-            choose(asked.as_ref().and_then(|v| v.to_str()), asked.is_some())
-        });
+        let choice = CHOSEN.get_or_init(|| requested().and_then(Request::engine));
         choice.clone().map_err(|e| crate::usage!("{e}"))
+    }
+
+    /// Checks what `CLUSTERBENCH_CPU_GEMM` asks before anything is measured: its value,
+    /// and for `openblas` that the library loads. `auto` loads OpenBLAS only at the
+    /// first matmul, so that its threads do not exist during the benchmarks before.
+    pub(super) fn check_request() -> Result<()> {
+        match requested().map_err(|e| crate::usage!("{e}"))? {
+            Request::OpenBlas => Engine::chosen().map(drop),
+            Request::Auto | Request::GemmCrate => Ok(()),
+        }
     }
 
     /// The engine recorded with each CPU matmul result, e.g. `gemm 0.19.0 (fma)` or
@@ -95,18 +102,41 @@ impl Engine {
     }
 }
 
-/// The engine for `CLUSTERBENCH_CPU_GEMM`'s value (`set` when the variable is set, even
-/// to something that is not UTF-8).
-fn choose(value: Option<&str>, set: bool) -> Result<Engine, String> {
+/// What `CLUSTERBENCH_CPU_GEMM` asks for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Request {
+    Auto,
+    GemmCrate,
+    OpenBlas,
+}
+
+impl Request {
+    fn engine(self) -> Result<Engine, String> {
+        match self {
+            Request::Auto => Ok(match OpenBlas::get() {
+                Ok(blas) if openblas_fits(&blas.core, gemm_kernel()) => Engine::OpenBlas(blas),
+                _ => Engine::GemmCrate,
+            }),
+            Request::GemmCrate => Ok(Engine::GemmCrate),
+            Request::OpenBlas => OpenBlas::get()
+                .map(Engine::OpenBlas)
+                .map_err(|e| format!("{ENGINE_VAR}=openblas: {e}")),
+        }
+    }
+}
+
+fn requested() -> Result<Request, String> {
+    let asked = std::env::var_os(ENGINE_VAR);
+    parse_request(asked.as_ref().and_then(|v| v.to_str()), asked.is_some())
+}
+
+/// `CLUSTERBENCH_CPU_GEMM`'s value (`set` when the variable is set, even to something
+/// that is not UTF-8).
+fn parse_request(value: Option<&str>, set: bool) -> Result<Request, String> {
     match (value, set) {
-        (None, false) | (Some("auto"), _) => Ok(match OpenBlas::get() {
-            Ok(blas) if openblas_fits(&blas.core, gemm_kernel()) => Engine::OpenBlas(blas),
-            _ => Engine::GemmCrate,
-        }),
-        (Some("gemm"), _) => Ok(Engine::GemmCrate),
-        (Some("openblas"), _) => OpenBlas::get()
-            .map(Engine::OpenBlas)
-            .map_err(|e| format!("{ENGINE_VAR}=openblas: {e}")),
+        (None, false) | (Some("auto"), _) => Ok(Request::Auto),
+        (Some("gemm"), _) => Ok(Request::GemmCrate),
+        (Some("openblas"), _) => Ok(Request::OpenBlas),
         (value, _) => Err(format!(
             "{ENGINE_VAR} takes auto, gemm or openblas, not '{}'",
             value.unwrap_or("(not UTF-8)")
@@ -282,12 +312,16 @@ mod tests {
 
     #[test]
     fn the_engine_variable_takes_three_words() {
-        assert!(matches!(choose(Some("gemm"), true), Ok(Engine::GemmCrate)));
+        assert_eq!(parse_request(None, false), Ok(Request::Auto));
+        assert_eq!(parse_request(Some("auto"), true), Ok(Request::Auto));
+        assert_eq!(parse_request(Some("gemm"), true), Ok(Request::GemmCrate));
+        assert_eq!(parse_request(Some("openblas"), true), Ok(Request::OpenBlas));
+        assert!(matches!(Request::GemmCrate.engine(), Ok(Engine::GemmCrate)));
         for bad in [Some("GEMM"), Some("mkl"), Some(""), None] {
-            let err = choose(bad, true).err().expect("an error");
+            let err = parse_request(bad, true).expect_err("an error");
             assert!(err.contains("takes auto, gemm or openblas, not '"), "{err}");
         }
-        let not_utf8 = choose(None, true).err().unwrap();
+        let not_utf8 = parse_request(None, true).unwrap_err();
         assert!(not_utf8.ends_with("not '(not UTF-8)'"), "{not_utf8}");
     }
 

@@ -101,7 +101,7 @@ impl Backend for CpuBackend {
 
     fn check_config(&self, cfg: &crate::core::BenchConfig) -> Result<()> {
         if cfg.name == "matmul" {
-            Engine::chosen()?;
+            Engine::check_request()?;
             if let Some(d) = cfg.datatypes.iter().find(|d| !d.is_cpu_matmul()) {
                 return Err(crate::usage!("{}", cpu_matmul_rejects(*d)));
             }
