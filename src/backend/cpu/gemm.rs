@@ -41,7 +41,7 @@ use std::time::Instant;
 
 /// The environment variable that chooses the engine: `auto` (or unset), `gemm`,
 /// `openblas`.
-pub(super) const ENGINE_VAR: &str = "CLUSTERBENCH_CPU_GEMM";
+const ENGINE_VAR: &str = "CLUSTERBENCH_CPU_GEMM";
 
 /// The `gemm` crate's version as locked in Cargo.lock (a test keeps the two equal).
 const GEMM_CRATE_VERSION: &str = "0.19.0";

@@ -95,8 +95,11 @@ impl Backend for CpuBackend {
     }
 
     fn matmul_engine(&self, dtype: DType) -> Option<String> {
-        let engine = Engine::chosen().ok()?;
-        dtype.is_cpu_matmul().then(|| engine.name())
+        dtype
+            .is_cpu_matmul()
+            .then(Engine::chosen)?
+            .ok()
+            .map(Engine::name)
     }
 
     fn check_config(&self, cfg: &crate::core::BenchConfig) -> Result<()> {

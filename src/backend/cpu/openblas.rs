@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 /// The environment variable that names an OpenBLAS library to load instead of the
 /// system's.
-pub(super) const LIBRARY_VAR: &str = "CLUSTERBENCH_OPENBLAS";
+const LIBRARY_VAR: &str = "CLUSTERBENCH_OPENBLAS";
 
 /// The names tried, in order, when `CLUSTERBENCH_OPENBLAS` is unset.
 const SYSTEM_NAMES: [&str; 2] = ["libopenblas.so.0", "libopenblas.so"];
