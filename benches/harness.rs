@@ -1,5 +1,6 @@
 //! Criterion benches of clusterbench's own hot paths (statistics, result checks,
-//! JSON encoding) and of its CPU kernels.
+//! JSON encoding, the host clock's read around every timed iteration) and of its CPU
+//! kernels.
 
 use clusterbench::backend::buffer::HostBuffer;
 use clusterbench::backend::cpu::CpuBackend;
@@ -87,6 +88,20 @@ fn json_encoding(c: &mut Criterion) {
     g.finish();
 }
 
+/// The two clock reads of a timed iteration and the seconds between them: the host
+/// clock against the standard library's monotonic `Instant`, side by side.
+fn clock_reads(c: &mut Criterion) {
+    clusterbench::clock::calibrate();
+    let mut g = c.benchmark_group("clock");
+    g.bench_function("host_clock_interval", |b| {
+        b.iter(|| black_box(clusterbench::clock::now()).elapsed())
+    });
+    g.bench_function("std_instant_interval", |b| {
+        b.iter(|| black_box(std::time::Instant::now()).elapsed().as_secs_f64())
+    });
+    g.finish();
+}
+
 fn cpu_kernels(c: &mut Criterion) {
     let backend = CpuBackend::new().expect("CPU backend");
     let mut g = c.benchmark_group("cpu_kernels");
@@ -120,6 +135,7 @@ criterion_group!(
     statistics,
     result_checks,
     json_encoding,
+    clock_reads,
     cpu_kernels
 );
 criterion_main!(benches);

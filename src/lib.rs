@@ -13,6 +13,7 @@ pub mod app;
 pub mod backend;
 pub mod bench;
 pub mod cli;
+pub mod clock;
 pub mod comm;
 pub mod console;
 pub mod core;

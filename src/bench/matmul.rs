@@ -16,7 +16,7 @@ impl Benchmark for Matmul {
     }
 
     fn description(&self) -> &'static str {
-        "GEMM (the gemm crate on CPUs) over square sizes and transformer-like shapes, checked against an f64 reference"
+        "GEMM (OpenBLAS or the gemm crate on CPUs) over square sizes and transformer-like shapes, checked against an f64 reference"
     }
 
     fn supports(&self) -> Supports {

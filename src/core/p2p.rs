@@ -9,7 +9,6 @@
 use crate::core::{iterate_each, LocalCheck, Workload};
 use anyhow::Result;
 use std::fmt;
-use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum P2pMode {
@@ -268,13 +267,13 @@ impl<E: P2pEndpoint> Workload for P2pWorkload<E> {
                 let e = &mut self.endpoint;
                 pause(delay);
                 e.send(peer)?;
-                let mut mark = Instant::now();
+                let mut mark = crate::clock::now();
                 e.recv(peer)?;
                 for _ in 0..iterations {
                     pause(delay);
                     e.send(peer)?;
-                    let sent = Instant::now();
-                    record(sent.duration_since(mark).as_secs_f64() / 2.0);
+                    let sent = crate::clock::now();
+                    record(mark.seconds_to(sent) / 2.0);
                     mark = sent;
                     e.recv(peer)?;
                 }

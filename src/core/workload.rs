@@ -63,7 +63,9 @@ pub struct Iterations {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Timing {
-    /// The host's monotonic clock around each iteration (CPU benchmarks, MPI).
+    /// The host's clock around each iteration (CPU benchmarks, MPI): the CPU's
+    /// time-stamp counter calibrated against the monotonic clock where it ticks at a
+    /// constant rate, else the monotonic clock (`crate::clock`).
     HostClock,
     /// CUDA events between calls queued back to back while a spin kernel held the
     /// stream, released once a whole batch was queued (nvbandwidth's method): the GPU

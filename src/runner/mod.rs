@@ -187,6 +187,8 @@ impl<'a> RunContext<'a> {
     /// watchdog's limit), then arms the watchdog for `operations` operations.
     pub fn start_operation(&mut self, what: &str, operations: u64) -> Result<()> {
         self.operations_started += 1;
+        // Once per process, before anything is timed with it, even with no warm-up.
+        crate::clock::calibrate();
         let Some(w) = self.watchdog else {
             return Ok(());
         };

@@ -6,7 +6,6 @@ use crate::core::Communicator;
 use crate::core::{Collective, CollectiveCase};
 use crate::core::{LocalCheck, Workload};
 use anyhow::Result;
-use std::time::Instant;
 
 /// A collective on host buffers through the communicator (MPI or local).
 pub(super) struct HostCollective<'a> {
@@ -69,9 +68,9 @@ impl<'a> HostCollective<'a> {
 
 impl Workload for HostCollective<'_> {
     fn iterate(&mut self) -> Result<f64> {
-        let start = Instant::now();
+        let start = crate::clock::now();
         self.call()?;
-        Ok(start.elapsed().as_secs_f64())
+        Ok(start.elapsed())
     }
 
     fn verify(&mut self) -> Result<LocalCheck> {

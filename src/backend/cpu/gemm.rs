@@ -37,7 +37,6 @@ use crate::core::{LocalCheck, Workload};
 use anyhow::Result;
 use std::hint::black_box;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 /// The environment variable that chooses the engine: `auto` (or unset), `gemm`,
 /// `openblas`.
@@ -244,9 +243,9 @@ impl<T: GemmElement + CblasElement> CpuGemm<T> {
 
 impl<T: GemmElement + CblasElement> Workload for CpuGemm<T> {
     fn iterate(&mut self) -> Result<f64> {
-        let start = Instant::now();
+        let start = crate::clock::now();
         self.multiply()?;
-        let t = start.elapsed().as_secs_f64();
+        let t = start.elapsed();
         black_box(&self.c);
         Ok(t)
     }

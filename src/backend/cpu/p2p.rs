@@ -5,7 +5,6 @@ use crate::backend::buffer::HostBuffer;
 use crate::core::p2p::{P2pCase, P2pEndpoint, P2pWorkload};
 use crate::core::Communicator;
 use anyhow::Result;
-use std::time::Instant;
 
 /// This rank's part in a point-to-point case on host memory.
 pub type HostPointToPoint<'a> = P2pWorkload<HostEndpoint<'a>>;
@@ -22,7 +21,7 @@ pub fn host_point_to_point<'a>(
             send: HostBuffer::new(bytes),
             recv: HostBuffer::new(bytes * slots),
             ack: HostBuffer::new(if slots > 0 { 4 } else { 0 }),
-            started: Instant::now(),
+            started: crate::clock::now(),
         })
     })
 }
@@ -35,7 +34,7 @@ pub struct HostEndpoint<'a> {
     /// The receive slots of `bytes` each.
     recv: HostBuffer,
     ack: HostBuffer,
-    started: Instant,
+    started: crate::clock::Stamp,
 }
 
 impl P2pEndpoint for HostEndpoint<'_> {
@@ -68,12 +67,12 @@ impl P2pEndpoint for HostEndpoint<'_> {
     }
 
     fn start_clock(&mut self) -> Result<()> {
-        self.started = Instant::now();
+        self.started = crate::clock::now();
         Ok(())
     }
 
     fn stop_clock(&mut self) -> Result<f64> {
-        Ok(self.started.elapsed().as_secs_f64())
+        Ok(self.started.elapsed())
     }
 
     fn load_message(&mut self, message: &[u8]) -> Result<()> {
@@ -109,7 +108,7 @@ mod tests {
     use anyhow::bail;
     use std::sync::mpsc::{channel, Receiver, Sender};
     use std::sync::Mutex;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     /// One end of an in-memory two-rank link. Rank 1 waits `delay` before each send,
     /// so every round trip takes at least that long.

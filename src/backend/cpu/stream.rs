@@ -6,7 +6,6 @@ use crate::core::{StreamKernel, StreamStores, StreamWorkload};
 use anyhow::Result;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Raw pointers to the arrays, so that each pinned worker writes its own chunk.
 #[derive(Clone, Copy)]
@@ -196,11 +195,11 @@ impl Workload for CpuStream {
     fn iterate(&mut self) -> Result<f64> {
         let arrays = self.arrays();
         let (kernel, stores) = (self.kernel, self.stores);
-        let start = Instant::now();
+        let start = crate::clock::now();
         let partial = self
             .pool
             .broadcast(|ctx| stream_chunk(kernel, stores, &arrays, ctx.index()));
-        let elapsed = start.elapsed().as_secs_f64();
+        let elapsed = start.elapsed();
         black_box(partial);
         Ok(elapsed)
     }
