@@ -88,7 +88,7 @@ impl Communicator for LocalComm {
         bail!("receive from rank {peer}: a single-process job has no other rank")
     }
 
-    fn exchange(&self, _sends: &[&[u8]], _recvs: &mut [&mut [u8]], peer: usize) -> Result<()> {
+    fn exchange(&self, _: &[u8], _: usize, _: &mut [u8], _: usize, peer: usize) -> Result<()> {
         bail!("exchange with rank {peer}: a single-process job has no other rank")
     }
 

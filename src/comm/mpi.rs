@@ -33,6 +33,9 @@ pub struct MpiComm {
     world: SimpleCommunicator,
     /// Arrival checks made so far: the tag of the next one.
     arrivals: std::cell::Cell<u32>,
+    /// The requests of the last [`exchange`](Communicator::exchange), kept so that a
+    /// window allocates nothing after the first.
+    requests: std::cell::RefCell<Vec<ffi::MPI_Request>>,
     // Finalises MPI when dropped (the world's only; a split part has none): the last
     // field, dropped after the communicators.
     _universe: Option<mpi::environment::Universe>,
@@ -46,6 +49,7 @@ impl MpiComm {
             _universe: Some(universe),
             world,
             arrivals: std::cell::Cell::new(0),
+            requests: Default::default(),
         })
     }
 }
@@ -379,34 +383,49 @@ impl Communicator for MpiComm {
         check_rc("MPI_Recv", rc)
     }
 
-    fn exchange(&self, sends: &[&[u8]], recvs: &mut [&mut [u8]], peer: usize) -> Result<()> {
-        let mut requests: Vec<ffi::MPI_Request> = Vec::with_capacity(sends.len() + recvs.len());
+    fn exchange(
+        &self,
+        send: &[u8],
+        sends: usize,
+        recv: &mut [u8],
+        receives: usize,
+        peer: usize,
+    ) -> Result<()> {
+        let slot = send.len();
+        ensure!(
+            slot.checked_mul(receives).is_some_and(|b| b <= recv.len()),
+            "exchange: {receives} receives of {slot} bytes do not fit {} bytes",
+            recv.len()
+        );
+        let n = mpi_count("exchange", slot)?;
+        // SAFETY: a handle the MPI library defines, read once.
+        let ty = unsafe { ffi::RSMPI_UINT8_T };
+        let (rank, comm) = (peer as std::ffi::c_int, self.world.as_raw());
+        let mut requests = self.requests.borrow_mut();
+        requests.clear();
         // Receives first, so that every send finds its receive posted.
-        let transfers = recvs
-            .iter_mut()
-            .map(|r| (false, r.as_mut_ptr(), r.len()))
-            .chain(sends.iter().map(|s| (true, s.as_ptr() as *mut u8, s.len())));
-        for (send, ptr, len) in transfers {
-            let n = mpi_count("exchange", len)?;
-            // SAFETY: the buffer outlives the request: we wait for all of them below. A
-            // send only reads through the pointer.
+        for i in 0..receives {
+            // SAFETY: slot i lies inside recv (checked above), which outlives the
+            // request: we wait for all of them below.
             let rc = unsafe {
+                let buf = recv.as_mut_ptr().add(i * slot) as *mut std::ffi::c_void;
                 let mut req = std::mem::zeroed();
-                let (buf, ty, peer, comm) = (
-                    ptr as *mut std::ffi::c_void,
-                    ffi::RSMPI_UINT8_T,
-                    peer as std::ffi::c_int,
-                    self.world.as_raw(),
-                );
-                let rc = if send {
-                    ffi::MPI_Isend(buf, n, ty, peer, P2P_TAG, comm, &mut req)
-                } else {
-                    ffi::MPI_Irecv(buf, n, ty, peer, P2P_TAG, comm, &mut req)
-                };
+                let rc = ffi::MPI_Irecv(buf, n, ty, rank, P2P_TAG, comm, &mut req);
                 requests.push(req);
                 rc
             };
-            check_rc(if send { "MPI_Isend" } else { "MPI_Irecv" }, rc)?;
+            check_rc("MPI_Irecv", rc)?;
+        }
+        for _ in 0..sends {
+            // SAFETY: as above; a send only reads through the pointer.
+            let rc = unsafe {
+                let buf = send.as_ptr() as *mut std::ffi::c_void;
+                let mut req = std::mem::zeroed();
+                let rc = ffi::MPI_Isend(buf, n, ty, rank, P2P_TAG, comm, &mut req);
+                requests.push(req);
+                rc
+            };
+            check_rc("MPI_Isend", rc)?;
         }
         // SAFETY: every request was posted above.
         let rc = unsafe {
@@ -564,6 +583,7 @@ impl Communicator for MpiComm {
             Box::new(MpiComm {
                 world: part,
                 arrivals: std::cell::Cell::new(0),
+                requests: Default::default(),
                 _universe: None,
             }) as Box<dyn Communicator>
         }))

@@ -64,10 +64,18 @@ pub trait Communicator {
     /// Blocking receive from rank `peer` into `buf` (the message has `buf.len()` bytes).
     fn recv(&self, buf: &mut [u8], peer: usize) -> Result<()>;
 
-    /// Posts a non-blocking receive into every buffer of `recvs` and a non-blocking send
-    /// of every buffer of `sends`, all with rank `peer`, then waits for all of them (a
-    /// window of messages in flight at once, as OSU's bandwidth tests do).
-    fn exchange(&self, sends: &[&[u8]], recvs: &mut [&mut [u8]], peer: usize) -> Result<()>;
+    /// A window of messages in flight at once with rank `peer`, as OSU's bandwidth tests
+    /// keep them: posts `receives` non-blocking receives of `send.len()` bytes each into
+    /// consecutive slots of `recv`, then `sends` non-blocking sends of `send`, and waits
+    /// for all of them. Fails if the slots do not fit in `recv`.
+    fn exchange(
+        &self,
+        send: &[u8],
+        sends: usize,
+        recv: &mut [u8],
+        receives: usize,
+        peer: usize,
+    ) -> Result<()>;
 
     /// Arrival check before an operation: returns once every rank has called it, or,
     /// on rank 0, with [`Missing`] naming the ranks that did not arrive by `deadline`

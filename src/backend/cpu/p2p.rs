@@ -39,14 +39,9 @@ pub struct HostEndpoint<'a> {
 
 impl P2pEndpoint for HostEndpoint<'_> {
     fn exchange(&mut self, peer: usize, sends: usize, receives: usize) -> Result<()> {
-        let messages = vec![self.send.bytes(); sends];
-        let mut slots: Vec<&mut [u8]> = self
-            .recv
-            .bytes_mut()
-            .chunks_mut(self.bytes.max(1))
-            .take(receives)
-            .collect();
-        self.comm.exchange(&messages, &mut slots, peer)
+        let send = self.send.bytes();
+        self.comm
+            .exchange(send, sends, self.recv.bytes_mut(), receives, peer)
     }
 
     fn send(&mut self, peer: usize) -> Result<()> {
@@ -180,7 +175,7 @@ mod tests {
             buf.copy_from_slice(&m);
             Ok(())
         }
-        fn exchange(&self, _: &[&[u8]], _: &mut [&mut [u8]], _: usize) -> Result<()> {
+        fn exchange(&self, _: &[u8], _: usize, _: &mut [u8], _: usize, _: usize) -> Result<()> {
             bail!("not used")
         }
         fn arrive(&self, _: Instant) -> Result<(), Missing> {
