@@ -241,6 +241,7 @@ pub fn slow_nodes(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
             .collect();
         let stat = RobustStat::of(&times, false);
         let engines: Vec<Option<&str>> = docs.iter().map(|d| engine(&d.doc.records[i])).collect();
+        let majority = majority_engine(&engines);
         for (k, t) in times.iter().enumerate() {
             if *t > stat.threshold {
                 flagged[k].push((
@@ -251,7 +252,7 @@ pub fn slow_nodes(step: &str, docs: &[NodeDoc], nodes: &mut [NodeVerdict]) {
                         crate::units::format_seconds(*t),
                         crate::units::format_seconds(stat.median),
                         t / stat.median,
-                        other_engine(&engines, k)
+                        engine_note(engines[k], majority)
                     ),
                 ));
             }
@@ -296,26 +297,34 @@ fn engine(r: &Record) -> Option<&str> {
     }
 }
 
-/// For node `k` of a measurement, when its engine is not the one most of the nodes
-/// used: what each used. A node without the others' library (OpenBLAS on the CPU)
-/// computes with another engine, which is a difference of software, not of hardware.
-fn other_engine(engines: &[Option<&str>], k: usize) -> String {
-    let Some(mine) = engines[k] else {
-        return String::new();
-    };
-    let count = |e: &str| engines.iter().filter(|x| **x == Some(e)).count();
-    let majority = engines
-        .iter()
-        .flatten()
-        .copied()
-        .max_by_key(|e| count(e))
-        .filter(|e| 2 * count(e) > engines.len());
-    match majority {
-        Some(theirs) if theirs != mine => {
+/// The engine more than half of the nodes used for a measurement, if one did.
+fn majority_engine<'a>(engines: &[Option<&'a str>]) -> Option<&'a str> {
+    let mut counts = std::collections::HashMap::new();
+    for e in engines.iter().flatten() {
+        *counts.entry(*e).or_insert(0usize) += 1;
+    }
+    counts
+        .into_iter()
+        .find(|&(_, n)| 2 * n > engines.len())
+        .map(|(e, _)| e)
+}
+
+/// What a node that computed with `mine` is told when most nodes used `majority`: a
+/// node without the others' library (OpenBLAS on the CPU) computes with another
+/// engine, which is a difference of software, not of hardware.
+fn engine_note(mine: Option<&str>, majority: Option<&str>) -> String {
+    match (mine, majority) {
+        (Some(mine), Some(theirs)) if theirs != mine => {
             format!(", computed by {mine} where most nodes used {theirs}")
         }
         _ => String::new(),
     }
+}
+
+/// [`engine_note`] for node `k` of a measurement.
+#[cfg(test)]
+fn other_engine(engines: &[Option<&str>], k: usize) -> String {
+    engine_note(engines[k], majority_engine(engines))
 }
 
 /// The link matrix's flags: a node slow in bandwidth or latency is isolated; a pair

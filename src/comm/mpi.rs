@@ -133,6 +133,32 @@ impl MpiComm {
         check_rc(mpi_name, rc)
     }
 
+    /// Posts a non-blocking send (or receive) of `bytes` bytes at `buf` with `peer`;
+    /// returns MPI's return code and the request.
+    ///
+    /// # Safety
+    /// `buf` must hold `bytes` bytes and stay valid until the request completes; a send
+    /// only reads through it.
+    unsafe fn post(
+        &self,
+        send: bool,
+        buf: *mut u8,
+        bytes: Count,
+        peer: usize,
+        tag: std::ffi::c_int,
+    ) -> (std::ffi::c_int, ffi::MPI_Request) {
+        let mut req = std::mem::zeroed();
+        let comm = self.world.as_raw();
+        let peer = peer as std::ffi::c_int;
+        let buf = buf as *mut std::ffi::c_void;
+        let rc = if send {
+            ffi::MPI_Isend(buf, bytes, ffi::RSMPI_UINT8_T, peer, tag, comm, &mut req)
+        } else {
+            ffi::MPI_Irecv(buf, bytes, ffi::RSMPI_UINT8_T, peer, tag, comm, &mut req)
+        };
+        (rc, req)
+    }
+
     /// Posts a one-byte non-blocking send (or receive) of `*token` with `peer`, for an
     /// arrival check.
     ///
@@ -145,16 +171,7 @@ impl MpiComm {
         peer: usize,
         tag: std::ffi::c_int,
     ) -> ffi::MPI_Request {
-        let mut req = std::mem::zeroed();
-        let comm = self.world.as_raw();
-        let peer = peer as std::ffi::c_int;
-        let buf = token as *mut std::ffi::c_void;
-        if send {
-            ffi::MPI_Isend(buf, 1, ffi::RSMPI_UINT8_T, peer, tag, comm, &mut req);
-        } else {
-            ffi::MPI_Irecv(buf, 1, ffi::RSMPI_UINT8_T, peer, tag, comm, &mut req);
-        }
-        req
+        self.post(send, token, 1, peer, tag).1
     }
 }
 
@@ -398,34 +415,19 @@ impl Communicator for MpiComm {
             recv.len()
         );
         let n = mpi_count("exchange", slot)?;
-        // SAFETY: a handle the MPI library defines, read once.
-        let ty = unsafe { ffi::RSMPI_UINT8_T };
-        let (rank, comm) = (peer as std::ffi::c_int, self.world.as_raw());
         let mut requests = self.requests.borrow_mut();
         requests.clear();
         // Receives first, so that every send finds its receive posted.
-        for i in 0..receives {
-            // SAFETY: slot i lies inside recv (checked above), which outlives the
-            // request: we wait for all of them below.
-            let rc = unsafe {
-                let buf = recv.as_mut_ptr().add(i * slot) as *mut std::ffi::c_void;
-                let mut req = std::mem::zeroed();
-                let rc = ffi::MPI_Irecv(buf, n, ty, rank, P2P_TAG, comm, &mut req);
-                requests.push(req);
-                rc
-            };
-            check_rc("MPI_Irecv", rc)?;
-        }
-        for _ in 0..sends {
-            // SAFETY: as above; a send only reads through the pointer.
-            let rc = unsafe {
-                let buf = send.as_ptr() as *mut std::ffi::c_void;
-                let mut req = std::mem::zeroed();
-                let rc = ffi::MPI_Isend(buf, n, ty, rank, P2P_TAG, comm, &mut req);
-                requests.push(req);
-                rc
-            };
-            check_rc("MPI_Isend", rc)?;
+        let slots = recv.as_mut_ptr();
+        let posts = (0..receives)
+            .map(|i| (false, slots.wrapping_add(i * slot)))
+            .chain((0..sends).map(|_| (true, send.as_ptr() as *mut u8)));
+        for (is_send, buf) in posts {
+            // SAFETY: each slot lies inside recv (checked above); recv and send outlive
+            // the requests: we wait for all of them below.
+            let (rc, req) = unsafe { self.post(is_send, buf, n, peer, P2P_TAG) };
+            requests.push(req);
+            check_rc(if is_send { "MPI_Isend" } else { "MPI_Irecv" }, rc)?;
         }
         // SAFETY: every request was posted above.
         let rc = unsafe {
